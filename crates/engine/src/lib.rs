@@ -5,3 +5,4 @@
 //! the embedded library are both thin layers over this crate.
 
 pub mod distance;
+pub mod vector_text;
