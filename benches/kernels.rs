@@ -29,7 +29,9 @@ fn main() {
         for (name, simd, reference) in kernels {
             let mut group = c.benchmark_group(format!("{name}/d{dim}"));
             group.throughput(Throughput::Bytes(bytes));
-            group.bench_function("simsimd", |bench| bench.iter(|| simd(black_box(&a), black_box(&b))));
+            group.bench_function("simsimd", |bench| {
+                bench.iter(|| simd(black_box(&a), black_box(&b)))
+            });
             group.bench_function("scalar", |bench| {
                 bench.iter(|| reference(black_box(&a), black_box(&b)))
             });
@@ -37,7 +39,10 @@ fn main() {
             summary.push((name, dim, gbps(simd, &a, &b), gbps(reference, &a, &b)));
         }
     }
-    println!("\n{:<8} {:>6} {:>12} {:>12} {:>8}", "kernel", "dim", "simd GB/s", "scalar GB/s", "speedup");
+    println!(
+        "\n{:<8} {:>6} {:>12} {:>12} {:>8}",
+        "kernel", "dim", "simd GB/s", "scalar GB/s", "speedup"
+    );
     for (name, dim, s, r) in summary {
         println!("{name:<8} {dim:>6} {s:>12.2} {r:>12.2} {:>7.1}x", s / r);
     }

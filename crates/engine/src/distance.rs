@@ -165,7 +165,7 @@ mod tests {
     fn value() -> impl Strategy<Value = f32> {
         prop_oneof![
             -1.0f32..1.0,
-            -1e-38f32..1e-38,      // around and below f32::MIN_POSITIVE: denormals
+            -1e-38f32..1e-38, // around and below f32::MIN_POSITIVE: denormals
             // Large: simsimd sums squares in f32 on some paths, so keep
             // 4100 squares of (2e16)^2 under f32::MAX, as pgvector's own
             // float accumulators would need too.

@@ -271,7 +271,10 @@ mod tests {
     #[test]
     fn parses_literals() {
         assert_eq!(parse_vector_text("[1,2,3]"), Ok(vec![1.0, 2.0, 3.0]));
-        assert_eq!(parse_vector_text(" [ 1 , 2.5 ,-3e-2 ] "), Ok(vec![1.0, 2.5, -0.03]));
+        assert_eq!(
+            parse_vector_text(" [ 1 , 2.5 ,-3e-2 ] "),
+            Ok(vec![1.0, 2.5, -0.03])
+        );
         assert_eq!(parse_vector_text("[+.5,5.,1E2]"), Ok(vec![0.5, 5.0, 100.0]));
         assert_eq!(parse_vector_text("[\t1\n]"), Ok(vec![1.0]));
     }
@@ -296,7 +299,10 @@ mod tests {
         assert_eq!(parse_vector_text("[-Infinity]"), Err(Infinite));
         assert_eq!(parse_vector_text("[inf]"), Err(Infinite));
         assert_eq!(parse_vector_text("[1e39]"), Err(OutOfRange("1e39".into())));
-        assert_eq!(parse_vector_text("[-1e39]"), Err(OutOfRange("-1e39".into())));
+        assert_eq!(
+            parse_vector_text("[-1e39]"),
+            Err(OutOfRange("-1e39".into()))
+        );
         // Underflow to a denormal or zero is accepted, like strtof.
         assert_eq!(parse_vector_text("[1e-45,1e-50]"), Ok(vec![1e-45, 0.0]));
     }
@@ -339,10 +345,22 @@ mod tests {
         assert_eq!(decode_vector_binary(&buf[..3]), Err(Truncated));
         assert_eq!(decode_vector_binary(&[0, 0, 0, 0]), Err(Empty));
         assert_eq!(decode_vector_binary(&[0xff, 0xff, 0, 0]), Err(Empty));
-        assert_eq!(decode_vector_binary(&[0x3e, 0x81, 0, 0]), Err(TooManyDimensions));
-        assert_eq!(decode_vector_binary(&[0, 1, 0, 1, 0, 0, 0, 0]), Err(UnusedNotZero(1)));
-        assert_eq!(decode_vector_binary(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]), Err(NaN));
-        assert_eq!(decode_vector_binary(&[0, 1, 0, 0, 0x7f, 0x80, 0, 0]), Err(Infinite));
+        assert_eq!(
+            decode_vector_binary(&[0x3e, 0x81, 0, 0]),
+            Err(TooManyDimensions)
+        );
+        assert_eq!(
+            decode_vector_binary(&[0, 1, 0, 1, 0, 0, 0, 0]),
+            Err(UnusedNotZero(1))
+        );
+        assert_eq!(
+            decode_vector_binary(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]),
+            Err(NaN)
+        );
+        assert_eq!(
+            decode_vector_binary(&[0, 1, 0, 0, 0x7f, 0x80, 0, 0]),
+            Err(Infinite)
+        );
     }
 
     proptest! {

@@ -1,0 +1,102 @@
+//! avg(vector): the state is a float8[] of {count, sum_1, ..., sum_dim}, the
+//! same as pgvector's, so partial aggregates combine across parallel workers.
+//! sum(vector) needs no state of its own: it is vector_add as both the
+//! transition and the combine function (see sql/vector.sql).
+
+use crate::errors::{check_dim, check_element, check_expected_dim, overflow};
+use crate::fmgr::{arg, float8};
+use crate::vector_datum::{new_vector, vector_arg};
+use pgrx::pg_sys;
+
+/// The state array's values. Postgres owns the array; we only read it.
+unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
+    unsafe {
+        let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        let a = &*array;
+        let dims = (array as *const u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *const i32;
+        if a.ndim != 1 || *dims < 1 || a.dataoffset != 0 || a.elemtype != pg_sys::FLOAT8OID {
+            pgrx::error!("{caller}: expected state array");
+        }
+        // ARR_DATA_PTR for a 1-D array without a null bitmap.
+        let data_offset = (std::mem::size_of::<pg_sys::ArrayType>() + 8).next_multiple_of(8);
+        std::slice::from_raw_parts(
+            (array as *const u8).add(data_offset) as *const f64,
+            *dims as usize,
+        )
+    }
+}
+
+fn state_array(values: &[f64]) -> pg_sys::Datum {
+    let mut datums: Vec<pg_sys::Datum> = values.iter().map(|&v| float8(v)).collect();
+    unsafe {
+        pg_sys::Datum::from(pg_sys::construct_array(
+            datums.as_mut_ptr(),
+            datums.len() as i32,
+            pg_sys::FLOAT8OID,
+            8,
+            true,
+            pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
+        ))
+    }
+}
+
+fn checked(v: f64) -> f64 {
+    if v.is_infinite() {
+        overflow();
+    }
+    v
+}
+
+pg_function! {
+    /// vector_accum(float8[], vector) -> float8[]
+    fn vector_accum(fcinfo) {
+        let state = state_values(arg(fcinfo, 0), "vector_accum");
+        let v = vector_arg(fcinfo, 1);
+        let x = v.as_slice();
+        let mut next = Vec::with_capacity(x.len() + 1);
+        next.push(state[0] + 1.0);
+        if state.len() == 1 {
+            next.extend(x.iter().map(|&e| e as f64));
+        } else {
+            check_expected_dim((state.len() - 1) as i32, x.len());
+            next.extend(state[1..].iter().zip(x).map(|(&s, &e)| checked(s + e as f64)));
+        }
+        state_array(&next)
+    }
+}
+
+pg_function! {
+    /// vector_combine(float8[], float8[]) -> float8[]
+    fn vector_combine(fcinfo) {
+        let a = state_values(arg(fcinfo, 0), "vector_combine");
+        let b = state_values(arg(fcinfo, 1), "vector_combine");
+        if a[0] == 0.0 {
+            return state_array(b);
+        }
+        if b[0] == 0.0 {
+            return state_array(a);
+        }
+        check_expected_dim((a.len() - 1) as i32, b.len() - 1);
+        let mut next = Vec::with_capacity(a.len());
+        next.push(a[0] + b[0]);
+        next.extend(a[1..].iter().zip(&b[1..]).map(|(&x, &y)| checked(x + y)));
+        state_array(&next)
+    }
+}
+
+pg_function! {
+    /// vector_avg(float8[]) -> vector; NULL over no rows, as SQL's avg.
+    fn vector_avg(fcinfo) {
+        let state = state_values(arg(fcinfo, 0), "vector_avg");
+        let n = state[0];
+        if n == 0.0 {
+            return pgrx::fcinfo::pg_return_null(fcinfo);
+        }
+        let dim = check_dim((state.len() - 1) as i64);
+        new_vector(dim, |out| {
+            for (o, &s) in out.iter_mut().zip(&state[1..]) {
+                *o = check_element((s / n) as f32);
+            }
+        })
+    }
+}
