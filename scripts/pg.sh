@@ -7,8 +7,9 @@
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
+# RUST_BACKTRACE would make pgrx append Rust backtraces to error details.
 pg_as_postgres() {
-  runuser -u postgres -- "$@"
+  runuser -u postgres -- env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$@"
 }
 
 pg_up() {

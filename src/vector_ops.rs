@@ -50,9 +50,15 @@ pg_function! {
     }
 }
 
+/// Norms are summed in f64 throughout, as pgvector does, so that large
+/// elements (say 3e37) do not overflow an f32 accumulator.
+fn norm(x: &[f32]) -> f64 {
+    distance::scalar::dot(x, x).sqrt()
+}
+
 pg_function! {
     fn vector_norm(fcinfo) {
-        float8(distance::norm_squared(vector_arg(fcinfo, 0).as_slice()).sqrt())
+        float8(norm(vector_arg(fcinfo, 0).as_slice()))
     }
 }
 
@@ -61,7 +67,7 @@ pg_function! {
     fn l2_normalize(fcinfo) {
         let a = vector_arg(fcinfo, 0);
         let x = a.as_slice();
-        let norm = distance::norm_squared(x).sqrt();
+        let norm = norm(x);
         new_vector(x.len(), |out| {
             if norm > 0.0 {
                 for (o, &v) in out.iter_mut().zip(x) {

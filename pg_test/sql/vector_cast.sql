@@ -1,0 +1,30 @@
+-- Casts between vector and arrays, with pgvector's implicit/assignment rules.
+SELECT ARRAY[1,2,3]::vector;
+SELECT ARRAY[1.0,2.0,3.0]::vector;
+SELECT ARRAY[1,2,3]::float4[]::vector;
+SELECT ARRAY[1,2,3]::float8[]::vector;
+SELECT ARRAY[1,2,3]::numeric[]::vector;
+SELECT ARRAY[1.25, 2.5]::numeric[]::vector(2);
+SELECT '{NULL}'::real[]::vector;
+SELECT '{NaN}'::real[]::vector;
+SELECT '{Infinity}'::real[]::vector;
+SELECT '{-Infinity}'::real[]::vector;
+SELECT '{}'::real[]::vector;
+SELECT '{{1}}'::real[]::vector;
+SELECT '{1e39}'::float8[]::vector;
+SELECT '{1e-50}'::float8[]::vector;
+SELECT ARRAY[1,2,3]::vector(2);
+SELECT '[1,2,3]'::vector::real[];
+SELECT '[1,2,3]'::vector::float4[];
+SELECT '[1,2,3]'::vector::float8[];
+SELECT '[1,2,3]'::vector::int[];
+SELECT array_fill(1.5::real, ARRAY[16001])::vector;
+SELECT '{1,2,3}'::real[]::vector::real[];
+SELECT '[1,2,3]'::vector::vector(3);
+SELECT '[1,2,3]'::vector::vector(2);
+-- assignment casts into a vector column, implicit cast out to real[]
+CREATE TABLE cast_t (id int, v vector(3));
+INSERT INTO cast_t VALUES (1, ARRAY[1,2,3]), (2, ARRAY[1.5,2.5,3.5]::float8[]), (3, '{4,5,6}'::real[]);
+INSERT INTO cast_t VALUES (4, ARRAY[1,2]);
+SELECT id, v, array_length(v::real[], 1) FROM cast_t ORDER BY id;
+DROP TABLE cast_t;
