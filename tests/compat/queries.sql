@@ -150,7 +150,6 @@ SELECT v FROM (VALUES ('[3,1]'::vector), ('[1,2,3]'), ('[1,2]'), ('[-1]'), ('[1,
 SELECT DISTINCT v FROM (VALUES ('[1,2]'::vector), ('[1,2]'), ('[2,1]'), ('[1,2.0]'), ('[0]'), ('[-0]')) t(v) ORDER BY v
 SELECT count(DISTINCT v) FROM (VALUES ('[1,2]'::vector), ('[1,2]'), ('[2,1]'), ('[1]')) t(v)
 SELECT v, count(*) FROM (VALUES ('[1,2]'::vector), ('[1,2]'), ('[2,1]')) t(v) GROUP BY v ORDER BY v
-SELECT min(v), max(v) FROM (VALUES ('[1,2]'::vector), ('[0,5]'), ('[2,1]'), ('[1,2,0]')) t(v)
 SELECT id FROM (VALUES (1, '[1,1]'::vector), (2, '[2,2]'), (3, '[0,3]'), (4, '[5,5]')) t(id, v) ORDER BY v <-> '[0,0]', id
 SELECT id FROM (VALUES (1, '[1,0]'::vector), (2, '[0,1]'), (3, '[1,1]'), (4, '[-1,0]')) t(id, v) ORDER BY v <=> '[1,0]', id
 SELECT avg(v) FROM (VALUES ('[1,2,3]'::vector), ('[4,5,6]')) t(v)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job, from a fresh Debian 12 machine as root: install everything,
+# start a local server as the unprivileged `postgres` user, create the
+# extension, load real vectors with COPY and answer similarity queries.
+#   scripts/demo.sh            (DISKVEC_DEMO_PORT, DISKVEC_DEMO_DIR to override)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install.sh"
+source "$root/scripts/pg.sh"
+
+data=${DISKVEC_DATA:-$HOME/.cache/diskvec-data}
+port=${DISKVEC_DEMO_PORT:-5434}
+dir=${DISKVEC_DEMO_DIR:-/var/tmp/diskvec-demo}
+py=$data/venv/bin/python
+pg_up "$dir" "$port"
+echo "server: psql -h /tmp -p $port -U postgres -d diskvec_demo   (data in $dir)"
+
+psql_demo() { pg_psql "$port" -d diskvec_demo "$@"; }
+pg_psql "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'diskvec_demo'" | grep -q 1 ||
+  pg_psql "$port" -qc "CREATE DATABASE diskvec_demo"
+psql_demo -qc "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS diskvec"
+
+# GloVe: 399,000 words x 50 dimensions, streamed with binary COPY.
+rows=$(psql_demo -tAc "SELECT count(*) FROM pg_tables WHERE tablename = 'glove'")
+if [ "$rows" = 0 ] || [ "$(psql_demo -tAc 'SELECT count(*) FROM glove')" != 399000 ]; then
+  psql_demo -qc "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS glove" \
+    -c "CREATE TABLE glove (id int PRIMARY KEY, word text NOT NULL, embedding vector(50) NOT NULL)"
+  SECONDS=0
+  "$py" "$root/scripts/npy_to_copy.py" "$data/glove50/base.npy" "$data/glove50/base_words.txt" |
+    psql_demo -qc "\\copy glove FROM STDIN WITH (FORMAT binary)"
+  echo "loaded $(psql_demo -tAc 'SELECT count(*) FROM glove') GloVe vectors with binary COPY in ${SECONDS}s"
+fi
+
+for word in king paris computer; do
+  echo
+  echo "nearest neighbours of '$word' by cosine distance (<=>):"
+  psql_demo -c "
+    SELECT g.word, round((g.embedding <=> q.embedding)::numeric, 4) AS cosine_distance
+    FROM glove g, (SELECT embedding FROM glove WHERE word = '$word') q
+    ORDER BY g.embedding <=> q.embedding
+    LIMIT 8"
+done

@@ -1,0 +1,25 @@
+// Load a binary COPY file of a table (id int4, v vector) -- e.g. produced by
+// diskvec on a normal server via COPY ... TO STDOUT (FORMAT binary) -- into
+// PGlite+pgvector, then print the table as text COPY on stdout.
+//   node load_into_pgvector.mjs FILE > out.txt
+// Rows are printed in the order they were loaded (the COPY order of FILE).
+import { readFileSync } from 'node:fs';
+import { newDb } from './generate.mjs';
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: node load_into_pgvector.mjs FILE');
+  process.exit(2);
+}
+const db = await newDb();
+await db.exec('CREATE TABLE t (id int4, v vector)');
+const blob = new Blob([readFileSync(file)]);
+try {
+  await db.query("COPY t FROM '/dev/blob' WITH (FORMAT binary)", [], { blob });
+  const res = await db.query("COPY t TO '/dev/blob'");
+  process.stdout.write(Buffer.from(await res.blob.arrayBuffer()));
+} catch (e) {
+  console.error(`pgvector rejected ${file}: ${e.code ?? ''} ${e.message}${e.detail ? ` (${e.detail})` : ''}${e.where ? ` [${e.where}]` : ''}`);
+  process.exit(1);
+}
+await db.close();
