@@ -1,5 +1,7 @@
 SELECT '[1,2,3]'::vector
 SELECT '  [ 1 , 2 , 3 ]  '::vector
+SELECT (E'\t[\n1 ,\r2\f,' || chr(11) || E'3 ]\n')::vector
+SELECT '[ -1e-05 , 1.5E+3 ]'::vector
 SELECT '[1.5,-2.25,0]'::vector
 SELECT '[1e-05,1.234567e+06]'::vector
 SELECT '[0.00001,1234567]'::vector
@@ -42,6 +44,7 @@ SELECT vector_dims(('[' || string_agg(i::text, ',') || ']')::vector) FROM genera
 SELECT md5(('[' || string_agg(i::text, ',') || ']')::vector::text) FROM generate_series(1, 16000) i
 SELECT ('[' || string_agg('1', ',') || ']')::vector FROM generate_series(1, 16001) i
 SELECT '[1,2,3]'::vector(3)
+SELECT '[1,2,3]'::vector(3)::vector(3)::text
 SELECT '[1,2]'::vector(3)
 SELECT '[1,2,3]'::vector::vector(2)
 SELECT '[1,2,3]'::vector(0)
@@ -71,6 +74,8 @@ SELECT '[1e-05,1.234567e+06]'::vector::real[]
 SELECT array_length('[1,2,3,4]'::vector::real[], 1)
 SELECT '[1,2,3]'::vector <-> '[4,6,3]'
 SELECT l2_distance('[0,0]'::vector, '[1,1]')
+SELECT l2_distance('[0.5,1.5]'::vector, '[0,0]')
+SELECT '[0.5,-1.5,2]'::vector <#> '[2,0.5,0.25]'
 SELECT '[1,2,3]'::vector <-> '[1,2]'
 SELECT '[1,2,3]'::vector <#> '[4,5,6]'
 SELECT inner_product('[1,2,3]'::vector, '[4,5,6]')
@@ -101,6 +106,7 @@ SELECT vector_dims('[1]'::vector)
 SELECT vector_norm('[3,4]'::vector)
 SELECT vector_norm('[0,0,0]'::vector)
 SELECT vector_norm('[1,1]'::vector)
+SELECT vector_norm('[0.5,-0.5,1.5]'::vector)
 SELECT l2_normalize('[3,4]'::vector)
 SELECT l2_normalize('[0,0,0]'::vector)
 SELECT l2_normalize('[-2,0]'::vector)

@@ -1,0 +1,79 @@
+//! Harness for end-to-end tests against a real server.
+//!
+//! `scripts/test.sh` starts a throwaway cluster (as the `postgres` user, unix
+//! socket in /tmp) with the extension installed and exports its port as
+//! `DISKVEC_TEST_PORT`. Each test gets its own fresh database, so tests run
+//! in parallel without seeing each other's tables.
+
+use postgres::{Client, NoTls};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub fn port() -> u16 {
+    std::env::var("DISKVEC_TEST_PORT")
+        .expect("DISKVEC_TEST_PORT is not set: run the suite with scripts/test.sh, which starts the server")
+        .parse()
+        .expect("DISKVEC_TEST_PORT must be a port number")
+}
+
+pub fn connect(dbname: &str) -> Client {
+    let config = format!("host=/tmp port={} user=postgres dbname={dbname}", port());
+    Client::connect(&config, NoTls).unwrap_or_else(|e| panic!("connect to {config}: {e}"))
+}
+
+/// A fresh database with the extension created, named after the test.
+pub fn fresh_database(test: &str) -> Client {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "e2e_{}_{}_{}",
+        test,
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = connect("postgres");
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let mut client = connect(&name);
+    client.batch_execute("CREATE EXTENSION diskvec").unwrap();
+    client
+}
+
+/// The repository root (tests/e2e/../..).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// SQLSTATE and message of a failed statement.
+pub fn db_error(e: &postgres::Error) -> (String, String) {
+    let db = e.as_db_error().unwrap_or_else(|| panic!("not a server error: {e}"));
+    (db.code().code().to_string(), db.message().to_string())
+}
+
+/// A Postgres binary COPY stream with a single column per row, each field
+/// given as raw bytes (None for NULL).
+pub fn binary_copy(rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
+    let mut out = b"PGCOPY\n\xff\r\n\0".to_vec();
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    for row in rows {
+        out.extend_from_slice(&(row.len() as i16).to_be_bytes());
+        for field in row {
+            match field {
+                Some(bytes) => {
+                    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                    out.extend_from_slice(bytes);
+                }
+                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+/// Runs `COPY ... FROM STDIN (FORMAT binary)` with `data`.
+pub fn copy_in(client: &mut Client, sql: &str, data: &[u8]) -> Result<u64, postgres::Error> {
+    use std::io::Write;
+    let mut writer = client.copy_in(sql)?;
+    writer.write_all(data).expect("write to COPY stream");
+    writer.finish()
+}
