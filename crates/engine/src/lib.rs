@@ -5,4 +5,5 @@
 //! the embedded library are both thin layers over this crate.
 
 pub mod distance;
+pub mod float_text;
 pub mod vector_text;

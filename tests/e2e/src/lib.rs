@@ -30,8 +30,12 @@ pub fn fresh_database(test: &str) -> Client {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let mut admin = connect("postgres");
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
     let mut client = connect(&name);
     client.batch_execute("CREATE EXTENSION diskvec").unwrap();
     client
@@ -44,7 +48,9 @@ pub fn repo_root() -> std::path::PathBuf {
 
 /// SQLSTATE and message of a failed statement.
 pub fn db_error(e: &postgres::Error) -> (String, String) {
-    let db = e.as_db_error().unwrap_or_else(|| panic!("not a server error: {e}"));
+    let db = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("not a server error: {e}"));
     (db.code().code().to_string(), db.message().to_string())
 }
 
