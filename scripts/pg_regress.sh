@@ -10,7 +10,7 @@ rm -rf "$out" && mkdir -p "$out"
 pg_regress=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress
 # --use-existing skips pg_regress's own database setup: make a fresh one here.
 psql -X -q -h /tmp -p "$port" -U postgres -d postgres \
-  -c "DROP DATABASE IF EXISTS diskvec_regress" -c "CREATE DATABASE diskvec_regress"
+  -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS diskvec_regress" -c "CREATE DATABASE diskvec_regress"
 psql -X -q -h /tmp -p "$port" -U postgres -d diskvec_regress -c "CREATE EXTENSION diskvec"
 PGUSER=postgres "$pg_regress" \
   --use-existing --host=/tmp --port="$port" \
