@@ -14,6 +14,41 @@ use proptest::test_runner::{Config, TestRunner};
 
 const CASES: u32 = 1_000_000;
 
+/// Valid literals with random spacing and number spellings, then possibly
+/// one random edit (insert, delete or replace a byte): near misses are
+/// where parsers go wrong.
+fn mutated_literal() -> impl Strategy<Value = String> {
+    let number = prop_oneof![
+        any::<f32>().prop_map(|v| format!("{v}")),
+        any::<f32>().prop_map(|v| format!("{v:e}")),
+        (-999i32..999, 0u32..99999, -45i32..39).prop_map(|(i, f, e)| format!("{i}.{f}e{e}")),
+    ];
+    let space = prop_oneof![Just(""), Just(" "), Just("\t"), Just("\n  ")];
+    let literal =
+        proptest::collection::vec((space.clone(), number, space), 1..20).prop_map(|items| {
+            let body: Vec<String> = items
+                .into_iter()
+                .map(|(a, n, b)| format!("{a}{n}{b}"))
+                .collect();
+            format!("[{}]", body.join(","))
+        });
+    (literal, 0usize..4, any::<usize>(), any::<u8>()).prop_map(|(mut s, edit, at, byte)| {
+        let at = at % (s.len() + 1);
+        let c = char::from(byte % 128);
+        match edit {
+            1 if at < s.len() => {
+                s.remove(at);
+            }
+            2 => s.insert(at.min(s.len()), c),
+            3 if at < s.len() => {
+                s.replace_range(at..at + 1, &c.to_string());
+            }
+            _ => {}
+        }
+        s
+    })
+}
+
 fn vectorish_text() -> impl Strategy<Value = String> {
     let token = prop_oneof![
         Just("[".to_string()),
@@ -45,7 +80,7 @@ fn fuzz_text_parser() {
     });
     let parsed = std::cell::Cell::new(0u64);
     runner
-        .run(&vectorish_text(), |text| {
+        .run(&prop_oneof![vectorish_text(), mutated_literal()], |text| {
             if let Ok(values) = parse_vector_text(&text) {
                 parsed.set(parsed.get() + 1);
                 let again = parse_vector_text(&format_vector_text(&values)).unwrap();
@@ -57,7 +92,10 @@ fn fuzz_text_parser() {
             Ok(())
         })
         .unwrap();
-    println!("text parser: {CASES} inputs, {} parsed, no panic", parsed.get());
+    println!(
+        "text parser: {CASES} inputs, {} parsed, no panic",
+        parsed.get()
+    );
 }
 
 #[test]
@@ -90,5 +128,8 @@ fn fuzz_binary_decoder() {
             Ok(())
         })
         .unwrap();
-    println!("binary decoder: {CASES} inputs, {} decoded, no panic", decoded.get());
+    println!(
+        "binary decoder: {CASES} inputs, {} decoded, no panic",
+        decoded.get()
+    );
 }
