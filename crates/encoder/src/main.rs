@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 
 use diskvec_encoder::input::{Fields, Format, Input};
-use diskvec_encoder::model::{default_model_dir, vector_literal, Encoder};
+use diskvec_encoder::model::{default_model_dir, vector_literal, BackendKind, Encoder};
 use diskvec_encoder::pipeline::{self, Options, ProgressMode};
 use diskvec_encoder::sink::{PgSink, Sink, StreamSink};
 
@@ -87,6 +87,11 @@ struct Cli {
     #[arg(long)]
     workers: Option<usize>,
 
+    /// Model implementation: 'fast' (packed, padding-free forward pass) or 'candle'
+    /// (candle-transformers BertModel, padded batches; a reference).
+    #[arg(long, default_value = "fast", value_parser = ["fast", "candle"])]
+    backend: String,
+
     /// Progress display on stderr: auto (a bar on a terminal, log lines otherwise), bar, log, none.
     #[arg(long, default_value = "auto", value_parser = ["auto", "bar", "log", "none"])]
     progress: String,
@@ -128,12 +133,15 @@ fn real_main() -> Result<()> {
     std::env::set_var("RAYON_NUM_THREADS", (threads / workers).max(1).to_string());
 
     let model_dir = cli.model.clone().unwrap_or_else(default_model_dir);
-    let enc = Encoder::load(&model_dir)?;
+    let kind = if cli.backend == "candle" { BackendKind::Candle } else { BackendKind::Fast };
+    let mut enc = Encoder::load_with(&model_dir, kind)?;
+    enc.gemm_threads = (threads / workers).max(1);
 
     if let Some(q) = &cli.query {
         if !cli.inputs.is_empty() {
             bail!("--query takes no input files");
         }
+        enc.gemm_threads = threads;
         let (v, truncated) = enc.embed_query(q)?;
         if truncated {
             eprintln!(

@@ -38,8 +38,24 @@ pub struct Chunk {
     pub input_ids: Vec<u32>,
 }
 
+/// Which forward pass runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Our packed, padding-free forward pass (crate::bert): the default, faster on CPU.
+    Fast,
+    /// candle-transformers' `BertModel` with a padded batch and an attention mask (reference).
+    Candle,
+}
+
+enum Backend {
+    Fast(crate::bert::Bert),
+    Candle(BertModel),
+}
+
 pub struct Encoder {
-    model: BertModel,
+    backend: Backend,
+    /// Threads for the matrix products of one model call.
+    pub gemm_threads: usize,
     tokenizer: Tokenizer,
     device: Device,
     /// Embedding dimension (hidden size).
@@ -109,6 +125,10 @@ impl Encoder {
     /// Loads `config.json`, `tokenizer.json`, `model.safetensors`, and, when present,
     /// `sentence_bert_config.json` (max_seq_length) and `1_Pooling/config.json`.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with(dir, BackendKind::Fast)
+    }
+
+    pub fn load_with(dir: &Path, kind: BackendKind) -> Result<Self> {
         check_model_dir(dir)?;
         let device = Device::Cpu;
         let config_json = read_json(&dir.join("config.json"))?;
@@ -171,13 +191,24 @@ impl Encoder {
         }
 
         let weights = dir.join("model.safetensors");
-        // SAFETY: the file is memory-mapped read-only; it must not change while we run.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
-            .with_context(|| format!("loading {}", weights.display()))?;
-        let model = BertModel::load(vb, &config)
-            .with_context(|| format!("{}: weights do not match config.json", weights.display()))?;
+        let backend = match kind {
+            BackendKind::Fast => Backend::Fast(
+                crate::bert::Bert::load(&weights, &config_json)
+                    .with_context(|| format!("loading {}", weights.display()))?,
+            ),
+            BackendKind::Candle => {
+                // SAFETY: the file is memory-mapped read-only; it must not change while we run.
+                let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+                    .with_context(|| format!("loading {}", weights.display()))?;
+                Backend::Candle(
+                    BertModel::load(vb, &config)
+                        .with_context(|| format!("{}: weights do not match config.json", weights.display()))?,
+                )
+            }
+        };
         Ok(Self {
-            model,
+            backend,
+            gemm_threads: 1,
             tokenizer,
             device,
             dim: config.hidden_size,
@@ -260,22 +291,37 @@ impl Encoder {
         if l > self.max_seq_length {
             bail!("input of {l} tokens exceeds max_seq_length {}", self.max_seq_length);
         }
-        let mut ids = vec![self.pad_id; b * l];
-        let mut mask = vec![0u32; b * l];
-        for (r, x) in batch.iter().enumerate() {
-            ids[r * l..r * l + x.len()].copy_from_slice(x);
-            mask[r * l..r * l + x.len()].fill(1);
-        }
-        let ids_t = Tensor::from_vec(ids, (b, l), &self.device)?;
-        let type_t = ids_t.zeros_like()?;
-        let mask_t = Tensor::from_vec(mask.clone(), (b, l), &self.device)?;
-        let all_full = batch.iter().all(|x| x.len() == l);
-        let out = self.model.forward(&ids_t, &type_t, if all_full { None } else { Some(&mask_t) })?;
         let h = self.dim;
-        let out = out.flatten_all()?.to_vec1::<f32>()?;
+        // hidden states of sequence r, token t: out[starts[r] + t * h ..][..h]
+        let (out, starts): (Vec<f32>, Vec<usize>) = match &self.backend {
+            Backend::Fast(bert) => {
+                let out = bert.forward(batch, self.gemm_threads)?;
+                let mut starts = Vec::with_capacity(b);
+                let mut acc = 0;
+                for x in batch {
+                    starts.push(acc * h);
+                    acc += x.len();
+                }
+                (out, starts)
+            }
+            Backend::Candle(model) => {
+                let mut ids = vec![self.pad_id; b * l];
+                let mut mask = vec![0u32; b * l];
+                for (r, x) in batch.iter().enumerate() {
+                    ids[r * l..r * l + x.len()].copy_from_slice(x);
+                    mask[r * l..r * l + x.len()].fill(1);
+                }
+                let ids_t = Tensor::from_vec(ids, (b, l), &self.device)?;
+                let type_t = ids_t.zeros_like()?;
+                let mask_t = Tensor::from_vec(mask, (b, l), &self.device)?;
+                let all_full = batch.iter().all(|x| x.len() == l);
+                let out = model.forward(&ids_t, &type_t, if all_full { None } else { Some(&mask_t) })?;
+                (out.flatten_all()?.to_vec1::<f32>()?, (0..b).map(|r| r * l * h).collect())
+            }
+        };
         let mut vecs = Vec::with_capacity(b);
         for (r, x) in batch.iter().enumerate() {
-            let base = r * l * h;
+            let base = starts[r];
             let mut v = vec![0f32; h];
             match self.pooling {
                 Pooling::Cls => v.copy_from_slice(&out[base..base + h]),

@@ -112,3 +112,19 @@ fn empty_and_whitespace_texts() {
         assert!(cosine(&v, &empty.embedding) >= 0.9999);
     }
 }
+
+#[test]
+fn fast_backend_agrees_with_candle_transformers() {
+    use diskvec_encoder::model::BackendKind;
+    let refs = reference();
+    let fast = Encoder::load_with(&model_dir(), BackendKind::Fast).unwrap();
+    let candle = Encoder::load_with(&model_dir(), BackendKind::Candle).unwrap();
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let toks = fast.tokenize(&texts).unwrap();
+    let ids: Vec<Vec<u32>> = texts.iter().zip(&toks).map(|(x, t)| fast.chunks(x, t, 0)[0].input_ids.clone()).collect();
+    let a = embed_sorted(&fast, &ids, 16, 2).unwrap();
+    let b = embed_sorted(&candle, &ids, 16, 2).unwrap();
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(cosine(x, y) > 0.99999, "text {i}: {}", cosine(x, y));
+    }
+}
