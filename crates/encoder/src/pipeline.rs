@@ -317,11 +317,14 @@ pub fn run(enc: &Encoder, inputs: &[Input], fields: &Fields, mut sink: Box<dyn S
             Ok(sink) => sink,
             Err(e) => return Err(e),
         };
+        // The output is closed properly even after a fatal input error, so that what was
+        // written before it is a well-formed stream (a COPY that loads).
+        let finished = sink.finish();
         if let Some(e) = fatal.take() {
             return Err(e);
         }
         read_result?;
-        sink.finish()
+        finished
     })?;
     stats.elapsed = start.elapsed();
     Ok(stats)
