@@ -1,7 +1,28 @@
 //! diskvec's engine: everything that does not need Postgres.
 //!
-//! Distance kernels, and (growing) the RaBitQ quantizer, the Vamana graph,
-//! page formats and the memory-mapped page store. The Postgres extension and
-//! the embedded library are both thin layers over this crate.
+//! * `distance`: exact distance kernels (simsimd, run-time dispatch).
+//! * `page`: the storage seam, a trait over fixed 8 KiB pages; `mem_store`
+//!   and `file_store` implement it.
+//! * `format`: page layouts, with magic and version.
+//! * `rabitq` + `popcount`: the RaBitQ quantizer and its bit kernels.
+//! * `vamana`: in-memory graph build and RobustPrune.
+//! * `index`: the public API, generic over the page store.
+//! * `dataset`: `.npy` reading and brute-force ground truth for tests and benches.
 
+pub mod dataset;
 pub mod distance;
+pub mod file_store;
+pub mod format;
+pub mod index;
+pub mod mem_store;
+pub mod page;
+pub mod popcount;
+pub mod rabitq;
+pub mod search;
+pub mod vamana;
+
+
+pub use index::{Index, Metric, Options, SearchIter, SearchParams};
+pub use mem_store::MemStore;
+pub use page::{BlockNo, Error, PageStore, Result, PAGE_SIZE};
+pub use search::SearchStats;

@@ -1,0 +1,243 @@
+//! In-memory Vamana build (DiskANN, Subramanya et al. 2019).
+//!
+//! Two passes over a random permutation of the points: the first with
+//! `alpha = 1` builds a sparse navigable graph quickly, the second with the
+//! caller's `alpha > 1` adds the long edges that make greedy search converge
+//! in few hops. Each point: greedy search from the medoid with list size `L`,
+//! RobustPrune of everything it expanded down to at most `R` neighbours, then
+//! back edges. Points are processed in parallel (rayon) with a lock per
+//! adjacency list, as in DiskANN's parallel build.
+//!
+//! Distances are squared L2, optionally on the MIPS-to-L2 transform
+//! `x -> [x, sqrt(M^2 - |x|^2)]` (inner product), so that a graph that is
+//! good for L2 greedy search is also good for maximum inner product: in the
+//! transformed space the L2 order to `[q, 0]` is exactly the `-<x, q>` order.
+
+use parking_lot::RwLock;
+use rayon::prelude::*;
+
+/// Reverse edges may overflow `R` by this factor before a list is pruned:
+/// pruning on every overflow would dominate the build time.
+const SLACK: f32 = 1.3;
+
+/// Flat vectors plus the distance used to shape the graph.
+pub struct Points<'a> {
+    pub data: &'a [f32],
+    pub dim: usize,
+    /// Extra coordinate of the MIPS transform, or empty.
+    pub extra: Vec<f32>,
+}
+
+impl<'a> Points<'a> {
+    pub fn new(data: &'a [f32], dim: usize, ip_max_norm: Option<f32>) -> Self {
+        let extra = match ip_max_norm {
+            Some(m) => data
+                .chunks_exact(dim)
+                .map(|v| (m * m - crate::distance::norm_squared(v) as f32).max(0.0).sqrt())
+                .collect(),
+            None => Vec::new(),
+        };
+        Points { data, dim, extra }
+    }
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    #[inline]
+    pub fn vector(&self, i: u32) -> &[f32] {
+        let i = i as usize;
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    #[inline]
+    pub fn dist(&self, a: u32, b: u32) -> f32 {
+        let mut d = crate::distance::l2_squared(self.vector(a), self.vector(b)) as f32;
+        if !self.extra.is_empty() {
+            let e = self.extra[a as usize] - self.extra[b as usize];
+            d += e * e;
+        }
+        d
+    }
+}
+
+/// Graph parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildParams {
+    pub max_degree: usize,
+    pub list_size: usize,
+    pub alpha: f32,
+    pub seed: u64,
+}
+
+/// RobustPrune: keep the closest candidate, drop every candidate it
+/// "covers" (`alpha * d(kept, c) <= d(p, c)`), repeat, up to `r` neighbours.
+/// `cands` holds `(distance to p, id)`; it is sorted and deduplicated here.
+/// `dist(a, b)` is the graph distance between two candidates.
+pub fn robust_prune(
+    p: u32,
+    cands: &mut Vec<(f32, u32)>,
+    alpha: f32,
+    r: usize,
+    mut dist: impl FnMut(u32, u32) -> f32,
+) -> Vec<u32> {
+    cands.retain(|c| c.1 != p);
+    cands.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    cands.dedup_by_key(|c| c.1);
+    let mut out = Vec::with_capacity(r);
+    let mut alive = vec![true; cands.len()];
+    for i in 0..cands.len() {
+        if !alive[i] {
+            continue;
+        }
+        let (_, c) = cands[i];
+        out.push(c);
+        if out.len() >= r {
+            break;
+        }
+        for j in i + 1..cands.len() {
+            if alive[j] && alpha * dist(c, cands[j].1) <= cands[j].0 {
+                alive[j] = false;
+            }
+        }
+    }
+    out
+}
+
+/// Per-thread search state: generation-stamped visited marks, so no clearing.
+struct Scratch {
+    mark: Vec<u32>,
+    generation: u32,
+    list: Vec<(f32, u32, bool)>,
+    expanded: Vec<(f32, u32)>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Scratch { mark: vec![0; n], generation: 0, list: Vec::new(), expanded: Vec::new() }
+    }
+}
+
+/// Greedy search for point `p` from `start`, list size `l`. Fills
+/// `s.expanded` with every node it expanded and its distance.
+fn greedy(points: &Points, adj: &[RwLock<Vec<u32>>], start: u32, p: u32, l: usize, s: &mut Scratch) {
+    s.generation = s.generation.wrapping_add(1);
+    if s.generation == 0 {
+        s.mark.iter_mut().for_each(|m| *m = 0);
+        s.generation = 1;
+    }
+    let g = s.generation;
+    s.list.clear();
+    s.expanded.clear();
+    s.mark[start as usize] = g;
+    s.mark[p as usize] = g;
+    s.list.push((points.dist(p, start), start, false));
+    let mut nbrs: Vec<u32> = Vec::with_capacity(64);
+    loop {
+        // The closest unexpanded entry; the list is kept sorted.
+        let Some(i) = s.list.iter().position(|e| !e.2) else { break };
+        s.list[i].2 = true;
+        let (d, n, _) = s.list[i];
+        s.expanded.push((d, n));
+        nbrs.clear();
+        nbrs.extend_from_slice(&adj[n as usize].read());
+        for &m in &nbrs {
+            if s.mark[m as usize] == g {
+                continue;
+            }
+            s.mark[m as usize] = g;
+            let dm = points.dist(p, m);
+            if s.list.len() >= l && dm >= s.list[l - 1].0 {
+                continue;
+            }
+            let pos = s.list.partition_point(|e| e.0 <= dm);
+            s.list.insert(pos, (dm, m, false));
+            s.list.truncate(l);
+        }
+    }
+}
+
+/// The point closest to the mean: the entry point of every search.
+pub fn medoid(points: &Points) -> u32 {
+    let n = points.len();
+    let dim = points.dim;
+    let mut mean = vec![0f64; dim];
+    for v in points.data.chunks_exact(dim) {
+        mean.iter_mut().zip(v).for_each(|(m, x)| *m += *x as f64);
+    }
+    let mean: Vec<f32> = mean.iter().map(|m| (*m / n as f64) as f32).collect();
+    (0..n as u32)
+        .into_par_iter()
+        .map(|i| (crate::distance::l2_squared(points.vector(i), &mean) as f32, i))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+        .map(|x| x.1)
+        .unwrap_or(0)
+}
+
+/// Build the graph. Returns adjacency lists (each at most `max_degree`, no
+/// self loops) and the medoid.
+pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
+    let n = points.len();
+    if n == 0 {
+        return (Vec::new(), 0);
+    }
+    let r = params.max_degree;
+    let cap = ((r as f32) * SLACK) as usize;
+    let adj: Vec<RwLock<Vec<u32>>> = (0..n).map(|_| RwLock::new(Vec::new())).collect();
+    let start = medoid(points);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut st = params.seed ^ 0x5eed;
+    for i in (1..n).rev() {
+        let j = (crate::rabitq::splitmix64(&mut st) % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    for (pass, alpha) in [(0, 1.0f32), (1, params.alpha)] {
+        // Growing batches: the first points see a tiny graph, so they go in
+        // small batches; later ones in large parallel batches.
+        let mut done = 0;
+        while done < n {
+            let batch = if pass == 0 { (done / 2).clamp(64, 20_000) } else { 20_000 };
+            let end = (done + batch).min(n);
+            order[done..end].par_iter().for_each_init(
+                || Scratch::new(n),
+                |s, &p| {
+                    greedy(points, &adj, start, p, params.list_size, s);
+                    let mut cands = std::mem::take(&mut s.expanded);
+                    for &m in adj[p as usize].read().iter() {
+                        cands.push((points.dist(p, m), m));
+                    }
+                    let chosen = robust_prune(p, &mut cands, alpha, r, |a, b| points.dist(a, b));
+                    s.expanded = cands;
+                    *adj[p as usize].write() = chosen.clone();
+                    for &m in &chosen {
+                        let mut list = adj[m as usize].write();
+                        if list.contains(&p) {
+                            continue;
+                        }
+                        if list.len() < cap {
+                            list.push(p);
+                        } else {
+                            let mut c: Vec<(f32, u32)> =
+                                list.iter().chain(std::iter::once(&p)).map(|&x| (points.dist(m, x), x)).collect();
+                            *list = robust_prune(m, &mut c, alpha, r, |a, b| points.dist(a, b));
+                        }
+                    }
+                },
+            );
+            done = end;
+        }
+    }
+    let adj: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
+    let adj = adj
+        .into_par_iter()
+        .enumerate()
+        .map(|(p, list)| {
+            if list.len() <= r {
+                return list;
+            }
+            let mut c: Vec<(f32, u32)> = list.iter().map(|&x| (points.dist(p as u32, x), x)).collect();
+            robust_prune(p as u32, &mut c, params.alpha, r, |a, b| points.dist(a, b))
+        })
+        .collect();
+    (adj, start)
+}
