@@ -51,12 +51,14 @@ fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth:
     let mut index = Index::create(store, Options::new(dim, metric)).unwrap();
     let ids: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
+    let cpu0 = cpu_seconds();
     index.build(base, &ids, usize::MAX).unwrap();
     let build = t.elapsed().as_secs_f64();
+    let build_cpu = cpu_seconds() - cpu0;
     let opts = index.options();
     let raw = n * dim * 4;
     println!(
-        "build {build:.1} s ({} threads), R={} L={} alpha={} bits={}",
+        "build {build:.1} s wall, {build_cpu:.1} s CPU ({} threads), R={} L={} alpha={} bits={}",
         rayon::current_num_threads(),
         opts.max_degree,
         opts.build_list_size,
@@ -98,7 +100,11 @@ fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth:
     let _ = bf;
     println!("{:>8} {:>7} {:>10} {:>11} {:>10} {:>9}", "list", "rerank", "recall@10", "QPS(1 thr)", "pages/q", "expanded");
     println!("{:>8} {:>7} {:>10} {:>11.0} {:>10} {:>9}", "brute", "-", "1.000*", bf_qps, "-", "-");
-    for &list in &[10usize, 16, 24, 32, 48, 64, 96, 128, 192] {
+    let lists: Vec<usize> = std::env::var("DISKVEC_BENCH_LISTS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 16, 24, 32, 48, 64, 96, 128, 192]);
+    for &list in &lists {
         let params = SearchParams { search_list_size: list, rerank: 16 };
         // Warm-up pass, then timed.
         for q in queries.chunks_exact(dim).take(50) {
@@ -123,4 +129,14 @@ fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth:
         );
     }
     println!("(* brute force is exact by construction)");
+}
+
+/// User + system CPU seconds of this process (from /proc), so build figures
+/// can be read on a loaded machine too.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0) + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
 }

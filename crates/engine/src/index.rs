@@ -376,8 +376,8 @@ impl<S: PageStore> Index<S> {
     #[inline]
     fn exact(&self, q: &[f32], v: &[f32]) -> f32 {
         match self.metric {
-            Metric::L2 => crate::distance::l2_squared(q, v) as f32,
-            _ => -crate::distance::dot(q, v) as f32,
+            Metric::L2 => crate::kernels::l2(q, v),
+            _ => -crate::kernels::dot(q, v),
         }
     }
 
@@ -393,7 +393,7 @@ impl<S: PageStore> Index<S> {
     /// Distance that shapes the graph: squared L2, on the MIPS transform for
     /// inner product (see `vamana.rs`).
     fn graph_dist(&self, a: &[f32], b: &[f32]) -> f32 {
-        let mut d = crate::distance::l2_squared(a, b) as f32;
+        let mut d = crate::kernels::l2(a, b);
         if self.metric == Metric::InnerProduct {
             let m2 = self.meta.ip_max_norm * self.meta.ip_max_norm;
             let ea = (m2 - crate::distance::norm_squared(a) as f32).max(0.0).sqrt();

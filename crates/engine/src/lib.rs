@@ -14,6 +14,7 @@ pub mod distance;
 pub mod file_store;
 pub mod format;
 pub mod index;
+pub mod kernels;
 pub mod mem_store;
 pub mod page;
 pub mod popcount;
@@ -22,6 +23,7 @@ pub mod search;
 pub mod vamana;
 
 
+pub use file_store::FileStore;
 pub use index::{Index, Metric, Options, SearchIter, SearchParams};
 pub use mem_store::MemStore;
 pub use page::{BlockNo, Error, PageStore, Result, PAGE_SIZE};

@@ -228,7 +228,7 @@ impl RaBitQ {
     /// For `B > 1` this scans scale factors `t`: `y_i = sign(u_i) (2 floor(t|u_i|) + 1)`,
     /// clipped to `2^B - 1`, keeping the `t` with the best cosine. A finite scan
     /// is slightly below the exact optimum of Extended RaBitQ but costs
-    /// `O(64 D)` instead of a sort of all breakpoints.
+    /// `O(32 D)` instead of a sort of all breakpoints.
     fn snap(&self, u: &[f32]) -> Vec<i32> {
         let max = (1i32 << self.bits) - 1;
         if self.bits == 1 {
@@ -236,13 +236,14 @@ impl RaBitQ {
         }
         let m = u.iter().fold(0f32, |a, v| a.max(v.abs()));
         let t_hi = (1 << (self.bits - 1)) as f32 / m * 1.3;
-        let steps = 64;
+        let steps = 32;
         let (mut best_t, mut best_cos) = (0f32, -1f64);
         for step in 1..=steps {
             let t = t_hi * step as f32 / steps as f32;
             let (mut yu, mut yy) = (0f64, 0f64);
             for v in u {
-                let a = ((2.0 * (t * v.abs()).floor() + 1.0) as i32).min(max);
+                // `as i32` truncates, which is floor for these non-negative values.
+                let a = (2 * (t * v.abs()) as i32 + 1).min(max);
                 yu += a as f64 * v.abs() as f64;
                 yy += (a * a) as f64;
             }
@@ -254,7 +255,7 @@ impl RaBitQ {
         }
         u.iter()
             .map(|v| {
-                let a = ((2.0 * (best_t * v.abs()).floor() + 1.0) as i32).min(max);
+                let a = (2 * (best_t * v.abs()) as i32 + 1).min(max);
                 if *v >= 0.0 {
                     a
                 } else {

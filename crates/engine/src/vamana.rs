@@ -13,7 +13,10 @@
 //! good for L2 greedy search is also good for maximum inner product: in the
 //! transformed space the L2 order to `[q, 0]` is exactly the `-<x, q>` order.
 
+use crate::search::{pack, unpack};
 use parking_lot::RwLock;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 /// Reverse edges may overflow `R` by this factor before a list is pruned:
@@ -52,7 +55,7 @@ impl<'a> Points<'a> {
     }
     #[inline]
     pub fn dist(&self, a: u32, b: u32) -> f32 {
-        let mut d = crate::distance::l2_squared(self.vector(a), self.vector(b)) as f32;
+        let mut d = crate::kernels::l2(self.vector(a), self.vector(b));
         if !self.extra.is_empty() {
             let e = self.extra[a as usize] - self.extra[b as usize];
             d += e * e;
@@ -104,17 +107,27 @@ pub fn robust_prune(
     out
 }
 
-/// Per-thread search state: generation-stamped visited marks, so no clearing.
+/// Per-thread search state: generation-stamped visited marks, so no clearing,
+/// and two heaps of packed `(distance, id)` keys (see `search.rs`).
 struct Scratch {
     mark: Vec<u32>,
     generation: u32,
-    list: Vec<(f32, u32, bool)>,
+    cand: BinaryHeap<Reverse<u64>>,
+    top: BinaryHeap<u64>,
     expanded: Vec<(f32, u32)>,
+    nbrs: Vec<u32>,
 }
 
 impl Scratch {
     fn new(n: usize) -> Self {
-        Scratch { mark: vec![0; n], generation: 0, list: Vec::new(), expanded: Vec::new() }
+        Scratch {
+            mark: vec![0; n],
+            generation: 0,
+            cand: BinaryHeap::new(),
+            top: BinaryHeap::new(),
+            expanded: Vec::new(),
+            nbrs: Vec::new(),
+        }
     }
 }
 
@@ -127,32 +140,36 @@ fn greedy(points: &Points, adj: &[RwLock<Vec<u32>>], start: u32, p: u32, l: usiz
         s.generation = 1;
     }
     let g = s.generation;
-    s.list.clear();
+    s.cand.clear();
+    s.top.clear();
     s.expanded.clear();
     s.mark[start as usize] = g;
     s.mark[p as usize] = g;
-    s.list.push((points.dist(p, start), start, false));
-    let mut nbrs: Vec<u32> = Vec::with_capacity(64);
-    loop {
-        // The closest unexpanded entry; the list is kept sorted.
-        let Some(i) = s.list.iter().position(|e| !e.2) else { break };
-        s.list[i].2 = true;
-        let (d, n, _) = s.list[i];
+    let k = pack(points.dist(p, start), start);
+    s.cand.push(Reverse(k));
+    s.top.push(k);
+    while let Some(Reverse(c)) = s.cand.pop() {
+        if s.top.len() >= l && c > *s.top.peek().unwrap() {
+            break;
+        }
+        let (d, n) = unpack(c);
         s.expanded.push((d, n));
-        nbrs.clear();
-        nbrs.extend_from_slice(&adj[n as usize].read());
-        for &m in &nbrs {
+        s.nbrs.clear();
+        s.nbrs.extend_from_slice(&adj[n as usize].read());
+        for i in 0..s.nbrs.len() {
+            let m = s.nbrs[i];
             if s.mark[m as usize] == g {
                 continue;
             }
             s.mark[m as usize] = g;
-            let dm = points.dist(p, m);
-            if s.list.len() >= l && dm >= s.list[l - 1].0 {
-                continue;
+            let key = pack(points.dist(p, m), m);
+            if s.top.len() < l || key < *s.top.peek().unwrap() {
+                s.cand.push(Reverse(key));
+                s.top.push(key);
+                if s.top.len() > l {
+                    s.top.pop();
+                }
             }
-            let pos = s.list.partition_point(|e| e.0 <= dm);
-            s.list.insert(pos, (dm, m, false));
-            s.list.truncate(l);
         }
     }
 }
@@ -191,7 +208,9 @@ pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
         let j = (crate::rabitq::splitmix64(&mut st) % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
+    let debug = std::env::var_os("DISKVEC_DEBUG").is_some();
     for (pass, alpha) in [(0, 1.0f32), (1, params.alpha)] {
+        let t = std::time::Instant::now();
         // Growing batches: the first points see a tiny graph, so they go in
         // small batches; later ones in large parallel batches.
         let mut done = 0;
@@ -225,6 +244,9 @@ pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
                 },
             );
             done = end;
+        }
+        if debug {
+            eprintln!("vamana pass {pass}: {:.1} s", t.elapsed().as_secs_f64());
         }
     }
     let adj: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
