@@ -48,7 +48,21 @@ fn main() {
 fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth: &[Vec<u32>], metric: Metric) {
     let n = base.len() / dim;
     let nq = queries.len() / dim;
-    let mut index = Index::create(store, Options::new(dim, metric)).unwrap();
+    let mut opts = Options::new(dim, metric);
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(r) = env("DISKVEC_BENCH_R") {
+        opts.max_degree = r as usize;
+    }
+    if let Some(l) = env("DISKVEC_BENCH_L") {
+        opts.build_list_size = l as usize;
+    }
+    if let Some(a) = env("DISKVEC_BENCH_ALPHA") {
+        opts.alpha = a as f32;
+    }
+    if let Some(b) = env("DISKVEC_BENCH_BITS") {
+        opts.bits = Some(b as usize);
+    }
+    let mut index = Index::create(store, opts).unwrap();
     let ids: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
     let cpu0 = cpu_seconds();

@@ -111,8 +111,8 @@ pub struct MetaBody {
     pub centroid: BlockNo,
     pub node_tail: BlockNo,
     pub node_tail_used: u32,
-    /// Inner product only: the norm bound of the MIPS-to-L2 transform used
-    /// to shape the graph.
+    /// Inner product only: the largest norm seen, `M` in the graph distance
+    /// `M^2 - <a, b>`.
     pub ip_max_norm: f32,
     pub _pad: u32,
 }

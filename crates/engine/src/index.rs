@@ -63,10 +63,12 @@ pub struct Options {
     pub dim: usize,
     pub metric: Metric,
     /// `R`: maximum out-degree of a graph node. Larger gives better recall per
-    /// expansion but larger node pages and slower builds. Default 32.
+    /// expansion but larger node pages and slower builds. Default 48 (on
+    /// GloVe-30k L2, list 64: recall@10 0.935 with R = 32, 0.965 with 48).
     pub max_degree: usize,
     /// `L`: candidate list size while building and inserting. Larger gives a
-    /// better graph and a slower build. Default 64.
+    /// better graph and a slower build. The first of the two build passes
+    /// uses `L / 2` (at least 16). Default 64.
     pub build_list_size: usize,
     /// `alpha`: RobustPrune's distance slack (on squared distances) for the
     /// second build pass and inserts; > 1 keeps long edges so searches
@@ -81,7 +83,7 @@ pub struct Options {
 
 impl Options {
     pub fn new(dim: usize, metric: Metric) -> Self {
-        Options { dim, metric, max_degree: 32, build_list_size: 64, alpha: 1.2, bits: None, seed: 0x0d15_c7ec }
+        Options { dim, metric, max_degree: 48, build_list_size: 64, alpha: 1.2, bits: None, seed: 0x0d15_c7ec }
     }
 }
 
@@ -390,17 +392,19 @@ impl<S: PageStore> Index<S> {
         }
     }
 
-    /// Distance that shapes the graph: squared L2, on the MIPS transform for
-    /// inner product (see `vamana.rs`).
+    /// For inner product, the shift `M^2` of the graph distance `M^2 - <a, b>`
+    /// (see `vamana.rs`), `M` the largest norm seen.
+    fn graph_shift(&self) -> Option<f32> {
+        (self.metric == Metric::InnerProduct).then(|| self.meta.ip_max_norm * self.meta.ip_max_norm)
+    }
+
+    /// Distance that shapes the graph: squared L2, or `M^2 - <a, b>` for
+    /// inner product.
     fn graph_dist(&self, a: &[f32], b: &[f32]) -> f32 {
-        let mut d = crate::kernels::l2(a, b);
-        if self.metric == Metric::InnerProduct {
-            let m2 = self.meta.ip_max_norm * self.meta.ip_max_norm;
-            let ea = (m2 - crate::distance::norm_squared(a) as f32).max(0.0).sqrt();
-            let eb = (m2 - crate::distance::norm_squared(b) as f32).max(0.0).sqrt();
-            d += (ea - eb) * (ea - eb);
+        match self.graph_shift() {
+            Some(m2) => m2 - crate::kernels::dot(a, b),
+            None => crate::kernels::l2(a, b),
         }
-        d
     }
 
     // ----- node pages -------------------------------------------------------
@@ -618,7 +622,7 @@ impl<S: PageStore> Index<S> {
                 (d, node.flags == format::FLAG_LIVE, kept)
             })?;
             s.stats = stats;
-            if live {
+            if live && s.finish(n) {
                 s.exact.push((d, n));
                 if let Some(at) = kept {
                     s.kept.push((n, at));
@@ -679,16 +683,13 @@ impl<S: PageStore> Index<S> {
             s.stats = stats;
             s.stats.reranked += 1;
             done += 1;
-            if live {
+            if live && s.finish(n) {
                 let pos = s.exact.partition_point(|e| e.0 <= d);
                 s.exact.insert(pos, (d, n));
                 threshold = kth(&s.exact);
             }
         }
         s.buf = buf;
-        // Re-ranked nodes are no longer candidates for streaming.
-        let reranked: HashSet<u32> = s.exact.iter().map(|e| e.1).collect();
-        s.deferred.retain(|key| !reranked.contains(&unpack(*key).1));
         Ok(())
     }
 
@@ -939,7 +940,7 @@ impl<S: PageStore> Index<S> {
             self.write_meta()?;
             return self.store.commit();
         }
-        let points = vamana::Points::new(&data, dim, (self.metric == Metric::InnerProduct).then_some(self.meta.ip_max_norm));
+        let points = vamana::Points::new(&data, dim, self.graph_shift());
         let params = vamana::BuildParams {
             max_degree: r,
             list_size: self.meta.build_list_size as usize,
@@ -990,7 +991,7 @@ impl<S: PageStore> Index<S> {
                 format::header_mut(&mut p).count = chunk.len() as u32;
                 for (slot, &i) in chunk.iter().enumerate() {
                     let off = HEADER_SIZE + slot * l.slot_size;
-                    encode_node(&mut p.bytes[off..off + l.slot_size], ids[i], format::FLAG_LIVE, points.vector(i as u32), &adj[i], dim);
+                    encode_node(&mut p.bytes[off..off + l.slot_size], ids[i], format::FLAG_LIVE, &data[i * dim..(i + 1) * dim], &adj[i], dim);
                 }
                 self.store.write(self.codes.blkno[chunk[0]], &p)?;
                 written += 1;
@@ -1001,7 +1002,7 @@ impl<S: PageStore> Index<S> {
             }
         } else {
             for i in 0..n {
-                self.write_node(i as u32, ids[i], format::FLAG_LIVE, points.vector(i as u32), &adj[i])?;
+                self.write_node(i as u32, ids[i], format::FLAG_LIVE, &data[i * dim..(i + 1) * dim], &adj[i])?;
                 if i % 512 == 511 {
                     self.store.commit()?;
                 }

@@ -51,6 +51,9 @@ pub struct SearchStats {
 #[derive(Default)]
 pub struct Scratch {
     pub mark: Vec<u32>,
+    /// Stamped when a node's exact distance is in `exact` (expanded or
+    /// re-ranked), so a streaming search never returns it twice.
+    pub done: Vec<u32>,
     pub generation: u32,
     /// Lower bound (estimate - error bound) per visited node.
     pub lower: Vec<f32>,
@@ -79,11 +82,13 @@ impl Scratch {
     pub fn reset(&mut self, n: usize) {
         if self.mark.len() < n {
             self.mark.resize(n, 0);
+            self.done.resize(n, 0);
             self.lower.resize(n, 0.0);
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.mark.iter_mut().for_each(|m| *m = 0);
+            self.done.iter_mut().for_each(|m| *m = 0);
             self.generation = 1;
         }
         self.cand.clear();
@@ -93,6 +98,18 @@ impl Scratch {
         self.kept.clear();
         self.arena.clear();
         self.stats = SearchStats::default();
+    }
+
+    /// Mark `n`'s exact distance as known; false if it already was.
+    #[inline]
+    pub fn finish(&mut self, n: u32) -> bool {
+        let m = &mut self.done[n as usize];
+        if *m == self.generation {
+            false
+        } else {
+            *m = self.generation;
+            true
+        }
     }
 
     #[inline]

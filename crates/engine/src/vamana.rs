@@ -8,10 +8,8 @@
 //! back edges. Points are processed in parallel (rayon) with a lock per
 //! adjacency list, as in DiskANN's parallel build.
 //!
-//! Distances are squared L2, optionally on the MIPS-to-L2 transform
-//! `x -> [x, sqrt(M^2 - |x|^2)]` (inner product), so that a graph that is
-//! good for L2 greedy search is also good for maximum inner product: in the
-//! transformed space the L2 order to `[q, 0]` is exactly the `-<x, q>` order.
+//! Distances are squared L2, or `M^2 - <a, b>` for inner product (see
+//! [`Points`]).
 
 use crate::search::{pack, unpack};
 use parking_lot::RwLock;
@@ -24,23 +22,26 @@ use rayon::prelude::*;
 const SLACK: f32 = 1.3;
 
 /// Flat vectors plus the distance used to shape the graph.
+///
+/// L2 and cosine (normalized vectors): squared L2. Inner product: the
+/// non-metric `M^2 - <a, b>` (`M` the largest norm, so it stays >= 0), as in
+/// ip-NSW (Morozov & Babenko 2018). We first tried the MIPS-to-L2 transform
+/// `x -> [x, sqrt(M^2 - |x|^2)]`: it puts every point on a sphere and the
+/// queries far from all of them, and greedy search then reached only 0.54
+/// recall@10 on GloVe at list 64, against 0.97 with this distance. With it,
+/// RobustPrune keeps `c'` only if no kept `c` has `<c, c'>` larger than
+/// `<p, c'>` by the alpha margin, and the large-norm points that answer
+/// inner-product queries become well-connected hubs.
 pub struct Points<'a> {
     pub data: &'a [f32],
     pub dim: usize,
-    /// Extra coordinate of the MIPS transform, or empty.
-    pub extra: Vec<f32>,
+    /// Inner product: `M^2`.
+    pub ip_shift: Option<f32>,
 }
 
 impl<'a> Points<'a> {
-    pub fn new(data: &'a [f32], dim: usize, ip_max_norm: Option<f32>) -> Self {
-        let extra = match ip_max_norm {
-            Some(m) => data
-                .chunks_exact(dim)
-                .map(|v| (m * m - crate::distance::norm_squared(v) as f32).max(0.0).sqrt())
-                .collect(),
-            None => Vec::new(),
-        };
-        Points { data, dim, extra }
+    pub fn new(data: &'a [f32], dim: usize, ip_shift: Option<f32>) -> Self {
+        Points { data, dim, ip_shift }
     }
     pub fn len(&self) -> usize {
         self.data.len() / self.dim
@@ -55,12 +56,10 @@ impl<'a> Points<'a> {
     }
     #[inline]
     pub fn dist(&self, a: u32, b: u32) -> f32 {
-        let mut d = crate::kernels::l2(self.vector(a), self.vector(b));
-        if !self.extra.is_empty() {
-            let e = self.extra[a as usize] - self.extra[b as usize];
-            d += e * e;
+        match self.ip_shift {
+            Some(m2) => m2 - crate::kernels::dot(self.vector(a), self.vector(b)),
+            None => crate::kernels::l2(self.vector(a), self.vector(b)),
         }
-        d
     }
 }
 
@@ -209,8 +208,13 @@ pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
         order.swap(i, j);
     }
     let debug = std::env::var_os("DISKVEC_DEBUG").is_some();
+    let first_list = (params.list_size / 2).max(16).min(params.list_size);
     for (pass, alpha) in [(0, 1.0f32), (1, params.alpha)] {
         let t = std::time::Instant::now();
+        // The first pass only has to make the graph navigable for the
+        // second: half the list size is enough (GloVe-100k: recall@10 at
+        // list 48 0.9585 against 0.9625) and saves a quarter of the build.
+        let list_size = if pass == 0 { first_list } else { params.list_size };
         // Growing batches: the first points see a tiny graph, so they go in
         // small batches; later ones in large parallel batches.
         let mut done = 0;
@@ -220,7 +224,7 @@ pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
             order[done..end].par_iter().for_each_init(
                 || Scratch::new(n),
                 |s, &p| {
-                    greedy(points, &adj, start, p, params.list_size, s);
+                    greedy(points, &adj, start, p, list_size, s);
                     let mut cands = std::mem::take(&mut s.expanded);
                     for &m in adj[p as usize].read().iter() {
                         cands.push((points.dist(p, m), m));
