@@ -107,12 +107,13 @@ impl Default for SearchParams {
     }
 }
 
-/// Flat, in-memory copy of the code area.
+/// Flat, in-memory copy of the code area. Each node's code words and its
+/// factors are one record (`words + 2` u64), so an estimate touches one or
+/// two adjacent cache lines.
 struct Codes {
     words: usize,
     per_page: usize,
     data: Vec<u64>,
-    factors: Vec<Factors>,
     blkno: Vec<BlockNo>,
     slot: Vec<u16>,
     ids: Vec<u64>,
@@ -126,8 +127,31 @@ impl Codes {
         self.ids.len()
     }
     #[inline]
+    fn stride(&self) -> usize {
+        self.words + 2
+    }
+    #[inline]
+    fn record(&self, n: u32) -> &[u64] {
+        let st = self.stride();
+        &self.data[n as usize * st..(n as usize + 1) * st]
+    }
+    #[inline]
     fn code(&self, n: u32) -> &[u64] {
-        &self.data[n as usize * self.words..(n as usize + 1) * self.words]
+        &self.record(n)[..self.words]
+    }
+    #[inline]
+    fn factors(&self, n: u32) -> &Factors {
+        &bytemuck::cast_slice::<u64, Factors>(&self.record(n)[self.words..])[0]
+    }
+    fn set(&mut self, n: u32, code: &[u64], f: &Factors) {
+        let st = self.stride();
+        let rec = &mut self.data[n as usize * st..(n as usize + 1) * st];
+        rec[..self.words].copy_from_slice(code);
+        rec[self.words..].copy_from_slice(bytemuck::cast_slice(std::slice::from_ref(f)));
+    }
+    fn push(&mut self, code: &[u64], f: &Factors) {
+        self.data.extend_from_slice(code);
+        self.data.extend_from_slice(bytemuck::cast_slice(std::slice::from_ref(f)));
     }
     fn entry_size(&self) -> usize {
         CODE_HEAD + 8 * self.words
@@ -222,7 +246,6 @@ impl<S: PageStore> Index<S> {
                 words,
                 per_page: format::codes_per_page(words),
                 data: Vec::new(),
-                factors: Vec::new(),
                 blkno: Vec::new(),
                 slot: Vec::new(),
                 ids: Vec::new(),
@@ -274,8 +297,8 @@ impl<S: PageStore> Index<S> {
                 let off = HEADER_SIZE + i * esize;
                 let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
                 let code: &[u8] = &p.bytes[off + CODE_HEAD..off + esize];
-                index.codes.data.extend(code.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())));
-                index.codes.factors.push(head.factors);
+                let words: Vec<u64> = code.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+                index.codes.push(&words, &head.factors);
                 index.codes.blkno.push(head.blkno);
                 index.codes.slot.push(head.slot);
                 index.codes.ids.push(head.id);
@@ -293,7 +316,7 @@ impl<S: PageStore> Index<S> {
             }
             blk = h.next;
         }
-        if index.codes.len() != n || index.codes.data.len() != n * words {
+        if index.codes.len() != n || index.codes.data.len() != n * (words + 2) {
             return Err(corrupt(META_BLKNO, format!("code area holds {} entries, meta says {n}", index.codes.len())));
         }
         if n > 0 && (meta.entry as usize) >= n && meta.entry != NONE {
@@ -334,7 +357,7 @@ impl<S: PageStore> Index<S> {
     /// Bytes of the in-memory code area (codes, factors, locations, ids, flags).
     pub fn code_memory_bytes(&self) -> usize {
         let c = &self.codes;
-        c.data.len() * 8 + c.factors.len() * 16 + c.blkno.len() * 4 + c.slot.len() * 2 + c.ids.len() * 8 + c.flags.len()
+        c.data.len() * 8 + c.blkno.len() * 4 + c.slot.len() * 2 + c.ids.len() * 8 + c.flags.len()
     }
     /// Bytes of the codes proper (bits and correction factors) per vector.
     pub fn code_bytes_per_vector(&self) -> usize {
@@ -509,7 +532,7 @@ impl<S: PageStore> Index<S> {
             blkno: c.blkno[n as usize],
             slot: c.slot[n as usize],
             flags: c.flags[n as usize] as u16,
-            factors: c.factors[n as usize],
+            factors: *c.factors(n),
         };
         p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
         p.bytes[off + CODE_HEAD..off + c.entry_size()].copy_from_slice(bytemuck::cast_slice(c.code(n)));
@@ -557,8 +580,8 @@ impl<S: PageStore> Index<S> {
             (blocks[0], 0)
         };
         let c = &mut self.codes;
-        c.data.extend(std::iter::repeat_n(0, c.words));
-        c.factors.push(Factors::default());
+        let zeros = vec![0u64; c.words];
+        c.push(&zeros, &Factors::default());
         c.blkno.push(blk);
         c.slot.push(slot as u16);
         c.ids.push(0);
@@ -585,9 +608,9 @@ impl<S: PageStore> Index<S> {
         if self.meta.entry != NONE {
             let e = self.meta.entry;
             s.visit(e);
-            let (est, bound) = self.quant.estimate(&s.qc, self.codes.code(e), &self.codes.factors[e as usize]);
+            let (est, bound) = self.quant.estimate(&s.qc, self.codes.code(e), self.codes.factors(e));
             s.stats.estimated += 1;
-            s.lower[e as usize] = est - bound;
+            s.mark[e as usize].1 = est - bound;
             s.cand.push(Reverse(pack(est, e)));
             s.top.push(pack(est, e));
         }
@@ -628,16 +651,22 @@ impl<S: PageStore> Index<S> {
                     s.kept.push((n, at));
                 }
             }
+            // Memory latency dominates: prefetch every neighbour's visited
+            // mark and code record before touching any of them.
             for &m in &nbrs {
                 if m as usize >= codes.len() {
                     return Err(corrupt(codes.blkno[n as usize], format!("node {n} links to {m}, past the end")));
                 }
+                crate::kernels::prefetch(std::slice::from_ref(&s.mark[m as usize]));
+                crate::kernels::prefetch(codes.record(m));
+            }
+            for &m in &nbrs {
                 if !s.visit(m) {
                     continue;
                 }
-                let (est, bound) = quant.estimate(&s.qc, codes.code(m), &codes.factors[m as usize]);
+                let (est, bound) = quant.estimate(&s.qc, codes.code(m), codes.factors(m));
                 s.stats.estimated += 1;
-                s.lower[m as usize] = est - bound;
+                s.mark[m as usize].1 = est - bound;
                 let key = pack(est, m);
                 if s.top.len() < ef || key < *s.top.peek().unwrap() {
                     s.cand.push(Reverse(key));
@@ -667,7 +696,7 @@ impl<S: PageStore> Index<S> {
             .map(|r| r.0)
             .chain(s.deferred.iter().copied())
             .map(|key| unpack(key).1)
-            .map(|n| (s.lower[n as usize], n))
+            .map(|n| (s.mark[n as usize].1, n))
             .filter(|(lb, _)| *lb < threshold)
             .collect();
         todo.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
@@ -750,9 +779,9 @@ impl<S: PageStore> Index<S> {
             None => self.alloc_node()?,
         };
         {
-            let words = self.codes.words;
-            let code = &mut self.codes.data[n as usize * words..(n as usize + 1) * words];
-            self.codes.factors[n as usize] = self.quant.encode(&v, code);
+            let mut code = vec![0u64; self.codes.words];
+            let f = self.quant.encode(&v, &mut code);
+            self.codes.set(n, &code, &f);
         }
         self.codes.ids[n as usize] = id;
         self.codes.flags[n as usize] = format::FLAG_LIVE as u8;
@@ -980,8 +1009,11 @@ impl<S: PageStore> Index<S> {
             self.codes.blkno.push(blk);
             self.codes.slot.push(slot);
         }
-        self.codes.data = code_data;
-        self.codes.factors = factors;
+        self.codes.data = Vec::with_capacity(n * (words + 2));
+        for (code, f) in code_data.chunks_exact(words).zip(&factors) {
+            self.codes.push(code, f);
+        }
+        drop(code_data);
         self.codes.ids = ids.to_vec();
         self.codes.flags = vec![format::FLAG_LIVE as u8; n];
         if l.pages == 1 {

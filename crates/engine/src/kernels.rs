@@ -45,6 +45,26 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     unsafe { (kernels().dot)(a, b) }
 }
 
+/// Ask the CPU to pull `data` into cache ahead of use: the graph searches
+/// are bound by memory latency (random vectors, codes and visited marks),
+/// so the neighbours of a node are prefetched before any of them is used.
+#[inline(always)]
+pub fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = std::mem::size_of_val(data);
+        let p = data.as_ptr() as *const i8;
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: prefetch never faults; SSE is part of x86-64.
+            unsafe { std::arch::x86_64::_mm_prefetch(p.wrapping_add(off), std::arch::x86_64::_MM_HINT_T0) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
 unsafe fn scalar_l2(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }

@@ -8,6 +8,24 @@
 //! * `vamana`: in-memory graph build and RobustPrune.
 //! * `index`: the public API, generic over the page store.
 //! * `dataset`: `.npy` reading and brute-force ground truth for tests and benches.
+//!
+//! ```
+//! use diskvec_engine::{FileStore, Index, Metric, Options, SearchParams};
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("vectors.dv");
+//! let mut index = Index::create(FileStore::create(&path)?, Options::new(3, Metric::Cosine))?;
+//! index.insert(1, &[1.0, 0.0, 0.0])?;
+//! index.insert(2, &[0.0, 1.0, 0.0])?;
+//! index.commit()?; // durable from here
+//! let hits = index.search(&[0.9, 0.1, 0.0], 1, &SearchParams::default())?;
+//! assert_eq!(hits[0].0, 1);
+//! index.delete(1)?;
+//! index.consolidate()?;
+//! drop(index);
+//! let index = Index::open(FileStore::open(&path)?)?;
+//! assert_eq!(index.len(), 1);
+//! # Ok::<(), diskvec_engine::Error>(())
+//! ```
 
 pub mod dataset;
 pub mod distance;

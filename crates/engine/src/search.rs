@@ -50,13 +50,13 @@ pub struct SearchStats {
 
 #[derive(Default)]
 pub struct Scratch {
-    pub mark: Vec<u32>,
+    /// Per node: generation when visited, and its lower bound (estimate
+    /// minus error bound) then; together so one cache line serves both.
+    pub mark: Vec<(u32, f32)>,
     /// Stamped when a node's exact distance is in `exact` (expanded or
     /// re-ranked), so a streaming search never returns it twice.
     pub done: Vec<u32>,
     pub generation: u32,
-    /// Lower bound (estimate - error bound) per visited node.
-    pub lower: Vec<f32>,
     pub qc: QueryCode,
     pub query: Vec<f32>,
     /// Unexpanded candidates, closest estimate first.
@@ -81,13 +81,12 @@ impl Scratch {
     /// Start a new search over `n` nodes.
     pub fn reset(&mut self, n: usize) {
         if self.mark.len() < n {
-            self.mark.resize(n, 0);
+            self.mark.resize(n, (0, 0.0));
             self.done.resize(n, 0);
-            self.lower.resize(n, 0.0);
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            self.mark.iter_mut().for_each(|m| *m = 0);
+            self.mark.iter_mut().for_each(|m| m.0 = 0);
             self.done.iter_mut().for_each(|m| *m = 0);
             self.generation = 1;
         }
@@ -114,7 +113,7 @@ impl Scratch {
 
     #[inline]
     pub fn visit(&mut self, n: u32) -> bool {
-        let m = &mut self.mark[n as usize];
+        let m = &mut self.mark[n as usize].0;
         if *m == self.generation {
             false
         } else {

@@ -155,12 +155,20 @@ fn greedy(points: &Points, adj: &[RwLock<Vec<u32>>], start: u32, p: u32, l: usiz
         s.expanded.push((d, n));
         s.nbrs.clear();
         s.nbrs.extend_from_slice(&adj[n as usize].read());
+        // Memory latency dominates: mark the unvisited neighbours and
+        // prefetch their vectors before computing any distance.
+        let mut fresh = 0;
         for i in 0..s.nbrs.len() {
             let m = s.nbrs[i];
-            if s.mark[m as usize] == g {
-                continue;
+            if s.mark[m as usize] != g {
+                s.mark[m as usize] = g;
+                crate::kernels::prefetch(points.vector(m));
+                s.nbrs[fresh] = m;
+                fresh += 1;
             }
-            s.mark[m as usize] = g;
+        }
+        for i in 0..fresh {
+            let m = s.nbrs[i];
             let key = pack(points.dist(p, m), m);
             if s.top.len() < l || key < *s.top.peek().unwrap() {
                 s.cand.push(Reverse(key));
