@@ -427,7 +427,7 @@ impl PageStore for FileStore {
     }
 
     fn len(&self) -> BlockNo {
-        self.state.read().page_count
+        self.state.read_recursive().page_count
     }
 
     fn commit(&self) -> Result<()> {

@@ -10,7 +10,7 @@
 //! beat the current k-th exact distance.
 
 use crate::format::{self, CodeEntryHead, Kind, MetaBody, NodeHead, NodeLayout, CODE_HEAD, HEADER_SIZE, NODE_HEAD, NONE};
-use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
+use crate::page::{BlockNo, Error, Page, PageStore, Result};
 use crate::rabitq::{self, Factors, RaBitQ, Space};
 use crate::search::{pack, unpack, Scratch, SearchStats};
 use crate::vamana;
@@ -1211,6 +1211,3 @@ impl<S: PageStore> Drop for SearchIter<'_, S> {
         }
     }
 }
-
-#[allow(dead_code)]
-const _: () = assert!(PAGE_SIZE == 8192);

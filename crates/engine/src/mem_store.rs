@@ -61,7 +61,7 @@ impl PageStore for MemStore {
     }
 
     fn len(&self) -> BlockNo {
-        self.inner.read().pages.len() as BlockNo
+        self.inner.read_recursive().pages.len() as BlockNo
     }
 
     fn commit(&self) -> Result<()> {
