@@ -6,10 +6,12 @@
 //! Env: `DISKVEC_BENCH_SETS=glove50,wordnet384` (default both),
 //!      `DISKVEC_BENCH_N=100000` (base subset), `DISKVEC_BENCH_METRICS=cos,l2,ip`
 //!      (l2/ip use brute-force truth for the first 200 queries),
-//!      `DISKVEC_BENCH_STORE=file|mem` (default file, in a temp dir).
+//!      `DISKVEC_BENCH_STORE=file|file-once|mem` (default file, in a temp dir;
+//!      file-once verifies each page's CRC on its first read only).
 
 use diskvec_engine::dataset::{self, brute_force, recall};
-use diskvec_engine::{Index, MemStore, Metric, Options, PageStore, SearchParams};
+use diskvec_engine::file_store::Verify;
+use diskvec_engine::{FileStore, Index, MemStore, Metric, Options, PageStore, SearchParams};
 use std::time::Instant;
 
 fn main() {
@@ -39,7 +41,15 @@ fn main() {
             };
             println!("\n== {set} {m}: n={n} dim={dim} queries={nq} store={store_kind}");
             match store_kind.as_str() {
-                _ => run(MemStore::new(), base, dim, queries, &truth, metric),
+                "mem" => run(MemStore::new(), base, dim, queries, &truth, metric),
+                kind => {
+                    let dir = tempfile::tempdir().unwrap();
+                    let mut store = FileStore::create(dir.path().join("index.dv")).unwrap();
+                    if kind == "file-once" {
+                        store.set_verify(Verify::FirstRead);
+                    }
+                    run(store, base, dim, queries, &truth, metric);
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! A page file: memory-mapped reads, a CRC-32 per page verified on every
-//! read, and atomic commits through a write-ahead log.
+//! read (or, with [`Verify::FirstRead`], on the first read since open or
+//! since the page was rewritten), and atomic commits through a write-ahead log.
 //!
 //! Files: `<path>` holds a superblock (block "-1", the first 8 KiB) and then
 //! page `i` at offset `(i + 1) * 8192`; `<path>.wal` is empty except during
@@ -76,10 +77,27 @@ struct State {
     free_dirty: bool,
 }
 
+/// When page checksums are verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Verify {
+    /// On every read (default): a page changed on disk behind our back, even
+    /// while open, is still caught.
+    #[default]
+    EveryRead,
+    /// On the first read of each page after open or after the page was last
+    /// written by a commit. Pages are immutable in between unless another
+    /// process writes the file (which is not supported), so this skips
+    /// re-hashing 8 KiB per node expansion in hot search loops.
+    FirstRead,
+}
+
 pub struct FileStore {
     path: PathBuf,
     file: File,
     state: RwLock<State>,
+    verify: Verify,
+    /// One bit per mapped page: checksum already verified (`Verify::FirstRead`).
+    verified: RwLock<Vec<std::sync::atomic::AtomicU64>>,
     crash: Mutex<Option<CrashPoint>>,
     broken: Mutex<bool>,
 }
@@ -141,6 +159,8 @@ impl FileStore {
             }),
             crash: Mutex::new(None),
             broken: Mutex::new(false),
+            verify: Verify::EveryRead,
+            verified: RwLock::new(Vec::new()),
         };
         store.remap()?;
         // The free list is a chain through the free pages.
@@ -165,6 +185,12 @@ impl FileStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Choose when checksums are verified (see [`Verify`]).
+    pub fn set_verify(&mut self, verify: Verify) {
+        self.verify = verify;
+        self.verified.write().iter().for_each(|w| w.store(0, std::sync::atomic::Ordering::Relaxed));
     }
 
     /// Arrange for the next commit to stop at `point`, as a crash would
@@ -228,6 +254,7 @@ impl FileStore {
         let map = unsafe { memmap2::MmapOptions::new().len((committed as usize + 1) * PAGE_SIZE).map(&self.file)? };
         st.map = Some(map);
         st.mapped_pages = committed;
+        self.verified.write().resize_with((committed as usize).div_ceil(64), Default::default);
         Ok(())
     }
 
@@ -290,6 +317,15 @@ impl FileStore {
         // 2. In place. No reader sees a half-written page: we hold the write
         // lock, and the map shows the new bytes once written.
         let dirty = std::mem::take(&mut st.dirty);
+        {
+            // Rewritten pages are verified again on their next read.
+            let v = self.verified.read();
+            for &b in dirty.keys() {
+                if let Some(w) = v.get(b as usize / 64) {
+                    w.fetch_and(!(1u64 << (b % 64)), std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
         apply(&self.file, &sb, dirty.iter().map(|(b, p)| (*b, &p.bytes[..])), limit)?;
         if limit.is_some() {
             *self.broken.lock() = true;
@@ -305,7 +341,9 @@ impl FileStore {
 }
 
 /// Parse a log; `None` if torn or not ours.
-fn parse_wal(bytes: &[u8]) -> Option<(Superblock, Vec<(BlockNo, &[u8])>)> {
+type WalPages<'a> = Vec<(BlockNo, &'a [u8])>;
+
+fn parse_wal(bytes: &[u8]) -> Option<(Superblock, WalPages<'_>)> {
     let sbs = std::mem::size_of::<Superblock>();
     if bytes.len() < 12 + sbs + 8 {
         return None;
@@ -373,9 +411,22 @@ impl PageStore for FileStore {
         }
         let off = (blkno as usize + 1) * PAGE_SIZE;
         let bytes = &st.map.as_ref().unwrap()[off..off + PAGE_SIZE];
-        let stored = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
-        if stored != page_crc(bytes) {
-            return Err(Error::Corrupt { blkno, reason: format!("checksum mismatch (stored {stored:#010x})") });
+        let once = self.verify == Verify::FirstRead;
+        let (word, bit) = (blkno as usize / 64, 1u64 << (blkno % 64));
+        let known = once && {
+            let v = self.verified.read_recursive();
+            v.get(word).is_some_and(|w| w.load(std::sync::atomic::Ordering::Relaxed) & bit != 0)
+        };
+        if !known {
+            let stored = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
+            if stored != page_crc(bytes) {
+                return Err(Error::Corrupt { blkno, reason: format!("checksum mismatch (stored {stored:#010x})") });
+            }
+            if once {
+                if let Some(w) = self.verified.read_recursive().get(word) {
+                    w.fetch_or(bit, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
         }
         Ok(RwLockReadGuard::map(st, |s| {
             let bytes = &s.map.as_ref().unwrap()[off..off + PAGE_SIZE];

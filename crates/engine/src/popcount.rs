@@ -54,7 +54,7 @@ pub fn kernel(words: usize) -> Kernel {
         }
     });
     match long {
-        Some(l) if words >= 8 && words % 8 == 0 => l,
+        Some(l) if words >= 8 && words.is_multiple_of(8) => l,
         _ => short,
     }
 }
