@@ -6,8 +6,8 @@
 //! Env: `DISKVEC_BENCH_SETS=glove50,wordnet384` (default both),
 //!      `DISKVEC_BENCH_N=100000` (base subset), `DISKVEC_BENCH_METRICS=cos,l2,ip`
 //!      (l2/ip use brute-force truth for the first 200 queries),
-//!      `DISKVEC_BENCH_STORE=file|file-once|mem` (default file, in a temp dir;
-//!      file-once verifies each page's CRC on its first read only).
+//!      `DISKVEC_BENCH_STORE=file|mem` (default file, in a temp dir; the file
+//!      store is swept twice: CRC verified on every read, then on first read).
 
 use diskvec_engine::dataset::{self, brute_force, recall};
 use diskvec_engine::file_store::Verify;
@@ -41,23 +41,22 @@ fn main() {
             };
             println!("\n== {set} {m}: n={n} dim={dim} queries={nq} store={store_kind}");
             match store_kind.as_str() {
-                "mem" => run(MemStore::new(), base, dim, queries, &truth, metric),
-                kind => {
+                "mem" => drop(run(MemStore::new(), base, dim, queries, &truth, metric)),
+                _ => {
                     let dir = tempfile::tempdir().unwrap();
-                    let mut store = FileStore::create(dir.path().join("index.dv")).unwrap();
-                    if kind == "file-once" {
-                        store.set_verify(Verify::FirstRead);
-                    }
-                    run(store, base, dim, queries, &truth, metric);
+                    let store = FileStore::create(dir.path().join("index.dv")).unwrap();
+                    let mut index = run(store, base, dim, queries, &truth, metric);
+                    println!("-- same file store, CRC verified on first read only (Verify::FirstRead):");
+                    index.store_mut().set_verify(Verify::FirstRead);
+                    sweep(&index, dim, queries, &truth);
                 }
             }
         }
     }
 }
 
-fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth: &[Vec<u32>], metric: Metric) {
+fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth: &[Vec<u32>], metric: Metric) -> Index<S> {
     let n = base.len() / dim;
-    let nq = queries.len() / dim;
     let mut opts = Options::new(dim, metric);
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
     if let Some(r) = env("DISKVEC_BENCH_R") {
@@ -124,6 +123,13 @@ fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth:
     let _ = bf;
     println!("{:>8} {:>7} {:>10} {:>11} {:>10} {:>9}", "list", "rerank", "recall@10", "QPS(1 thr)", "pages/q", "expanded");
     println!("{:>8} {:>7} {:>10} {:>11.0} {:>10} {:>9}", "brute", "-", "1.000*", bf_qps, "-", "-");
+    println!("(* brute force is exact by construction)");
+    sweep(&index, dim, queries, truth);
+    index
+}
+
+fn sweep<S: PageStore>(index: &Index<S>, dim: usize, queries: &[f32], truth: &[Vec<u32>]) {
+    let nq = queries.len() / dim;
     let lists: Vec<usize> = std::env::var("DISKVEC_BENCH_LISTS")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
@@ -154,7 +160,6 @@ fn run<S: PageStore>(store: S, base: &[f32], dim: usize, queries: &[f32], truth:
             expanded as f64 / nq as f64
         );
     }
-    println!("(* brute force is exact by construction)");
 }
 
 /// User + system CPU seconds of this process (from /proc), so build figures

@@ -350,6 +350,9 @@ impl<S: PageStore> Index<S> {
     pub fn store(&self) -> &S {
         &self.store
     }
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
     pub fn into_store(self) -> S {
         self.store
     }
