@@ -66,9 +66,16 @@ struct Loader {
 impl Loader {
     fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let full = format!("{}{}", self.prefix, name);
-        let t = self.st.load(&full, &Device::Cpu).map_err(|e| anyhow!("tensor {full}: {e}"))?;
+        let t = self
+            .st
+            .load(&full, &Device::Cpu)
+            .map_err(|e| anyhow!("tensor {full}: {e}"))?;
         if t.dims() != shape {
-            bail!("tensor {full} has shape {:?}, expected {:?}", t.dims(), shape);
+            bail!(
+                "tensor {full} has shape {:?}, expected {:?}",
+                t.dims(),
+                shape
+            );
         }
         Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
     }
@@ -76,23 +83,38 @@ impl Loader {
     /// LayerNorm weights are `weight`/`bias` (or `gamma`/`beta` in old checkpoints).
     fn norm(&self, name: &str, h: usize) -> Result<Norm> {
         match self.get(&format!("{name}.weight"), &[h]) {
-            Ok(g) => Ok(Norm { g, b: self.get(&format!("{name}.bias"), &[h])? }),
+            Ok(g) => Ok(Norm {
+                g,
+                b: self.get(&format!("{name}.bias"), &[h])?,
+            }),
             Err(e) => match self.get(&format!("{name}.gamma"), &[h]) {
-                Ok(g) => Ok(Norm { g, b: self.get(&format!("{name}.beta"), &[h])? }),
+                Ok(g) => Ok(Norm {
+                    g,
+                    b: self.get(&format!("{name}.beta"), &[h])?,
+                }),
                 Err(_) => Err(e),
             },
         }
     }
 
     fn linear(&self, name: &str, k: usize, n: usize) -> Result<Linear> {
-        Ok(Linear { w: self.get(&format!("{name}.weight"), &[n, k])?, b: self.get(&format!("{name}.bias"), &[n])?, k, n })
+        Ok(Linear {
+            w: self.get(&format!("{name}.weight"), &[n, k])?,
+            b: self.get(&format!("{name}.bias"), &[n])?,
+            k,
+            n,
+        })
     }
 }
 
 impl Bert {
     pub fn load(weights: &Path, config: &serde_json::Value) -> Result<Self> {
         let num = |k: &str| -> Result<usize> {
-            config.get(k).and_then(|v| v.as_u64()).map(|v| v as usize).with_context(|| format!("config.json: missing {k}"))
+            config
+                .get(k)
+                .and_then(|v| v.as_u64())
+                .map(|v| v as usize)
+                .with_context(|| format!("config.json: missing {k}"))
         };
         let h = num("hidden_size")?;
         let heads = num("num_attention_heads")?;
@@ -100,15 +122,28 @@ impl Bert {
         let inter = num("intermediate_size")?;
         let max_pos = num("max_position_embeddings")?;
         let vocab = num("vocab_size")?;
-        let type_vocab = config.get("type_vocab_size").and_then(|v| v.as_u64()).unwrap_or(2) as usize;
-        let eps = config.get("layer_norm_eps").and_then(|v| v.as_f64()).unwrap_or(1e-12) as f32;
-        let act = match config.get("hidden_act").and_then(|v| v.as_str()).unwrap_or("gelu") {
+        let type_vocab = config
+            .get("type_vocab_size")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(2) as usize;
+        let eps = config
+            .get("layer_norm_eps")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(1e-12) as f32;
+        let act = match config
+            .get("hidden_act")
+            .and_then(|v| v.as_str())
+            .unwrap_or("gelu")
+        {
             "gelu" => Act::GeluErf,
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
             "relu" => Act::Relu,
             other => bail!("config.json: hidden_act {other:?} is not supported"),
         };
-        if let Some(p) = config.get("position_embedding_type").and_then(|v| v.as_str()) {
+        if let Some(p) = config
+            .get("position_embedding_type")
+            .and_then(|v| v.as_str())
+        {
             if p != "absolute" {
                 bail!("config.json: position_embedding_type {p:?} is not supported");
             }
@@ -117,13 +152,17 @@ impl Bert {
             bail!("hidden_size {h} is not a multiple of num_attention_heads {heads}");
         }
         // SAFETY: read-only memory map of the weights file, which must not change while loading.
-        let st = unsafe { MmapedSafetensors::new(weights) }.with_context(|| format!("reading {}", weights.display()))?;
+        let st = unsafe { MmapedSafetensors::new(weights) }
+            .with_context(|| format!("reading {}", weights.display()))?;
         let prefix = if st.get("embeddings.word_embeddings.weight").is_ok() {
             String::new()
         } else if st.get("bert.embeddings.word_embeddings.weight").is_ok() {
             "bert.".to_string()
         } else {
-            bail!("{}: no embeddings.word_embeddings.weight tensor: not a BERT checkpoint", weights.display());
+            bail!(
+                "{}: no embeddings.word_embeddings.weight tensor: not a BERT checkpoint",
+                weights.display()
+            );
         };
         let ld = Loader { st, prefix };
         let word = ld.get("embeddings.word_embeddings.weight", &[vocab, h])?;
@@ -152,7 +191,19 @@ impl Bert {
                 ln2: ld.norm(&format!("{p}output.LayerNorm"), h)?,
             });
         }
-        Ok(Bert { word, pos, type0, ln_emb, layers, hidden: h, heads, max_pos, vocab, eps, act })
+        Ok(Bert {
+            word,
+            pos,
+            type0,
+            ln_emb,
+            layers,
+            hidden: h,
+            heads,
+            max_pos,
+            vocab,
+            eps,
+            act,
+        })
     }
 
     /// Runs the encoder on each sequence (ids with special tokens) and returns the last hidden
@@ -163,9 +214,16 @@ impl Bert {
         let total: usize = seqs.iter().map(|s| s.len()).sum();
         let maxlen = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
         if maxlen > self.max_pos {
-            bail!("sequence of {maxlen} tokens exceeds max_position_embeddings {}", self.max_pos);
+            bail!(
+                "sequence of {maxlen} tokens exceeds max_position_embeddings {}",
+                self.max_pos
+            );
         }
-        let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+        let par = if threads > 1 {
+            Parallelism::Rayon(threads)
+        } else {
+            Parallelism::None
+        };
         // embeddings
         let mut x = vec![0f32; total * h];
         let mut row = 0;
@@ -176,7 +234,10 @@ impl Bert {
                     bail!("token id {id} outside the vocabulary ({})", self.vocab);
                 }
                 let dst = &mut x[row * h..(row + 1) * h];
-                let (w, ps) = (&self.word[id * h..(id + 1) * h], &self.pos[p * h..(p + 1) * h]);
+                let (w, ps) = (
+                    &self.word[id * h..(id + 1) * h],
+                    &self.pos[p * h..(p + 1) * h],
+                );
                 for j in 0..h {
                     dst[j] = w[j] + ps[j] + self.type0[j];
                 }
@@ -207,10 +268,25 @@ impl Bert {
                     // SAFETY: all pointers/strides stay inside qkv, scores and ctx (bounds from n, d, h).
                     unsafe {
                         gemm::gemm(
-                            n, n, d, sc.as_mut_ptr(), 1, n as isize, false,
-                            q, 1, 3 * h as isize,
-                            k, 3 * h as isize, 1,
-                            0.0, scale, false, false, false, Parallelism::None,
+                            n,
+                            n,
+                            d,
+                            sc.as_mut_ptr(),
+                            1,
+                            n as isize,
+                            false,
+                            q,
+                            1,
+                            3 * h as isize,
+                            k,
+                            3 * h as isize,
+                            1,
+                            0.0,
+                            scale,
+                            false,
+                            false,
+                            false,
+                            Parallelism::None,
                         );
                     }
                     kernels::softmax_rows(sc, n);
@@ -218,10 +294,25 @@ impl Bert {
                     // SAFETY: as above.
                     unsafe {
                         gemm::gemm(
-                            n, d, n, c, 1, h as isize, false,
-                            sc.as_ptr(), 1, n as isize,
-                            v, 1, 3 * h as isize,
-                            0.0, 1.0, false, false, false, Parallelism::None,
+                            n,
+                            d,
+                            n,
+                            c,
+                            1,
+                            h as isize,
+                            false,
+                            sc.as_ptr(),
+                            1,
+                            n as isize,
+                            v,
+                            1,
+                            3 * h as isize,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            Parallelism::None,
                         );
                     }
                 }
@@ -243,7 +334,14 @@ impl Bert {
 }
 
 /// `out[m × n] = inp[m × k]·Wᵀ + b (+ residual)`.
-fn linear(inp: &[f32], m: usize, l: &Linear, out: &mut [f32], residual: Option<&[f32]>, par: Parallelism) {
+fn linear(
+    inp: &[f32],
+    m: usize,
+    l: &Linear,
+    out: &mut [f32],
+    residual: Option<&[f32]>,
+    par: Parallelism,
+) {
     let (k, n) = (l.k, l.n);
     assert!(inp.len() >= m * k && out.len() >= m * n);
     for r in 0..m {
@@ -263,10 +361,25 @@ fn linear(inp: &[f32], m: usize, l: &Linear, out: &mut [f32], residual: Option<&
     // SAFETY: out is m×n row-major, inp m×k row-major, W n×k row-major read as its transpose.
     unsafe {
         gemm::gemm(
-            m, n, k, out.as_mut_ptr(), 1, n as isize, true,
-            inp.as_ptr(), 1, k as isize,
-            l.w.as_ptr(), k as isize, 1,
-            1.0, 1.0, false, false, false, par,
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            inp.as_ptr(),
+            1,
+            k as isize,
+            l.w.as_ptr(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
         );
     }
 }
@@ -391,7 +504,10 @@ pub mod kernels {
                 acc[i] = acc[i].max(c[i]);
             }
         }
-        let mut m = it.remainder().iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let mut m = it
+            .remainder()
+            .iter()
+            .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
         for a in acc {
             m = m.max(a);
         }
@@ -452,7 +568,13 @@ pub mod kernels {
             let mut s = 0.0;
             for i in 0..=n {
                 let t = i as f64 * h;
-                let w = if i == 0 || i == n { 1.0 } else if i % 2 == 1 { 4.0 } else { 2.0 };
+                let w = if i == 0 || i == n {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
                 s += w * (-t * t).exp();
             }
             s * h / 3.0 * 2.0 / std::f64::consts::PI.sqrt()
@@ -484,7 +606,9 @@ pub mod kernels {
 
         #[test]
         fn softmax_and_layernorm() {
-            let mut x: Vec<f32> = (0..37 * 3).map(|i| ((i * 7919) % 113) as f32 / 10.0 - 5.0).collect();
+            let mut x: Vec<f32> = (0..37 * 3)
+                .map(|i| ((i * 7919) % 113) as f32 / 10.0 - 5.0)
+                .collect();
             let orig = x.clone();
             softmax_rows(&mut x, 37);
             for (r, o) in x.chunks(37).zip(orig.chunks(37)) {
@@ -495,14 +619,19 @@ pub mod kernels {
                 }
             }
             let h = 40;
-            let mut y: Vec<f32> = (0..h * 2).map(|i| (i as f32 * 0.37).sin() * 3.0 + 1.0).collect();
+            let mut y: Vec<f32> = (0..h * 2)
+                .map(|i| (i as f32 * 0.37).sin() * 3.0 + 1.0)
+                .collect();
             let g = vec![2.0; h];
             let b = vec![0.5; h];
             layer_norm_rows(&mut y, h, &g, &b, 1e-12);
             for r in y.chunks(h) {
                 let mean: f32 = r.iter().map(|v| (v - 0.5) / 2.0).sum::<f32>() / h as f32;
                 let var: f32 = r.iter().map(|v| ((v - 0.5) / 2.0).powi(2)).sum::<f32>() / h as f32;
-                assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{mean} {var}");
+                assert!(
+                    mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+                    "{mean} {var}"
+                );
             }
         }
     }

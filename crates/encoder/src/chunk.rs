@@ -8,7 +8,10 @@
 /// The first window is exactly what sentence-transformers keeps when it truncates.
 pub fn windows(n: usize, window: usize, overlap: usize) -> Vec<(usize, usize)> {
     assert!(window > 0, "window must be positive");
-    assert!(overlap < window, "overlap ({overlap}) must be smaller than the window ({window})");
+    assert!(
+        overlap < window,
+        "overlap ({overlap}) must be smaller than the window ({window})"
+    );
     let step = window - overlap;
     let mut out = Vec::with_capacity(n / step + 1);
     let mut start = 0;
@@ -37,9 +40,15 @@ mod tests {
     fn exact_boundaries() {
         assert_eq!(windows(255, 254, 32), vec![(0, 254), (222, 255)]);
         assert_eq!(windows(476, 254, 32), vec![(0, 254), (222, 476)]);
-        assert_eq!(windows(477, 254, 32), vec![(0, 254), (222, 476), (444, 477)]);
+        assert_eq!(
+            windows(477, 254, 32),
+            vec![(0, 254), (222, 476), (444, 477)]
+        );
         assert_eq!(windows(10, 4, 0), vec![(0, 4), (4, 8), (8, 10)]);
-        assert_eq!(windows(10, 4, 3), (0..7).map(|s| (s, s + 4)).collect::<Vec<_>>());
+        assert_eq!(
+            windows(10, 4, 3),
+            (0..7).map(|s| (s, s + 4)).collect::<Vec<_>>()
+        );
     }
 
     #[test]

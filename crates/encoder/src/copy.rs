@@ -38,7 +38,11 @@ pub fn vector_wire_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 fn push_vector(out: &mut Vec<u8>, v: &[f32]) {
-    assert!(v.len() <= i16::MAX as usize, "vector dimension {} exceeds int16", v.len());
+    assert!(
+        v.len() <= i16::MAX as usize,
+        "vector dimension {} exceeds int16",
+        v.len()
+    );
     out.extend_from_slice(&(v.len() as i16).to_be_bytes());
     out.extend_from_slice(&0i16.to_be_bytes());
     for x in v {
@@ -82,7 +86,12 @@ impl<W: Write> CopyWriter<W> {
         buf.extend_from_slice(SIGNATURE);
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags: no OIDs
         buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-        Ok(Self { inner, buf, rows: 0, finished: false })
+        Ok(Self {
+            inner,
+            buf,
+            rows: 0,
+            finished: false,
+        })
     }
 
     /// Appends one tuple.
@@ -159,7 +168,10 @@ impl<W: Write> CopyWriter<W> {
 pub fn parse_copy(mut b: &[u8]) -> Result<Vec<Vec<Option<Vec<u8>>>>, String> {
     fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
         if b.len() < n {
-            return Err(format!("truncated stream: wanted {n} bytes, {} left", b.len()));
+            return Err(format!(
+                "truncated stream: wanted {n} bytes, {} left",
+                b.len()
+            ));
         }
         let (h, t) = b.split_at(n);
         *b = t;
@@ -210,8 +222,13 @@ mod tests {
     #[test]
     fn exact_bytes_of_one_row() {
         let mut w = CopyWriter::new(Vec::new()).unwrap();
-        w.write_row(&[Field::Text("ab"), Field::Int4(-2), Field::Null, Field::Vector(&[1.0, -0.5])])
-            .unwrap();
+        w.write_row(&[
+            Field::Text("ab"),
+            Field::Int4(-2),
+            Field::Null,
+            Field::Vector(&[1.0, -0.5]),
+        ])
+        .unwrap();
         let out = w.finish().unwrap();
         let body = &out[19..];
         #[rustfmt::skip]
@@ -230,7 +247,16 @@ mod tests {
 
     #[test]
     fn round_trip_many_rows_bit_exact() {
-        let specials = [0.0f32, -0.0, f32::MIN_POSITIVE, 1e-45, f32::MAX, -f32::MAX, 0.1, 1.0 / 3.0];
+        let specials = [
+            0.0f32,
+            -0.0,
+            f32::MIN_POSITIVE,
+            1e-45,
+            f32::MAX,
+            -f32::MAX,
+            0.1,
+            1.0 / 3.0,
+        ];
         let mut w = CopyWriter::new(Vec::new()).unwrap();
         let mut vecs = Vec::new();
         let mut state = 0x1234_5678u32;
@@ -240,12 +266,21 @@ mod tests {
                     state ^= state << 13;
                     state ^= state >> 17;
                     state ^= state << 5;
-                    if j < specials.len() { specials[(i + j) % specials.len()] } else { f32::from_bits(state & 0xbf7f_ffff) }
+                    if j < specials.len() {
+                        specials[(i + j) % specials.len()]
+                    } else {
+                        f32::from_bits(state & 0xbf7f_ffff)
+                    }
                 })
                 .collect();
             let id = format!("doc-{i}");
-            w.write_row(&[Field::Text(&id), Field::Int4(i as i32), Field::Text("héllo"), Field::Vector(&v)])
-                .unwrap();
+            w.write_row(&[
+                Field::Text(&id),
+                Field::Int4(i as i32),
+                Field::Text("héllo"),
+                Field::Vector(&v),
+            ])
+            .unwrap();
             vecs.push(v);
         }
         assert_eq!(w.rows(), 5000);
@@ -266,7 +301,10 @@ mod tests {
     fn vector_wire_rejects_malformed() {
         assert!(parse_vector_wire(&[0, 1, 0, 0]).is_none());
         assert!(parse_vector_wire(&[0, 1, 0, 1, 0, 0, 0, 0]).is_none());
-        assert_eq!(parse_vector_wire(&vector_wire_bytes(&[2.5])).unwrap(), vec![2.5]);
+        assert_eq!(
+            parse_vector_wire(&vector_wire_bytes(&[2.5])).unwrap(),
+            vec![2.5]
+        );
         assert_eq!(parse_vector_wire(&[0, 0, 0, 0]).unwrap(), Vec::<f32>::new());
     }
 }

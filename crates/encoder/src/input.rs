@@ -49,7 +49,10 @@ pub struct Fields {
 
 impl Default for Fields {
     fn default() -> Self {
-        Fields { id: "id".into(), text: vec!["text".into()] }
+        Fields {
+            id: "id".into(),
+            text: vec!["text".into()],
+        }
     }
 }
 
@@ -86,7 +89,10 @@ pub struct Input {
 
 impl Input {
     pub fn name(&self) -> String {
-        self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "<stdin>".into())
+        self.path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "<stdin>".into())
     }
 
     fn open(&self) -> Result<Box<dyn Read + Send>> {
@@ -129,12 +135,21 @@ fn json_scalar_to_string(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Parses one JSONL line into a document.
-pub fn parse_json_doc(line: &str, fields: &Fields) -> std::result::Result<(String, String), String> {
-    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+pub fn parse_json_doc(
+    line: &str,
+    fields: &Fields,
+) -> std::result::Result<(String, String), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let obj = v.as_object().ok_or("not a JSON object")?;
     let id = match obj.get(&fields.id) {
-        None | Some(serde_json::Value::Null) => return Err(format!("missing id field {:?}", fields.id)),
-        Some(x) => json_scalar_to_string(x).ok_or(format!("id field {:?} is not a string or number", fields.id))?,
+        None | Some(serde_json::Value::Null) => {
+            return Err(format!("missing id field {:?}", fields.id))
+        }
+        Some(x) => json_scalar_to_string(x).ok_or(format!(
+            "id field {:?} is not a string or number",
+            fields.id
+        ))?,
     };
     let mut parts = Vec::new();
     let mut found = false;
@@ -157,27 +172,46 @@ pub fn parse_json_doc(line: &str, fields: &Fields) -> std::result::Result<(Strin
     Ok((id, parts.join(" ")))
 }
 
-fn read_jsonl(r: impl Read, name: &str, fields: &Fields, f: &mut impl FnMut(Item) -> bool) -> Result<bool> {
+fn read_jsonl(
+    r: impl Read,
+    name: &str,
+    fields: &Fields,
+    f: &mut impl FnMut(Item) -> bool,
+) -> Result<bool> {
     let mut rd = BufReader::with_capacity(1 << 16, r);
     let mut buf = Vec::new();
     let mut lineno = 0u64;
     loop {
         buf.clear();
-        let n = rd.read_until(b'\n', &mut buf).with_context(|| format!("reading {name}"))?;
+        let n = rd
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("reading {name}"))?;
         if n == 0 {
             return Ok(true);
         }
         lineno += 1;
         let item = match std::str::from_utf8(&buf) {
-            Err(e) => Err(BadRecord { source: name.into(), line: lineno, message: format!("invalid UTF-8: {e}") }),
+            Err(e) => Err(BadRecord {
+                source: name.into(),
+                line: lineno,
+                message: format!("invalid UTF-8: {e}"),
+            }),
             Ok(s) => {
                 let s = s.trim_end_matches(['\n', '\r']);
                 if s.trim().is_empty() {
                     continue;
                 }
                 match parse_json_doc(s, fields) {
-                    Ok((id, text)) => Ok(Doc { id, text, source: format!("{name}:{lineno}") }),
-                    Err(message) => Err(BadRecord { source: name.into(), line: lineno, message }),
+                    Ok((id, text)) => Ok(Doc {
+                        id,
+                        text,
+                        source: format!("{name}:{lineno}"),
+                    }),
+                    Err(message) => Err(BadRecord {
+                        source: name.into(),
+                        line: lineno,
+                        message,
+                    }),
                 }
             }
         };
@@ -187,26 +221,45 @@ fn read_jsonl(r: impl Read, name: &str, fields: &Fields, f: &mut impl FnMut(Item
     }
 }
 
-fn read_text(r: impl Read, name: &str, multi: bool, f: &mut impl FnMut(Item) -> bool) -> Result<bool> {
+fn read_text(
+    r: impl Read,
+    name: &str,
+    multi: bool,
+    f: &mut impl FnMut(Item) -> bool,
+) -> Result<bool> {
     let mut rd = BufReader::with_capacity(1 << 16, r);
     let mut buf = Vec::new();
     let mut lineno = 0u64;
     loop {
         buf.clear();
-        let n = rd.read_until(b'\n', &mut buf).with_context(|| format!("reading {name}"))?;
+        let n = rd
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("reading {name}"))?;
         if n == 0 {
             return Ok(true);
         }
         lineno += 1;
         let item = match std::str::from_utf8(&buf) {
-            Err(e) => Err(BadRecord { source: name.into(), line: lineno, message: format!("invalid UTF-8: {e}") }),
+            Err(e) => Err(BadRecord {
+                source: name.into(),
+                line: lineno,
+                message: format!("invalid UTF-8: {e}"),
+            }),
             Ok(s) => {
                 let s = s.trim_end_matches(['\n', '\r']);
                 if s.trim().is_empty() {
                     continue; // blank lines separate nothing and are not documents
                 }
-                let id = if multi { format!("{name}:{lineno}") } else { lineno.to_string() };
-                Ok(Doc { id, text: s.to_string(), source: format!("{name}:{lineno}") })
+                let id = if multi {
+                    format!("{name}:{lineno}")
+                } else {
+                    lineno.to_string()
+                };
+                Ok(Doc {
+                    id,
+                    text: s.to_string(),
+                    source: format!("{name}:{lineno}"),
+                })
             }
         };
         if !f(item) {
@@ -222,11 +275,21 @@ fn read_csv(
     delim: u8,
     f: &mut impl FnMut(Item) -> bool,
 ) -> Result<bool> {
-    let mut rd = csv::ReaderBuilder::new().delimiter(delim).has_headers(true).flexible(false).from_reader(r);
-    let headers = rd.headers().with_context(|| format!("{name}: reading the CSV header"))?.clone();
+    let mut rd = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(r);
+    let headers = rd
+        .headers()
+        .with_context(|| format!("{name}: reading the CSV header"))?
+        .clone();
     let col = |c: &str| -> Result<usize> {
         headers.iter().position(|h| h == c).with_context(|| {
-            format!("{name}: no column {c:?} in the header (columns: {})", headers.iter().collect::<Vec<_>>().join(", "))
+            format!(
+                "{name}: no column {c:?} in the header (columns: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            )
         })
     };
     let id_col = col(&fields.id)?;
@@ -239,7 +302,11 @@ fn read_csv(
                 let line = rec.position().map(|p| p.line()).unwrap_or(0);
                 let id = rec.get(id_col).unwrap_or("").to_string();
                 if id.is_empty() {
-                    Err(BadRecord { source: name.into(), line, message: format!("empty id column {:?}", fields.id) })
+                    Err(BadRecord {
+                        source: name.into(),
+                        line,
+                        message: format!("empty id column {:?}", fields.id),
+                    })
                 } else {
                     let text = text_cols
                         .iter()
@@ -247,14 +314,24 @@ fn read_csv(
                         .filter(|s| !s.is_empty())
                         .collect::<Vec<_>>()
                         .join(" ");
-                    Ok(Doc { id, text, source: format!("{name}:{line}") })
+                    Ok(Doc {
+                        id,
+                        text,
+                        source: format!("{name}:{line}"),
+                    })
                 }
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 match e.kind() {
-                    csv::ErrorKind::Io(_) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
-                    _ => Err(BadRecord { source: name.into(), line, message: format!("invalid CSV: {e}") }),
+                    csv::ErrorKind::Io(_) => {
+                        return Err(anyhow::Error::new(e).context(format!("reading {name}")))
+                    }
+                    _ => Err(BadRecord {
+                        source: name.into(),
+                        line,
+                        message: format!("invalid CSV: {e}"),
+                    }),
                 }
             }
         };
@@ -272,7 +349,10 @@ mod tests {
     fn collect(content: &str, format: Format, fields: &Fields) -> Vec<Item> {
         let mut tf = tempfile::NamedTempFile::new().unwrap();
         tf.write_all(content.as_bytes()).unwrap();
-        let inp = Input { path: Some(tf.path().to_path_buf()), format };
+        let inp = Input {
+            path: Some(tf.path().to_path_buf()),
+            format,
+        };
         let mut out = Vec::new();
         read_all(&[inp], fields, |it| {
             out.push(it);
@@ -301,15 +381,25 @@ mod tests {
 
     #[test]
     fn jsonl_custom_and_joined_fields() {
-        let f = Fields { id: "_id".into(), text: vec!["title".into(), "body".into()] };
-        let items = collect("{\"_id\":\"x\",\"title\":\"T\",\"body\":\"B b\"}\n", Format::Jsonl, &f);
+        let f = Fields {
+            id: "_id".into(),
+            text: vec!["title".into(), "body".into()],
+        };
+        let items = collect(
+            "{\"_id\":\"x\",\"title\":\"T\",\"body\":\"B b\"}\n",
+            Format::Jsonl,
+            &f,
+        );
         assert_eq!(items[0].as_ref().unwrap().text, "T B b");
     }
 
     #[test]
     fn csv_columns_and_bad_rows() {
         let s = "num,body,extra\n1,\"first, with comma\",x\n2,second\n3,\"multi\nline\",y\n4,,z\n";
-        let f = Fields { id: "num".into(), text: vec!["body".into()] };
+        let f = Fields {
+            id: "num".into(),
+            text: vec!["body".into()],
+        };
         let items = collect(s, Format::Csv, &f);
         assert_eq!(items.len(), 4);
         assert_eq!(items[0].as_ref().unwrap().text, "first, with comma");
@@ -317,15 +407,29 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         assert_eq!(items[2].as_ref().unwrap().text, "multi\nline");
         assert_eq!(items[3].as_ref().unwrap().text, "");
-        assert_eq!(items[3].as_ref().unwrap().source.rsplit(':').next().unwrap(), "6");
+        assert_eq!(
+            items[3]
+                .as_ref()
+                .unwrap()
+                .source
+                .rsplit(':')
+                .next()
+                .unwrap(),
+            "6"
+        );
     }
 
     #[test]
     fn csv_missing_column_is_an_error() {
         let mut tf = tempfile::NamedTempFile::new().unwrap();
         tf.write_all(b"a,b\n1,2\n").unwrap();
-        let inp = Input { path: Some(tf.path().to_path_buf()), format: Format::Csv };
-        let e = read_all(&[inp], &Fields::default(), |_| true).unwrap_err().to_string();
+        let inp = Input {
+            path: Some(tf.path().to_path_buf()),
+            format: Format::Csv,
+        };
+        let e = read_all(&[inp], &Fields::default(), |_| true)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no column \"id\""), "{e}");
     }
 
@@ -333,7 +437,10 @@ mod tests {
     fn text_lines() {
         let items = collect("one\n\n  \nfour\r\nfive", Format::Text, &Fields::default());
         let docs: Vec<_> = items.into_iter().map(|i| i.unwrap()).collect();
-        assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["1", "4", "5"]);
+        assert_eq!(
+            docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["1", "4", "5"]
+        );
         assert_eq!(docs[1].text, "four");
     }
 }

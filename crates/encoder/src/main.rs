@@ -124,16 +124,30 @@ fn count_lines(p: &PathBuf) -> Option<u64> {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
-    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
     let workers = cli.workers.unwrap_or(threads).clamp(1, threads);
     // The global pool (tokenization, candle's row-parallel ops) gets all threads; each of the
     // `workers` model calls gets threads/workers for its matrix products (candle reads
     // RAYON_NUM_THREADS at each matmul).
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .ok();
     std::env::set_var("RAYON_NUM_THREADS", (threads / workers).max(1).to_string());
 
     let model_dir = cli.model.clone().unwrap_or_else(default_model_dir);
-    let kind = if cli.backend == "candle" { BackendKind::Candle } else { BackendKind::Fast };
+    let kind = if cli.backend == "candle" {
+        BackendKind::Candle
+    } else {
+        BackendKind::Fast
+    };
     let mut enc = Encoder::load_with(&model_dir, kind)?;
     enc.gemm_threads = (threads / workers).max(1);
 
@@ -158,13 +172,30 @@ fn real_main() -> Result<()> {
         bail!("--batch-size and --group-size must be positive");
     }
     if cli.overlap >= enc.window_tokens() {
-        bail!("--overlap {} must be smaller than the model window of {} content tokens", cli.overlap, enc.window_tokens());
+        bail!(
+            "--overlap {} must be smaller than the model window of {} content tokens",
+            cli.overlap,
+            enc.window_tokens()
+        );
     }
-    let forced = if cli.format == "auto" { None } else { Some(Format::parse(&cli.format)?) };
+    let forced = if cli.format == "auto" {
+        None
+    } else {
+        Some(Format::parse(&cli.format)?)
+    };
     let paths: Vec<Option<PathBuf>> = if cli.inputs.is_empty() {
         vec![None]
     } else {
-        cli.inputs.iter().map(|p| if p.as_os_str() == "-" { None } else { Some(p.clone()) }).collect()
+        cli.inputs
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    None
+                } else {
+                    Some(p.clone())
+                }
+            })
+            .collect()
     };
     let inputs: Vec<Input> = paths
         .into_iter()
@@ -183,7 +214,10 @@ fn real_main() -> Result<()> {
             }
         }
     }
-    let fields = Fields { id: cli.id_field.clone(), text: cli.text_field.clone() };
+    let fields = Fields {
+        id: cli.id_field.clone(),
+        text: cli.text_field.clone(),
+    };
 
     let progress = match cli.progress.as_str() {
         "bar" => ProgressMode::Bar,
@@ -196,7 +230,11 @@ fn real_main() -> Result<()> {
             .iter()
             .map(|i| {
                 let n = count_lines(i.path.as_ref().unwrap())?;
-                Some(if matches!(i.format, Format::Csv | Format::Tsv) { n.saturating_sub(1) } else { n })
+                Some(if matches!(i.format, Format::Csv | Format::Tsv) {
+                    n.saturating_sub(1)
+                } else {
+                    n
+                })
             })
             .sum::<Option<u64>>()
     } else {
@@ -204,7 +242,12 @@ fn real_main() -> Result<()> {
     };
 
     let sink: Box<dyn Sink + Send> = match &cli.database_url {
-        Some(url) => Box::new(PgSink::connect(url, &cli.table, enc.dim, &cli.embedding_type)?),
+        Some(url) => Box::new(PgSink::connect(
+            url,
+            &cli.table,
+            enc.dim,
+            &cli.embedding_type,
+        )?),
         None => {
             let out = std::io::stdout();
             if out.is_terminal() {
@@ -213,7 +256,9 @@ fn real_main() -> Result<()> {
             Box::new(StreamSink::new(out)?)
         }
     };
-    let abort_after_groups = std::env::var("DISKVEC_ENCODE_TEST_ABORT_AFTER_GROUPS").ok().and_then(|s| s.parse().ok());
+    let abort_after_groups = std::env::var("DISKVEC_ENCODE_TEST_ABORT_AFTER_GROUPS")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let opts = Options {
         batch_size: cli.batch_size,
         group_docs: cli.group_size,

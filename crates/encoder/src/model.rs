@@ -116,7 +116,12 @@ pub fn check_model_dir(dir: &Path) -> Result<()> {
         } else {
             ""
         };
-        bail!("model folder {} is incomplete: missing {}{}", dir.display(), missing.join(", "), hint);
+        bail!(
+            "model folder {} is incomplete: missing {}{}",
+            dir.display(),
+            missing.join(", "),
+            hint
+        );
     }
     Ok(())
 }
@@ -143,7 +148,10 @@ impl Encoder {
         let st_config = dir.join("sentence_bert_config.json");
         let mut max_seq_length = config.max_position_embeddings.min(512);
         if st_config.exists() {
-            if let Some(m) = read_json(&st_config)?.get("max_seq_length").and_then(|v| v.as_u64()) {
+            if let Some(m) = read_json(&st_config)?
+                .get("max_seq_length")
+                .and_then(|v| v.as_u64())
+            {
                 max_seq_length = m as usize;
             }
         }
@@ -161,13 +169,19 @@ impl Encoder {
             if flag("pooling_mode_cls_token") {
                 pooling = Pooling::Cls;
             } else if !flag("pooling_mode_mean_tokens") {
-                bail!("{}: only mean or CLS pooling is supported", pool_cfg.display());
+                bail!(
+                    "{}: only mean or CLS pooling is supported",
+                    pool_cfg.display()
+                );
             }
         }
 
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| anyhow!("loading {}: {e}", dir.join("tokenizer.json").display()))?;
-        let pad_id = tokenizer.get_padding().map(|p| p.pad_id).unwrap_or(config.pad_token_id as u32);
+        let pad_id = tokenizer
+            .get_padding()
+            .map(|p| p.pad_id)
+            .unwrap_or(config.pad_token_id as u32);
         // sentence-transformers pads to the longest input of the batch and truncates at
         // max_seq_length, not at whatever tokenizer.json says: we do both ourselves.
         tokenizer
@@ -177,13 +191,19 @@ impl Encoder {
 
         // Special tokens the post-processor puts around a single sequence ([CLS] … [SEP]).
         let probe = "a";
-        let plain = tokenizer.encode(probe, false).map_err(|e| anyhow!("tokenizer: {e}"))?;
-        let full = tokenizer.encode(probe, true).map_err(|e| anyhow!("tokenizer: {e}"))?;
+        let plain = tokenizer
+            .encode(probe, false)
+            .map_err(|e| anyhow!("tokenizer: {e}"))?;
+        let full = tokenizer
+            .encode(probe, true)
+            .map_err(|e| anyhow!("tokenizer: {e}"))?;
         let (plain, full) = (plain.get_ids(), full.get_ids());
         let pos = full
             .windows(plain.len())
             .position(|w| w == plain)
-            .ok_or_else(|| anyhow!("cannot locate the sequence inside the tokenizer's special-token template"))?;
+            .ok_or_else(|| {
+                anyhow!("cannot locate the sequence inside the tokenizer's special-token template")
+            })?;
         let prefix = full[..pos].to_vec();
         let suffix = full[pos + plain.len()..].to_vec();
         if prefix.len() + suffix.len() >= max_seq_length {
@@ -198,12 +218,13 @@ impl Encoder {
             ),
             BackendKind::Candle => {
                 // SAFETY: the file is memory-mapped read-only; it must not change while we run.
-                let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
-                    .with_context(|| format!("loading {}", weights.display()))?;
-                Backend::Candle(
-                    BertModel::load(vb, &config)
-                        .with_context(|| format!("{}: weights do not match config.json", weights.display()))?,
-                )
+                let vb = unsafe {
+                    VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device)
+                }
+                .with_context(|| format!("loading {}", weights.display()))?;
+                Backend::Candle(BertModel::load(vb, &config).with_context(|| {
+                    format!("{}: weights do not match config.json", weights.display())
+                })?)
             }
         };
         Ok(Self {
@@ -240,13 +261,20 @@ impl Encoder {
             })
             .collect();
         let inputs: Vec<&str> = stripped.iter().map(|(_, s)| *s).collect();
-        let encs = self.tokenizer.encode_batch(inputs, false).map_err(|e| anyhow!("tokenizer: {e}"))?;
+        let encs = self
+            .tokenizer
+            .encode_batch(inputs, false)
+            .map_err(|e| anyhow!("tokenizer: {e}"))?;
         Ok(encs
             .into_iter()
             .zip(&stripped)
             .map(|(e, (lead, _))| Tokens {
                 ids: e.get_ids().to_vec(),
-                offsets: e.get_offsets().iter().map(|&(a, b)| (a + lead, b + lead)).collect(),
+                offsets: e
+                    .get_offsets()
+                    .iter()
+                    .map(|&(a, b)| (a + lead, b + lead))
+                    .collect(),
             })
             .collect())
     }
@@ -264,7 +292,8 @@ impl Encoder {
         ws.into_iter()
             .enumerate()
             .map(|(i, (s, e))| {
-                let mut input_ids = Vec::with_capacity(e - s + self.prefix.len() + self.suffix.len());
+                let mut input_ids =
+                    Vec::with_capacity(e - s + self.prefix.len() + self.suffix.len());
                 input_ids.extend_from_slice(&self.prefix);
                 input_ids.extend_from_slice(&t.ids[s..e]);
                 input_ids.extend_from_slice(&self.suffix);
@@ -275,7 +304,11 @@ impl Encoder {
                     let b = t.offsets[e - 1].1.max(a);
                     text.get(a..b).unwrap_or("").to_string()
                 };
-                Chunk { chunk: i, text, input_ids }
+                Chunk {
+                    chunk: i,
+                    text,
+                    input_ids,
+                }
             })
             .collect()
     }
@@ -289,7 +322,10 @@ impl Encoder {
         let b = batch.len();
         let l = batch.iter().map(|x| x.len()).max().unwrap();
         if l > self.max_seq_length {
-            bail!("input of {l} tokens exceeds max_seq_length {}", self.max_seq_length);
+            bail!(
+                "input of {l} tokens exceeds max_seq_length {}",
+                self.max_seq_length
+            );
         }
         let h = self.dim;
         // hidden states of sequence r, token t: out[starts[r] + t * h ..][..h]
@@ -315,8 +351,12 @@ impl Encoder {
                 let type_t = ids_t.zeros_like()?;
                 let mask_t = Tensor::from_vec(mask, (b, l), &self.device)?;
                 let all_full = batch.iter().all(|x| x.len() == l);
-                let out = model.forward(&ids_t, &type_t, if all_full { None } else { Some(&mask_t) })?;
-                (out.flatten_all()?.to_vec1::<f32>()?, (0..b).map(|r| r * l * h).collect())
+                let out =
+                    model.forward(&ids_t, &type_t, if all_full { None } else { Some(&mask_t) })?;
+                (
+                    out.flatten_all()?.to_vec1::<f32>()?,
+                    (0..b).map(|r| r * l * h).collect(),
+                )
             }
         };
         let mut vecs = Vec::with_capacity(b);
@@ -389,7 +429,10 @@ mod tests {
         let v = [0.1f32, -0.0, 1e-10, 3.4028235e38, 1.0 / 3.0, 0.012345678];
         let s = vector_literal(&v);
         assert!(s.starts_with('[') && s.ends_with(']'));
-        let back: Vec<f32> = s[1..s.len() - 1].split(',').map(|x| x.parse().unwrap()).collect();
+        let back: Vec<f32> = s[1..s.len() - 1]
+            .split(',')
+            .map(|x| x.parse().unwrap())
+            .collect();
         assert_eq!(
             back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
             v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
@@ -402,8 +445,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("config.json"), "{}").unwrap();
         let e = check_model_dir(d.path()).unwrap_err().to_string();
-        assert!(e.contains("tokenizer.json") && e.contains("model.safetensors") && !e.contains("config.json,"), "{e}");
-        let e = check_model_dir(&d.path().join("nope")).unwrap_err().to_string();
+        assert!(
+            e.contains("tokenizer.json")
+                && e.contains("model.safetensors")
+                && !e.contains("config.json,"),
+            "{e}"
+        );
+        let e = check_model_dir(&d.path().join("nope"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not exist"), "{e}");
     }
 }

@@ -111,7 +111,11 @@ pub fn encode_docs(enc: &Encoder, docs: &[Doc], opts: &Options) -> Result<Vec<Ro
             doc_id: docs[di].id.clone(),
             chunk: chunk as i32,
             // PostgreSQL text cannot hold NUL characters.
-            text: if text.contains('\0') { text.replace('\0', "") } else { text },
+            text: if text.contains('\0') {
+                text.replace('\0', "")
+            } else {
+                text
+            },
             embedding,
         })
         .collect())
@@ -119,11 +123,17 @@ pub fn encode_docs(enc: &Encoder, docs: &[Doc], opts: &Options) -> Result<Vec<Ro
 
 /// Embeds token windows: sorted by length (longest first, so parallel workers finish together),
 /// batched, and returned in the original order.
-pub fn embed_sorted(enc: &Encoder, inputs: &[Vec<u32>], batch_size: usize, workers: usize) -> Result<Vec<Vec<f32>>> {
+pub fn embed_sorted(
+    enc: &Encoder,
+    inputs: &[Vec<u32>],
+    batch_size: usize,
+    workers: usize,
+) -> Result<Vec<Vec<f32>>> {
     let mut order: Vec<usize> = (0..inputs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].len()));
     let batches: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
-    let results: Vec<Mutex<Option<Result<Vec<Vec<f32>>>>>> = batches.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Result<Vec<Vec<f32>>>>>> =
+        batches.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let work = || loop {
         let bi = next.fetch_add(1, Ordering::Relaxed);
@@ -183,11 +193,20 @@ impl Progress {
             } else {
                 "{elapsed_precise} {spinner} {pos} docs  {per_sec}  {msg}"
             };
-            b.set_style(indicatif::ProgressStyle::with_template(style).unwrap().progress_chars("=> "));
+            b.set_style(
+                indicatif::ProgressStyle::with_template(style)
+                    .unwrap()
+                    .progress_chars("=> "),
+            );
             b
         });
         let now = Instant::now();
-        Progress { mode, bar, start: now, last_log: now }
+        Progress {
+            mode,
+            bar,
+            start: now,
+            last_log: now,
+        }
     }
 
     fn message(&self, s: &str) {
@@ -203,12 +222,16 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.set_position(done);
             b.set_message(format!("{} chunks", st.chunks));
-        } else if self.mode == ProgressMode::Log && self.last_log.elapsed() >= Duration::from_secs(10) {
+        } else if self.mode == ProgressMode::Log
+            && self.last_log.elapsed() >= Duration::from_secs(10)
+        {
             self.last_log = Instant::now();
             let secs = self.start.elapsed().as_secs_f64();
             let rate = st.docs_encoded as f64 / secs.max(1e-9);
             let eta = match total {
-                Some(t) if rate > 0.0 && t > done => format!(", ETA {:.0} s", (t - done) as f64 / rate),
+                Some(t) if rate > 0.0 && t > done => {
+                    format!(", ETA {:.0} s", (t - done) as f64 / rate)
+                }
                 _ => String::new(),
             };
             eprintln!(
@@ -227,12 +250,21 @@ impl Progress {
 
 /// Runs the whole pipeline. Returns the statistics, or the first fatal error (bad input
 /// without `skip_bad`, model or sink failure) after everything read before it was written.
-pub fn run(enc: &Encoder, inputs: &[Input], fields: &Fields, mut sink: Box<dyn Sink + Send>, opts: &Options) -> Result<Stats> {
+pub fn run(
+    enc: &Encoder,
+    inputs: &[Input],
+    fields: &Fields,
+    mut sink: Box<dyn Sink + Send>,
+    opts: &Options,
+) -> Result<Stats> {
     let start = Instant::now();
     let existing = sink.existing_ids()?;
     let mut progress = Progress::new(opts.progress, opts.total_hint);
     if !existing.is_empty() {
-        progress.message(&format!("diskvec-encode: resuming: {} documents already stored will be skipped", existing.len()));
+        progress.message(&format!(
+            "diskvec-encode: resuming: {} documents already stored will be skipped",
+            existing.len()
+        ));
     }
     let mut stats = Stats::default();
     let mut seen: HashSet<String> = HashSet::new();
@@ -272,13 +304,18 @@ pub fn run(enc: &Encoder, inputs: &[Input], fields: &Fields, mut sink: Box<dyn S
                         stats.bad_records += 1;
                         let msg = format!("{}: id contains a NUL character", doc.source);
                         if !opts.skip_bad {
-                            fatal = Some(anyhow!("bad input record {msg} (use --skip-bad to skip bad records)"));
+                            fatal = Some(anyhow!(
+                                "bad input record {msg} (use --skip-bad to skip bad records)"
+                            ));
                             break;
                         }
                         progress.message(&format!("diskvec-encode: skipping bad record {msg}"));
                     } else if !seen.insert(doc.id.clone()) {
                         stats.duplicates += 1;
-                        progress.message(&format!("diskvec-encode: skipping duplicate id {:?} at {}", doc.id, doc.source));
+                        progress.message(&format!(
+                            "diskvec-encode: skipping duplicate id {:?} at {}",
+                            doc.id, doc.source
+                        ));
                     } else {
                         group.push(doc);
                         if group.len() >= opts.group_docs {
@@ -292,7 +329,9 @@ pub fn run(enc: &Encoder, inputs: &[Input], fields: &Fields, mut sink: Box<dyn S
                 Err(bad) => {
                     stats.bad_records += 1;
                     if !opts.skip_bad {
-                        fatal = Some(anyhow!("bad input record {bad} (use --skip-bad to skip bad records)"));
+                        fatal = Some(anyhow!(
+                            "bad input record {bad} (use --skip-bad to skip bad records)"
+                        ));
                         break;
                     }
                     progress.message(&format!("diskvec-encode: skipping bad record {bad}"));
@@ -301,15 +340,22 @@ pub fn run(enc: &Encoder, inputs: &[Input], fields: &Fields, mut sink: Box<dyn S
             progress.update(&stats, opts.total_hint);
         }
         // Everything read before a fatal input error is still encoded and written.
-        if fatal.as_ref().map_or(true, |e| e.to_string().starts_with("bad input")) {
+        if fatal
+            .as_ref()
+            .map_or(true, |e| e.to_string().starts_with("bad input"))
+        {
             if let Err(e) = flush(&mut group, &mut stats) {
                 fatal.get_or_insert(e);
             }
         }
         drop(row_tx);
         drop(item_rx);
-        let read_result = reader.join().map_err(|_| anyhow!("reader thread panicked"))?;
-        let write_result = writer.join().map_err(|_| anyhow!("writer thread panicked"))?;
+        let read_result = reader
+            .join()
+            .map_err(|_| anyhow!("reader thread panicked"))?;
+        let write_result = writer
+            .join()
+            .map_err(|_| anyhow!("writer thread panicked"))?;
         progress.update(&stats, opts.total_hint);
         progress.finish();
         // A writer failure explains a "writer stopped" encode failure: report it first.
@@ -330,7 +376,11 @@ pub fn run(enc: &Encoder, inputs: &[Input], fields: &Fields, mut sink: Box<dyn S
     Ok(stats)
 }
 
-fn write_loop(sink: &mut dyn Sink, rx: Receiver<Vec<Row>>, abort_after: Option<usize>) -> Result<()> {
+fn write_loop(
+    sink: &mut dyn Sink,
+    rx: Receiver<Vec<Row>>,
+    abort_after: Option<usize>,
+) -> Result<()> {
     let mut groups = 0usize;
     for rows in rx.iter() {
         sink.write_group(&rows)?;

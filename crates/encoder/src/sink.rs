@@ -28,7 +28,12 @@ pub trait Sink {
 }
 
 fn write_row<W: Write>(w: &mut CopyWriter<W>, r: &Row) -> std::io::Result<()> {
-    w.write_row(&[Field::Text(&r.doc_id), Field::Int4(r.chunk), Field::Text(&r.text), Field::Vector(&r.embedding)])
+    w.write_row(&[
+        Field::Text(&r.doc_id),
+        Field::Int4(r.chunk),
+        Field::Text(&r.text),
+        Field::Vector(&r.embedding),
+    ])
 }
 
 /// A single binary COPY stream (header, all rows, trailer) to a writer, flushed after each group.
@@ -38,7 +43,9 @@ pub struct StreamSink<W: Write> {
 
 impl<W: Write> StreamSink<W> {
     pub fn new(w: W) -> Result<Self> {
-        Ok(Self { w: CopyWriter::new(w)? })
+        Ok(Self {
+            w: CopyWriter::new(w)?,
+        })
     }
 }
 
@@ -60,7 +67,10 @@ impl<W: Write> Sink for StreamSink<W> {
 
 /// Quotes a possibly schema-qualified name: `a.b` → `"a"."b"`.
 pub fn quote_qualified(name: &str) -> String {
-    name.split('.').map(|p| format!("\"{}\"", p.replace('"', "\"\""))).collect::<Vec<_>>().join(".")
+    name.split('.')
+        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The SQL type of the embedding column for a model of dimension `dim`. `base` is `vector`
@@ -101,7 +111,10 @@ impl PgSink {
             };
             anyhow::anyhow!("creating table {table}: {}{hint}", pg_err(&e))
         })?;
-        Ok(Self { client, table: quote_qualified(table) })
+        Ok(Self {
+            client,
+            table: quote_qualified(table),
+        })
     }
 }
 
@@ -118,7 +131,12 @@ pub fn redact(url: &str) -> String {
         if let Some(scheme_end) = url.find("://") {
             let userinfo = &url[scheme_end + 3..at];
             if let Some(colon) = userinfo.find(':') {
-                return format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..]);
+                return format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                );
             }
         }
     }
@@ -136,15 +154,22 @@ impl Sink for PgSink {
 
     fn write_group(&mut self, rows: &[Row]) -> Result<()> {
         let mut tx = self.client.transaction()?;
-        let sql = format!("COPY {} (doc_id, chunk, text, embedding) FROM STDIN (FORMAT BINARY)", self.table);
-        let w = tx.copy_in(&sql).map_err(|e| anyhow::anyhow!("starting COPY: {}", pg_err(&e)))?;
+        let sql = format!(
+            "COPY {} (doc_id, chunk, text, embedding) FROM STDIN (FORMAT BINARY)",
+            self.table
+        );
+        let w = tx
+            .copy_in(&sql)
+            .map_err(|e| anyhow::anyhow!("starting COPY: {}", pg_err(&e)))?;
         let mut cw = CopyWriter::new(w)?;
         for r in rows {
             write_row(&mut cw, r).context("sending COPY data")?;
         }
         let w = cw.finish().context("sending COPY data")?;
-        w.finish().map_err(|e| anyhow::anyhow!("COPY into {}: {}", self.table, pg_err(&e)))?;
-        tx.commit().map_err(|e| anyhow::anyhow!("commit: {}", pg_err(&e)))?;
+        w.finish()
+            .map_err(|e| anyhow::anyhow!("COPY into {}: {}", self.table, pg_err(&e)))?;
+        tx.commit()
+            .map_err(|e| anyhow::anyhow!("commit: {}", pg_err(&e)))?;
         Ok(())
     }
 
@@ -163,7 +188,8 @@ mod tests {
         assert_eq!(quote_qualified("docs"), "\"docs\"");
         assert_eq!(quote_qualified("s.t\"x"), "\"s\".\"t\"\"x\"");
         assert_eq!(embedding_column_type("vector", 384), "vector(384)");
-        assert!(create_table_sql("t", "vector(384)").contains("embedding vector(384) NOT NULL, PRIMARY KEY (doc_id, chunk)"));
+        assert!(create_table_sql("t", "vector(384)")
+            .contains("embedding vector(384) NOT NULL, PRIMARY KEY (doc_id, chunk)"));
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("host=/tmp dbname=x"), "host=/tmp dbname=x");
     }
@@ -173,7 +199,12 @@ mod tests {
         let mut buf = Vec::new();
         {
             let mut s: Box<dyn Sink + '_> = Box::new(StreamSink::new(&mut buf).unwrap());
-            let r = Row { doc_id: "a".into(), chunk: 0, text: "t".into(), embedding: vec![1.0, 2.0] };
+            let r = Row {
+                doc_id: "a".into(),
+                chunk: 0,
+                text: "t".into(),
+                embedding: vec![1.0, 2.0],
+            };
             s.write_group(&[r.clone()]).unwrap();
             s.write_group(&[r]).unwrap();
             s.finish().unwrap();

@@ -58,7 +58,8 @@ impl Cluster {
 
     fn run_checked(&self, mut c: Command, what: &str) {
         c.stdin(Stdio::null());
-        let out = run_with_timeout(&mut c, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let out = run_with_timeout(&mut c, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(out.0, "{what} failed:\n{}", out.1);
     }
 
@@ -73,19 +74,42 @@ impl Cluster {
         }
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let k = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
         let port = 5499 + ((t / 1000 + std::process::id() as u64 * 7 + k * 131) % 2000) as u16;
-        let dir = PathBuf::from(format!("/tmp/diskvec-encoder-pg-{}-{port}", std::process::id()));
+        let dir = PathBuf::from(format!(
+            "/tmp/diskvec-encoder-pg-{}-{port}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sock")).unwrap();
         let as_postgres = is_root();
-        let c = Cluster { sock: dir.join("sock"), dir, port, as_postgres };
+        let c = Cluster {
+            sock: dir.join("sock"),
+            dir,
+            port,
+            as_postgres,
+        };
         if as_postgres {
-            let st = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&c.dir).status().unwrap();
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&c.dir)
+                .status()
+                .unwrap();
             assert!(st.success(), "chown of {} failed", c.dir.display());
         }
         let mut init = c.pg_cmd("initdb");
-        init.arg("-D").arg(c.dir.join("data")).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"]);
+        init.arg("-D").arg(c.dir.join("data")).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ]);
         c.run_checked(init, "initdb");
         let mut start = c.pg_cmd("pg_ctl");
         start
@@ -105,7 +129,11 @@ impl Cluster {
     }
 
     fn url(&self) -> String {
-        format!("host={} port={} user=postgres dbname=postgres", self.sock.display(), self.port)
+        format!(
+            "host={} port={} user=postgres dbname=postgres",
+            self.sock.display(),
+            self.port
+        )
     }
 
     fn client(&self) -> postgres::Client {
@@ -129,8 +157,17 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let mut stop = self.pg_cmd("pg_ctl");
-        stop.arg("-D").arg(self.dir.join("data")).args(["-m", "immediate", "-w", "-t", "30", "stop"]);
-        stop.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
+        stop.arg("-D").arg(self.dir.join("data")).args([
+            "-m",
+            "immediate",
+            "-w",
+            "-t",
+            "30",
+            "stop",
+        ]);
+        stop.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null());
         let _ = run_with_timeout(&mut stop, Duration::from_secs(40));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -187,11 +224,21 @@ fn server_copy_round_trips_vectors_bit_for_bit() {
 
     // Real model vectors plus adversarial bit patterns (signed zero, subnormals, extremes).
     let enc = Encoder::load(&model_dir()).unwrap();
-    let texts = ["This is an example sentence", "", "héllo wörld ✓ 日本語", "tab\tand\nnewline"];
+    let texts = [
+        "This is an example sentence",
+        "",
+        "héllo wörld ✓ 日本語",
+        "tab\tand\nnewline",
+    ];
     let mut rows = Vec::new();
     for (i, t) in texts.iter().enumerate() {
         let (v, _) = enc.embed_query(t).unwrap();
-        rows.push(Row { doc_id: format!("real-{i}"), chunk: 0, text: t.to_string(), embedding: v });
+        rows.push(Row {
+            doc_id: format!("real-{i}"),
+            chunk: 0,
+            text: t.to_string(),
+            embedding: v,
+        });
     }
     let mut state = 0x9e37_79b9u32;
     for i in 0..300 {
@@ -209,7 +256,12 @@ fn server_copy_round_trips_vectors_bit_for_bit() {
                 }
             })
             .collect();
-        rows.push(Row { doc_id: format!("syn-{i:04}"), chunk: i % 3, text: format!("row {i}"), embedding: v });
+        rows.push(Row {
+            doc_id: format!("syn-{i:04}"),
+            chunk: i % 3,
+            text: format!("row {i}"),
+            embedding: v,
+        });
     }
     sink.write_group(&rows[..150]).unwrap();
     sink.write_group(&rows[150..]).unwrap();
@@ -229,7 +281,13 @@ fn server_copy_round_trips_vectors_bit_for_bit() {
         assert_eq!(gb, wb, "vector of {} differs", w.doc_id);
     }
     if ty == "vector" {
-        let dims: i32 = cl.query_one("SELECT vector_dims(embedding) FROM public.rt_docs LIMIT 1", &[]).unwrap().get(0);
+        let dims: i32 = cl
+            .query_one(
+                "SELECT vector_dims(embedding) FROM public.rt_docs LIMIT 1",
+                &[],
+            )
+            .unwrap()
+            .get(0);
         assert_eq!(dims, 384);
     }
 }
@@ -241,7 +299,16 @@ fn write_jsonl(path: &Path, lines: &[String]) {
 fn encode_cmd(pg: &Cluster, input: &Path, ty: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_diskvec-encode"));
     c.arg(input)
-        .args(["--database-url", &pg.url(), "--table", "docs", "--embedding-type", ty, "--progress", "log"])
+        .args([
+            "--database-url",
+            &pg.url(),
+            "--table",
+            "docs",
+            "--embedding-type",
+            ty,
+            "--progress",
+            "log",
+        ])
         .args(["--group-size", "10", "--batch-size", "8"])
         .args(extra)
         .env("DISKVEC_MODEL", model_dir());
@@ -255,21 +322,40 @@ fn server_resume_after_crash_and_after_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let mut lines = wordnet_lines(45);
     // one long document (several chunks) and one empty one
-    let long_text = reference().into_iter().find(|r| r.tokens_with_special > 500).unwrap().text;
-    lines.insert(12, serde_json::json!({"id": "long-doc", "text": long_text}).to_string());
-    lines.insert(20, serde_json::json!({"id": "empty-doc", "text": ""}).to_string());
+    let long_text = reference()
+        .into_iter()
+        .find(|r| r.tokens_with_special > 500)
+        .unwrap()
+        .text;
+    lines.insert(
+        12,
+        serde_json::json!({"id": "long-doc", "text": long_text}).to_string(),
+    );
+    lines.insert(
+        20,
+        serde_json::json!({"id": "empty-doc", "text": ""}).to_string(),
+    );
     let n_docs = lines.len(); // 47
     let input = tmp.path().join("docs.jsonl");
     write_jsonl(&input, &lines);
 
     // 1. A crash (abort, no cleanup) after 3 committed groups of 10 documents.
-    let out = encode_cmd(&pg, &input, ty, &[]).env("DISKVEC_ENCODE_TEST_ABORT_AFTER_GROUPS", "3").output().unwrap();
+    let out = encode_cmd(&pg, &input, ty, &[])
+        .env("DISKVEC_ENCODE_TEST_ABORT_AFTER_GROUPS", "3")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let mut cl = pg.client();
     let count = |cl: &mut postgres::Client| -> i64 {
-        cl.query_one("SELECT count(DISTINCT doc_id) FROM docs", &[]).unwrap().get(0)
+        cl.query_one("SELECT count(DISTINCT doc_id) FROM docs", &[])
+            .unwrap()
+            .get(0)
     };
-    assert_eq!(count(&mut cl), 30, "exactly the committed groups survive the crash");
+    assert_eq!(
+        count(&mut cl),
+        30,
+        "exactly the committed groups survive the crash"
+    );
 
     // 2. A bad line: fatal by default, reported with its line number; what came before is kept.
     let mut bad = lines.clone();
@@ -279,15 +365,30 @@ fn server_resume_after_crash_and_after_bad_input() {
     let out = encode_cmd(&pg, &bad_input, ty, &[]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("bad.jsonl:41:") && err.contains("invalid JSON"), "{err}");
-    assert!(err.contains("30 documents already stored will be skipped"), "{err}");
-    assert_eq!(count(&mut cl), 40, "documents before the bad line are committed");
+    assert!(
+        err.contains("bad.jsonl:41:") && err.contains("invalid JSON"),
+        "{err}"
+    );
+    assert!(
+        err.contains("30 documents already stored will be skipped"),
+        "{err}"
+    );
+    assert_eq!(
+        count(&mut cl),
+        40,
+        "documents before the bad line are committed"
+    );
 
     // 3. --skip-bad finishes the job; the re-run skips what is stored.
-    let out = encode_cmd(&pg, &bad_input, ty, &["--skip-bad"]).output().unwrap();
+    let out = encode_cmd(&pg, &bad_input, ty, &["--skip-bad"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("skipping bad record") && err.contains(":41:"), "{err}");
+    assert!(
+        err.contains("skipping bad record") && err.contains(":41:"),
+        "{err}"
+    );
     assert_eq!(count(&mut cl), n_docs as i64);
 
     // 4. Nothing is duplicated or lost; the long doc has its chunks, vectors match a fresh stdout run.

@@ -18,9 +18,19 @@ fn matches_sentence_transformers_reference() {
     let toks = enc.tokenize(&texts).unwrap();
     let mut firsts = Vec::new();
     for (r, t) in refs.iter().zip(&toks) {
-        assert_eq!(enc.token_count(t), r.tokens_with_special, "token count of {:?}", &r.text[..r.text.len().min(60)]);
+        assert_eq!(
+            enc.token_count(t),
+            r.tokens_with_special,
+            "token count of {:?}",
+            &r.text[..r.text.len().min(60)]
+        );
         let chunks = enc.chunks(&r.text, t, 32);
-        assert_eq!(chunks.len() > 1, r.truncated, "truncation flag of {:?}", &r.text[..r.text.len().min(60)]);
+        assert_eq!(
+            chunks.len() > 1,
+            r.truncated,
+            "truncation flag of {:?}",
+            &r.text[..r.text.len().min(60)]
+        );
         assert!(chunks[0].input_ids.len() <= 256);
         firsts.push(chunks[0].input_ids.clone());
     }
@@ -37,7 +47,12 @@ fn matches_sentence_transformers_reference() {
         assert!((n - 1.0).abs() < 1e-5, "not normalized: {n}");
     }
     eprintln!("worst cosine {:.7} for {:?}", worst.0, worst.1);
-    assert!(worst.0 >= 0.9999, "cosine {} < 0.9999 for {:?}", worst.0, worst.1);
+    assert!(
+        worst.0 >= 0.9999,
+        "cosine {} < 0.9999 for {:?}",
+        worst.0,
+        worst.1
+    );
 }
 
 #[test]
@@ -46,7 +61,11 @@ fn batching_and_padding_do_not_change_vectors() {
     let enc = Encoder::load(&model_dir()).unwrap();
     let texts: Vec<&str> = refs.iter().take(40).map(|r| r.text.as_str()).collect();
     let toks = enc.tokenize(&texts).unwrap();
-    let ids: Vec<Vec<u32>> = texts.iter().zip(&toks).map(|(x, t)| enc.chunks(x, t, 0)[0].input_ids.clone()).collect();
+    let ids: Vec<Vec<u32>> = texts
+        .iter()
+        .zip(&toks)
+        .map(|(x, t)| enc.chunks(x, t, 0)[0].input_ids.clone())
+        .collect();
     let batched = embed_sorted(&enc, &ids, 16, 1).unwrap();
     for (i, id) in ids.iter().enumerate().step_by(7) {
         let single = enc.embed_batch(&[id]).unwrap().pop().unwrap();
@@ -70,7 +89,14 @@ fn chunk_boundaries_on_real_long_texts() {
             let chunks = enc.chunks(&r.text, &t, overlap);
             let n = t.ids.len();
             let step = window - overlap;
-            assert_eq!(chunks.len(), if n <= window { 1 } else { (n - window).div_ceil(step) + 1 });
+            assert_eq!(
+                chunks.len(),
+                if n <= window {
+                    1
+                } else {
+                    (n - window).div_ceil(step) + 1
+                }
+            );
             let mut last_end_byte = 0;
             for (i, c) in chunks.iter().enumerate() {
                 assert_eq!(c.chunk, i);
@@ -87,7 +113,11 @@ fn chunk_boundaries_on_real_long_texts() {
                 assert!(b >= last_end_byte);
                 last_end_byte = b;
             }
-            assert_eq!(last_end_byte, t.offsets[n - 1].1, "the last chunk reaches the end: nothing dropped");
+            assert_eq!(
+                last_end_byte,
+                t.offsets[n - 1].1,
+                "the last chunk reaches the end: nothing dropped"
+            );
             // chunk 0 is exactly what a 256-token truncation gives
             let mut trunc = vec![101u32];
             trunc.extend_from_slice(&t.ids[..window]);
@@ -101,7 +131,10 @@ fn chunk_boundaries_on_real_long_texts() {
 fn empty_and_whitespace_texts() {
     let enc = Encoder::load(&model_dir()).unwrap();
     let refs = reference();
-    let empty = refs.iter().find(|r| r.text.is_empty()).expect("reference has an empty text");
+    let empty = refs
+        .iter()
+        .find(|r| r.text.is_empty())
+        .expect("reference has an empty text");
     for text in ["", "   ", "\n"] {
         let t = enc.tokenize(&[text]).unwrap().pop().unwrap();
         assert_eq!(enc.token_count(&t), 2);
@@ -121,7 +154,11 @@ fn fast_backend_agrees_with_candle_transformers() {
     let candle = Encoder::load_with(&model_dir(), BackendKind::Candle).unwrap();
     let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
     let toks = fast.tokenize(&texts).unwrap();
-    let ids: Vec<Vec<u32>> = texts.iter().zip(&toks).map(|(x, t)| fast.chunks(x, t, 0)[0].input_ids.clone()).collect();
+    let ids: Vec<Vec<u32>> = texts
+        .iter()
+        .zip(&toks)
+        .map(|(x, t)| fast.chunks(x, t, 0)[0].input_ids.clone())
+        .collect();
     let a = embed_sorted(&fast, &ids, 16, 2).unwrap();
     let b = embed_sorted(&candle, &ids, 16, 2).unwrap();
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {

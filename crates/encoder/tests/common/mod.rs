@@ -65,7 +65,12 @@ pub fn reference() -> Vec<RefEntry> {
                 text: v["text"].as_str().unwrap().to_string(),
                 tokens_with_special: v["tokens_with_special"].as_u64().unwrap() as usize,
                 truncated: v["truncated_at_256"].as_bool().unwrap(),
-                embedding: v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+                embedding: v["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect(),
             }
         })
         .collect()

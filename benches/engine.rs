@@ -1,0 +1,207 @@
+//! Engine figures on the real data sets, next to exact brute force: recall@10
+//! against QPS on one thread, build time, code memory, bytes per vector on
+//! disk and pages read per query. Prints a table; it is not a timed test.
+//!
+//! Run: `cargo bench -p diskvec-engine --bench engine`
+//! Env: `DISKVEC_BENCH_SETS=glove50,wordnet384` (default both),
+//!      `DISKVEC_BENCH_N=100000` (base subset), `DISKVEC_BENCH_METRICS=cos,l2,ip`
+//!      (l2/ip use brute-force truth for the first 200 queries),
+//!      `DISKVEC_BENCH_STORE=file|mem` (default file, in a temp dir; the file
+//!      store is swept twice: CRC verified on every read, then on first read).
+
+use diskvec_engine::dataset::{self, brute_force, recall};
+use diskvec_engine::file_store::Verify;
+use diskvec_engine::{FileStore, Index, MemStore, Metric, Options, PageStore, SearchParams};
+use std::time::Instant;
+
+fn main() {
+    let sets = std::env::var("DISKVEC_BENCH_SETS").unwrap_or_else(|_| "glove50,wordnet384".into());
+    let metrics = std::env::var("DISKVEC_BENCH_METRICS").unwrap_or_else(|_| "cos".into());
+    let limit: Option<usize> = std::env::var("DISKVEC_BENCH_N")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let store_kind = std::env::var("DISKVEC_BENCH_STORE").unwrap_or_else(|_| "file".into());
+    println!(
+        "SIMD: {}; threads for build: {}",
+        diskvec_engine::distance::simd_description(),
+        rayon::current_num_threads()
+    );
+    for set in sets.split(',') {
+        let ds = dataset::load(set);
+        let dim = ds.base.cols;
+        let n = limit.unwrap_or(ds.base.rows).min(ds.base.rows);
+        let base = &ds.base.data[..n * dim];
+        for m in metrics.split(',') {
+            let metric = match m {
+                "l2" => Metric::L2,
+                "ip" => Metric::InnerProduct,
+                _ => Metric::Cosine,
+            };
+            // Truth: the shipped cosine top-100 for the full set, else brute force.
+            let nq = if metric == Metric::Cosine && n == ds.base.rows {
+                ds.queries.rows
+            } else {
+                200
+            };
+            let queries = &ds.queries.data[..nq * dim];
+            let truth: Vec<Vec<u32>> = if metric == Metric::Cosine && n == ds.base.rows {
+                (0..nq)
+                    .map(|i| ds.gt.row(i).iter().map(|&x| x as u32).collect())
+                    .collect()
+            } else {
+                brute_force(base, dim, queries, 10, metric)
+            };
+            println!("\n== {set} {m}: n={n} dim={dim} queries={nq} store={store_kind}");
+            match store_kind.as_str() {
+                "mem" => drop(run(MemStore::new(), base, dim, queries, &truth, metric)),
+                _ => {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = FileStore::create(dir.path().join("index.dv")).unwrap();
+                    let mut index = run(store, base, dim, queries, &truth, metric);
+                    println!(
+                        "-- same file store, CRC verified on first read only (Verify::FirstRead):"
+                    );
+                    index.store_mut().set_verify(Verify::FirstRead);
+                    sweep(&index, dim, queries, &truth);
+                }
+            }
+        }
+    }
+}
+
+fn run<S: PageStore>(
+    store: S,
+    base: &[f32],
+    dim: usize,
+    queries: &[f32],
+    truth: &[Vec<u32>],
+    metric: Metric,
+) -> Index<S> {
+    let n = base.len() / dim;
+    let mut opts = Options::new(dim, metric);
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(r) = env("DISKVEC_BENCH_R") {
+        opts.max_degree = r as usize;
+    }
+    if let Some(l) = env("DISKVEC_BENCH_L") {
+        opts.build_list_size = l as usize;
+    }
+    if let Some(a) = env("DISKVEC_BENCH_ALPHA") {
+        opts.alpha = a as f32;
+    }
+    if let Some(b) = env("DISKVEC_BENCH_BITS") {
+        opts.bits = Some(b as usize);
+    }
+    let mut index = Index::create(store, opts).unwrap();
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let t = Instant::now();
+    let cpu0 = cpu_seconds();
+    index.build(base, &ids, usize::MAX).unwrap();
+    let build = t.elapsed().as_secs_f64();
+    let build_cpu = cpu_seconds() - cpu0;
+    let opts = index.options();
+    let raw = n * dim * 4;
+    println!(
+        "build {build:.1} s wall, {build_cpu:.1} s CPU ({} threads), R={} L={} alpha={} bits={}",
+        rayon::current_num_threads(),
+        opts.max_degree,
+        opts.build_list_size,
+        opts.alpha,
+        opts.bits.unwrap()
+    );
+    println!(
+        "codes in memory: {:.1} MiB total ({} B/vector of code+factors = 1/{:.1} of raw {} B); on disk {:.0} B/vector",
+        index.code_memory_bytes() as f64 / (1 << 20) as f64,
+        index.code_bytes_per_vector(),
+        (dim * 4) as f64 / index.code_bytes_per_vector() as f64,
+        dim * 4,
+        index.store().len() as f64 * 8192.0 / n as f64
+    );
+    let _ = raw;
+    // Exact brute force, one thread.
+    let t = Instant::now();
+    let bf: Vec<Vec<u64>> = queries
+        .chunks_exact(dim)
+        .take(100)
+        .map(|q| {
+            let mut d: Vec<(f32, u64)> = base
+                .chunks_exact(dim)
+                .enumerate()
+                .map(|(i, v)| {
+                    let x = match metric {
+                        Metric::L2 => diskvec_engine::distance::l2_squared(q, v),
+                        _ => -diskvec_engine::distance::dot(q, v),
+                    };
+                    (x as f32, i as u64)
+                })
+                .collect();
+            d.select_nth_unstable_by(9, |a, b| a.0.total_cmp(&b.0));
+            d.truncate(10);
+            d.into_iter().map(|x| x.1).collect()
+        })
+        .collect();
+    let bf_qps = 100.0 / t.elapsed().as_secs_f64();
+    let _ = bf;
+    println!(
+        "{:>8} {:>7} {:>10} {:>11} {:>10} {:>9}",
+        "list", "rerank", "recall@10", "QPS(1 thr)", "pages/q", "expanded"
+    );
+    println!(
+        "{:>8} {:>7} {:>10} {:>11.0} {:>10} {:>9}",
+        "brute", "-", "1.000*", bf_qps, "-", "-"
+    );
+    println!("(* brute force is exact by construction)");
+    sweep(&index, dim, queries, truth);
+    index
+}
+
+fn sweep<S: PageStore>(index: &Index<S>, dim: usize, queries: &[f32], truth: &[Vec<u32>]) {
+    let nq = queries.len() / dim;
+    let lists: Vec<usize> = std::env::var("DISKVEC_BENCH_LISTS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 16, 24, 32, 48, 64, 96, 128, 192]);
+    // Warm-up: one pass over every query touches the pages they need, so
+    // the figures below are for a warm page cache (as a long-running process).
+    let warm = SearchParams {
+        search_list_size: lists.iter().copied().max().unwrap_or(64),
+        rerank: 16,
+    };
+    for q in queries.chunks_exact(dim) {
+        index.search(q, 10, &warm).unwrap();
+    }
+    for &list in &lists {
+        let params = SearchParams {
+            search_list_size: list,
+            rerank: 16,
+        };
+        let mut results = Vec::with_capacity(nq);
+        let (mut pages, mut expanded) = (0u64, 0u64);
+        let t = Instant::now();
+        for q in queries.chunks_exact(dim) {
+            let (r, st) = index.search_with_stats(q, 10, &params).unwrap();
+            pages += st.pages_read;
+            expanded += st.expanded;
+            results.push(r.into_iter().map(|x| x.0).collect::<Vec<u64>>());
+        }
+        let qps = nq as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "{list:>8} {:>7} {:>10.4} {qps:>11.0} {:>10.1} {:>9.1}",
+            params.rerank,
+            recall(&results, truth, 10),
+            pages as f64 / nq as f64,
+            expanded as f64 / nq as f64
+        );
+    }
+}
+
+/// User + system CPU seconds of this process (from /proc), so build figures
+/// can be read on a loaded machine too.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}

@@ -1,0 +1,554 @@
+//! A page file: memory-mapped reads, a CRC-32 per page verified on every
+//! read (or, with [`Verify::FirstRead`], on the first read since open or
+//! since the page was rewritten), and atomic commits through a write-ahead log.
+//!
+//! Files: `<path>` holds a superblock (block "-1", the first 8 KiB) and then
+//! page `i` at offset `(i + 1) * 8192`; `<path>.wal` is empty except during
+//! a commit.
+//!
+//! Writes between commits stay in memory (an overlay of dirty pages that
+//! reads see first). `commit` then
+//! 1. writes every dirty page, with its CRC, and the new superblock to the
+//!    log, followed by a trailer holding the log's own CRC, and fsyncs it;
+//! 2. writes the pages in place and fsyncs the data file;
+//! 3. empties the log.
+//!
+//! A crash before the log's trailer is durable leaves the data file
+//! untouched: on open the torn log fails its CRC and is discarded. A crash
+//! after it is replayed on open. Either way the index is the last committed
+//! one, never a mix. A page whose CRC does not match (bit rot, a torn write
+//! outside this protocol, a truncated file) is reported as
+//! [`Error::Corrupt`], never returned.
+
+use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
+use memmap2::Mmap;
+use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+const FILE_MAGIC: u32 = u32::from_le_bytes(*b"DVPF");
+const WAL_MAGIC: u32 = u32::from_le_bytes(*b"DVWL");
+const WAL_END: u32 = u32::from_le_bytes(*b"END!");
+const FREE_MAGIC: u32 = u32::from_le_bytes(*b"FREE");
+const FILE_VERSION: u32 = 1;
+const NONE: u32 = u32::MAX;
+/// Block number used in errors about the superblock.
+pub const SUPERBLOCK: BlockNo = u32::MAX;
+
+/// Where a simulated crash stops a commit (tests only).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum CrashPoint {
+    /// Only the first `n` bytes of the log reach the disk.
+    TornLog(usize),
+    /// The log is complete; no page was written in place.
+    AfterLog,
+    /// The log is complete; only the first `n` pages were written in place.
+    MidApply(usize),
+}
+
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Superblock {
+    magic: u32,
+    version: u32,
+    page_count: u32,
+    free_head: u32,
+    crc: u32,
+}
+
+impl Superblock {
+    fn crc_of(&self) -> u32 {
+        let mut s = *self;
+        s.crc = 0;
+        crc32fast::hash(bytemuck::bytes_of(&s))
+    }
+}
+
+struct State {
+    map: Option<Mmap>,
+    mapped_pages: u32,
+    page_count: u32,
+    dirty: BTreeMap<BlockNo, Box<Page>>,
+    free: Vec<BlockNo>,
+    free_dirty: bool,
+}
+
+/// When page checksums are verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Verify {
+    /// On every read (default): a page changed on disk behind our back, even
+    /// while open, is still caught.
+    #[default]
+    EveryRead,
+    /// On the first read of each page after open or after the page was last
+    /// written by a commit. Pages are immutable in between unless another
+    /// process writes the file (which is not supported), so this skips
+    /// re-hashing 8 KiB per node expansion in hot search loops.
+    FirstRead,
+}
+
+pub struct FileStore {
+    path: PathBuf,
+    file: File,
+    state: RwLock<State>,
+    verify: Verify,
+    /// One bit per mapped page: checksum already verified (`Verify::FirstRead`).
+    verified: RwLock<Vec<std::sync::atomic::AtomicU64>>,
+    crash: Mutex<Option<CrashPoint>>,
+    broken: Mutex<bool>,
+}
+
+fn page_crc(p: &[u8]) -> u32 {
+    crc32fast::hash(&p[4..PAGE_SIZE])
+}
+
+fn wal_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".wal");
+    PathBuf::from(s)
+}
+
+impl FileStore {
+    /// Create a new, empty page file (fails if it exists).
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let mut sb = Superblock {
+            magic: FILE_MAGIC,
+            version: FILE_VERSION,
+            page_count: 0,
+            free_head: NONE,
+            crc: 0,
+        };
+        sb.crc = sb.crc_of();
+        let mut block = vec![0u8; PAGE_SIZE];
+        block[..std::mem::size_of::<Superblock>()].copy_from_slice(bytemuck::bytes_of(&sb));
+        file.write_all_at(&block, 0)?;
+        file.sync_all()?;
+        File::create(wal_path(&path))?.sync_all()?;
+        if let Some(dir) = path.parent() {
+            if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            }) {
+                let _ = d.sync_all();
+            }
+        }
+        Self::open(path)
+    }
+
+    /// Open a page file, replaying or discarding a pending log first.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        Self::recover(&path, &file)?;
+        let sb = Self::read_superblock(&file)?;
+        let need = (sb.page_count as u64 + 1) * PAGE_SIZE as u64;
+        let len = file.metadata()?.len();
+        if len < need {
+            return Err(Error::Corrupt {
+                blkno: SUPERBLOCK,
+                reason: format!(
+                    "file is truncated: {len} bytes, {} pages need {need}",
+                    sb.page_count
+                ),
+            });
+        }
+        let store = FileStore {
+            path,
+            file,
+            state: RwLock::new(State {
+                map: None,
+                mapped_pages: 0,
+                page_count: sb.page_count,
+                dirty: BTreeMap::new(),
+                free: Vec::new(),
+                free_dirty: false,
+            }),
+            crash: Mutex::new(None),
+            broken: Mutex::new(false),
+            verify: Verify::EveryRead,
+            verified: RwLock::new(Vec::new()),
+        };
+        store.remap()?;
+        // The free list is a chain through the free pages.
+        let mut free = Vec::new();
+        let mut b = sb.free_head;
+        while b != NONE {
+            if free.len() as u32 > sb.page_count {
+                return Err(Error::Corrupt {
+                    blkno: b,
+                    reason: "free list loops".into(),
+                });
+            }
+            let p = store.read(b)?;
+            let tag = u32::from_le_bytes(p.bytes[4..8].try_into().unwrap());
+            if tag != FREE_MAGIC {
+                return Err(Error::Corrupt {
+                    blkno: b,
+                    reason: "free list points at a page in use".into(),
+                });
+            }
+            free.push(b);
+            b = u32::from_le_bytes(p.bytes[8..12].try_into().unwrap());
+        }
+        free.reverse();
+        store.state.write().free = free;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Choose when checksums are verified (see [`Verify`]).
+    pub fn set_verify(&mut self, verify: Verify) {
+        self.verify = verify;
+        self.verified
+            .write()
+            .iter()
+            .for_each(|w| w.store(0, std::sync::atomic::Ordering::Relaxed));
+    }
+
+    /// Arrange for the next commit to stop at `point`, as a crash would
+    /// (tests only). The store is unusable afterwards: drop and reopen it.
+    #[doc(hidden)]
+    pub fn crash_next_commit(&self, point: CrashPoint) {
+        *self.crash.lock() = Some(point);
+    }
+
+    fn read_superblock(file: &File) -> Result<Superblock> {
+        let mut buf = vec![0u8; std::mem::size_of::<Superblock>()];
+        file.read_exact_at(&mut buf, 0).map_err(|_| Error::Format {
+            found: "a file too short for a superblock".into(),
+            expected: "a diskvec page file".into(),
+        })?;
+        let sb: Superblock = bytemuck::pod_read_unaligned(&buf);
+        if sb.magic != FILE_MAGIC || sb.version != FILE_VERSION {
+            return Err(Error::Format {
+                found: if sb.magic == FILE_MAGIC {
+                    format!("page file version {}", sb.version)
+                } else {
+                    "not a diskvec page file".into()
+                },
+                expected: format!("diskvec page file version {FILE_VERSION}"),
+            });
+        }
+        if sb.crc != sb.crc_of() {
+            return Err(Error::Corrupt {
+                blkno: SUPERBLOCK,
+                reason: "superblock checksum mismatch".into(),
+            });
+        }
+        Ok(sb)
+    }
+
+    /// Replay a complete log, discard a torn one.
+    fn recover(path: &Path, file: &File) -> Result<()> {
+        let wp = wal_path(path);
+        let mut wal = match OpenOptions::new().read(true).write(true).open(&wp) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut bytes = Vec::new();
+        wal.read_to_end(&mut bytes)?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if let Some((sb, pages)) = parse_wal(&bytes) {
+            apply(file, &sb, pages.into_iter(), None)?;
+        }
+        wal.set_len(0)?;
+        wal.sync_all()?;
+        Ok(())
+    }
+
+    fn remap(&self) -> Result<()> {
+        let mut st = self.state.write();
+        let committed = Self::read_superblock(&self.file)?.page_count;
+        if committed == 0 {
+            st.map = None;
+            st.mapped_pages = 0;
+            return Ok(());
+        }
+        // SAFETY: the file is only changed through this store (in place
+        // writes happen under the state's write lock, while no page
+        // reference into the map exists); other processes must not write it.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .len((committed as usize + 1) * PAGE_SIZE)
+                .map(&self.file)?
+        };
+        st.map = Some(map);
+        st.mapped_pages = committed;
+        self.verified
+            .write()
+            .resize_with((committed as usize).div_ceil(64), Default::default);
+        Ok(())
+    }
+
+    fn do_commit(&self) -> Result<()> {
+        let crash = self.crash.lock().take();
+        let mut st = self.state.write();
+        if st.dirty.is_empty() && !st.free_dirty {
+            return Ok(());
+        }
+        // Free pages carry the free-list chain.
+        if st.free_dirty {
+            let free = st.free.clone();
+            for (i, &b) in free.iter().enumerate() {
+                let mut p = Page::zeroed();
+                p.bytes[4..8].copy_from_slice(&FREE_MAGIC.to_le_bytes());
+                let next = if i == 0 { NONE } else { free[i - 1] };
+                p.bytes[8..12].copy_from_slice(&next.to_le_bytes());
+                st.dirty.insert(b, p);
+            }
+        }
+        let mut sb = Superblock {
+            magic: FILE_MAGIC,
+            version: FILE_VERSION,
+            page_count: st.page_count,
+            free_head: st.free.last().copied().unwrap_or(NONE),
+            crc: 0,
+        };
+        sb.crc = sb.crc_of();
+        for p in st.dirty.values_mut() {
+            let c = page_crc(&p.bytes);
+            p.bytes[0..4].copy_from_slice(&c.to_le_bytes());
+        }
+        // 1. The log.
+        let mut log = Vec::with_capacity(32 + st.dirty.len() * (PAGE_SIZE + 4));
+        log.extend_from_slice(&WAL_MAGIC.to_le_bytes());
+        log.extend_from_slice(&FILE_VERSION.to_le_bytes());
+        log.extend_from_slice(&(st.dirty.len() as u32).to_le_bytes());
+        log.extend_from_slice(bytemuck::bytes_of(&sb));
+        for (&b, p) in &st.dirty {
+            log.extend_from_slice(&b.to_le_bytes());
+            log.extend_from_slice(&p.bytes);
+        }
+        let crc = crc32fast::hash(&log);
+        log.extend_from_slice(&crc.to_le_bytes());
+        log.extend_from_slice(&WAL_END.to_le_bytes());
+        let mut wal = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(wal_path(&self.path))?;
+        if let Some(CrashPoint::TornLog(n)) = crash {
+            wal.write_all(&log[..n.min(log.len())])?;
+            wal.sync_all()?;
+            *self.broken.lock() = true;
+            return Err(Error::Io(std::io::Error::other("simulated crash")));
+        }
+        wal.write_all(&log)?;
+        wal.sync_all()?;
+        let limit = match crash {
+            Some(CrashPoint::AfterLog) => Some(0),
+            Some(CrashPoint::MidApply(n)) => Some(n),
+            _ => None,
+        };
+        // 2. In place. No reader sees a half-written page: we hold the write
+        // lock, and the map shows the new bytes once written.
+        let dirty = std::mem::take(&mut st.dirty);
+        {
+            // Rewritten pages are verified again on their next read.
+            let v = self.verified.read();
+            for &b in dirty.keys() {
+                if let Some(w) = v.get(b as usize / 64) {
+                    w.fetch_and(!(1u64 << (b % 64)), std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        apply(
+            &self.file,
+            &sb,
+            dirty.iter().map(|(b, p)| (*b, &p.bytes[..])),
+            limit,
+        )?;
+        if limit.is_some() {
+            *self.broken.lock() = true;
+            return Err(Error::Io(std::io::Error::other("simulated crash")));
+        }
+        // 3. Done: empty the log.
+        wal.set_len(0)?;
+        wal.sync_all()?;
+        st.free_dirty = false;
+        drop(st);
+        self.remap()
+    }
+}
+
+/// Parse a log; `None` if torn or not ours.
+type WalPages<'a> = Vec<(BlockNo, &'a [u8])>;
+
+fn parse_wal(bytes: &[u8]) -> Option<(Superblock, WalPages<'_>)> {
+    let sbs = std::mem::size_of::<Superblock>();
+    if bytes.len() < 12 + sbs + 8 {
+        return None;
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 8);
+    let crc = u32::from_le_bytes(tail[0..4].try_into().unwrap());
+    let end = u32::from_le_bytes(tail[4..8].try_into().unwrap());
+    if end != WAL_END || crc != crc32fast::hash(body) {
+        return None;
+    }
+    let magic = u32::from_le_bytes(body[0..4].try_into().unwrap());
+    let count = u32::from_le_bytes(body[8..12].try_into().unwrap()) as usize;
+    if magic != WAL_MAGIC || body.len() != 12 + sbs + count * (4 + PAGE_SIZE) {
+        return None;
+    }
+    let sb: Superblock = bytemuck::pod_read_unaligned(&body[12..12 + sbs]);
+    let mut pages = Vec::with_capacity(count);
+    let mut off = 12 + sbs;
+    for _ in 0..count {
+        let b = u32::from_le_bytes(body[off..off + 4].try_into().unwrap());
+        pages.push((b, &body[off + 4..off + 4 + PAGE_SIZE]));
+        off += 4 + PAGE_SIZE;
+    }
+    Some((sb, pages))
+}
+
+/// Write pages and the superblock in place, then fsync. `limit` simulates a
+/// crash after that many page writes.
+fn apply<'a>(
+    file: &File,
+    sb: &Superblock,
+    pages: impl Iterator<Item = (BlockNo, &'a [u8])>,
+    limit: Option<usize>,
+) -> Result<()> {
+    let need = (sb.page_count as u64 + 1) * PAGE_SIZE as u64;
+    if file.metadata()?.len() < need {
+        file.set_len(need)?;
+    }
+    for (i, (b, p)) in pages.enumerate() {
+        if limit == Some(i) {
+            file.sync_all()?;
+            return Ok(());
+        }
+        file.write_all_at(p, (b as u64 + 1) * PAGE_SIZE as u64)?;
+    }
+    if limit.is_some() {
+        file.sync_all()?;
+        return Ok(());
+    }
+    let mut block = vec![0u8; std::mem::size_of::<Superblock>()];
+    block.copy_from_slice(bytemuck::bytes_of(sb));
+    file.write_all_at(&block, 0)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+impl PageStore for FileStore {
+    type PageRef<'a> = MappedRwLockReadGuard<'a, Page>;
+
+    fn read(&self, blkno: BlockNo) -> Result<Self::PageRef<'_>> {
+        let st = self.state.read_recursive();
+        if blkno >= st.page_count {
+            return Err(Error::OutOfRange(blkno));
+        }
+        if st.dirty.contains_key(&blkno) {
+            return Ok(RwLockReadGuard::map(st, |s| {
+                &**s.dirty.get(&blkno).unwrap()
+            }));
+        }
+        if blkno >= st.mapped_pages {
+            return Err(Error::Corrupt {
+                blkno,
+                reason: "page past the end of the committed file".into(),
+            });
+        }
+        let off = (blkno as usize + 1) * PAGE_SIZE;
+        let bytes = &st.map.as_ref().unwrap()[off..off + PAGE_SIZE];
+        let once = self.verify == Verify::FirstRead;
+        let (word, bit) = (blkno as usize / 64, 1u64 << (blkno % 64));
+        let known = once && {
+            let v = self.verified.read_recursive();
+            v.get(word)
+                .is_some_and(|w| w.load(std::sync::atomic::Ordering::Relaxed) & bit != 0)
+        };
+        if !known {
+            let stored = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
+            if stored != page_crc(bytes) {
+                return Err(Error::Corrupt {
+                    blkno,
+                    reason: format!("checksum mismatch (stored {stored:#010x})"),
+                });
+            }
+            if once {
+                if let Some(w) = self.verified.read_recursive().get(word) {
+                    w.fetch_or(bit, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(RwLockReadGuard::map(st, |s| {
+            let bytes = &s.map.as_ref().unwrap()[off..off + PAGE_SIZE];
+            bytemuck::from_bytes::<Page>(bytes)
+        }))
+    }
+
+    fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
+        let mut st = self.state.write();
+        if blkno >= st.page_count {
+            return Err(Error::OutOfRange(blkno));
+        }
+        match st.dirty.get_mut(&blkno) {
+            Some(p) => **p = *page,
+            None => {
+                let mut p = Page::zeroed();
+                *p = *page;
+                st.dirty.insert(blkno, p);
+            }
+        }
+        Ok(())
+    }
+
+    fn extend(&self) -> Result<BlockNo> {
+        let mut st = self.state.write();
+        let b = match st.free.pop() {
+            Some(b) => {
+                st.free_dirty = true;
+                b
+            }
+            None => {
+                st.page_count += 1;
+                st.page_count - 1
+            }
+        };
+        st.dirty.insert(b, Page::zeroed());
+        Ok(b)
+    }
+
+    fn free(&self, blkno: BlockNo) -> Result<()> {
+        let mut st = self.state.write();
+        if blkno >= st.page_count {
+            return Err(Error::OutOfRange(blkno));
+        }
+        st.free.push(blkno);
+        st.free_dirty = true;
+        st.dirty.remove(&blkno);
+        Ok(())
+    }
+
+    fn len(&self) -> BlockNo {
+        self.state.read_recursive().page_count
+    }
+
+    fn commit(&self) -> Result<()> {
+        if *self.broken.lock() {
+            return Err(Error::Io(std::io::Error::other(
+                "store crashed (simulated); reopen it",
+            )));
+        }
+        self.do_commit()
+    }
+}

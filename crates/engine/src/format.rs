@@ -1,0 +1,241 @@
+//! On-page layouts. Every page starts with [`PageHeader`]: a magic tag, the
+//! format version and the page kind, so that a page of another format or
+//! kind is reported, never misread.
+//!
+//! Index layout (block numbers are the store's):
+//! * block 0: the meta page ([`MetaBody`]): options, entry point, the heads
+//!   of the other areas.
+//! * centroid: a chain of blob pages holding the RaBitQ centroid.
+//! * code area: a chain of code pages, fixed-size entries indexed by internal
+//!   node number: external id, node location, flags, RaBitQ factors and code.
+//!   Small, read in one pass at open, then served from memory.
+//! * node pages: fixed-size node slots (external id, flags, degree, the full
+//!   vector and the neighbour list). Several nodes share a page when they
+//!   fit; a larger node spans a chain of pages (up to 16000 dimensions).
+
+use crate::page::{BlockNo, Error, Page, Result, PAGE_SIZE};
+use bytemuck::{Pod, Zeroable};
+
+pub const MAGIC: u32 = u32::from_le_bytes(*b"DVEC");
+pub const FORMAT_VERSION: u16 = 1;
+pub const NONE: BlockNo = u32::MAX;
+pub const HEADER_SIZE: usize = 32;
+/// Usable bytes after the header.
+pub const PAYLOAD: usize = PAGE_SIZE - HEADER_SIZE;
+pub const MAX_DIM: usize = 16000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Kind {
+    Meta = 1,
+    Codes = 2,
+    Nodes = 3,
+    Blob = 4,
+}
+
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct PageHeader {
+    /// Owned by the store (the file store's CRC-32).
+    pub checksum: u32,
+    pub magic: u32,
+    pub version: u16,
+    pub kind: u16,
+    /// Entries in use (code or node slots) or payload bytes (blob).
+    pub count: u32,
+    /// Next page of the same chain, or `NONE`.
+    pub next: BlockNo,
+    pub _reserved: [u32; 3],
+}
+
+pub fn header(page: &Page) -> &PageHeader {
+    bytemuck::from_bytes(&page.bytes[..HEADER_SIZE])
+}
+
+pub fn header_mut(page: &mut Page) -> &mut PageHeader {
+    bytemuck::from_bytes_mut(&mut page.bytes[..HEADER_SIZE])
+}
+
+pub fn new_page(kind: Kind) -> Box<Page> {
+    let mut p = Page::zeroed();
+    let h = header_mut(&mut p);
+    h.magic = MAGIC;
+    h.version = FORMAT_VERSION;
+    h.kind = kind as u16;
+    h.next = NONE;
+    p
+}
+
+/// Check magic, version and kind. The meta page reports a version mismatch
+/// as a format error; any other page that does not match is corruption.
+pub fn check(page: &Page, blkno: BlockNo, kind: Kind) -> Result<()> {
+    let h = header(page);
+    if kind == Kind::Meta && (h.magic != MAGIC || h.version != FORMAT_VERSION) {
+        return Err(Error::Format {
+            found: if h.magic == MAGIC {
+                format!("diskvec format version {}", h.version)
+            } else {
+                format!("magic {:#010x} (not a diskvec index)", h.magic)
+            },
+            expected: format!("diskvec format version {FORMAT_VERSION}"),
+        });
+    }
+    if h.magic != MAGIC || h.version != FORMAT_VERSION || h.kind != kind as u16 {
+        return Err(Error::Corrupt {
+            blkno,
+            reason: format!(
+                "expected a {kind:?} page (magic {MAGIC:#x} v{FORMAT_VERSION}), found magic {:#x} v{} kind {}",
+                h.magic, h.version, h.kind
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The meta page body, right after the header.
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct MetaBody {
+    pub dim: u32,
+    pub bits: u32,
+    pub metric: u32,
+    pub max_degree: u32,
+    pub build_list_size: u32,
+    pub alpha: f32,
+    pub seed: u64,
+    /// Internal node numbers handed out (live, deleted and free).
+    pub n_nodes: u64,
+    pub entry: u32,
+    pub code_head: BlockNo,
+    pub code_tail: BlockNo,
+    pub centroid: BlockNo,
+    pub node_tail: BlockNo,
+    pub node_tail_used: u32,
+    /// Inner product only: the largest norm seen, `M` in the graph distance
+    /// `M^2 - <a, b>`.
+    pub ip_max_norm: f32,
+    pub _pad: u32,
+}
+
+pub fn meta(page: &Page) -> MetaBody {
+    bytemuck::pod_read_unaligned(
+        &page.bytes[HEADER_SIZE..HEADER_SIZE + std::mem::size_of::<MetaBody>()],
+    )
+}
+
+pub fn set_meta(page: &mut Page, m: &MetaBody) {
+    page.bytes[HEADER_SIZE..HEADER_SIZE + std::mem::size_of::<MetaBody>()]
+        .copy_from_slice(bytemuck::bytes_of(m));
+}
+
+/// Node flags (node slots and code entries).
+pub const FLAG_FREE: u32 = 0;
+pub const FLAG_LIVE: u32 = 1;
+pub const FLAG_DELETED: u32 = 2;
+
+/// Fixed part of a code entry; the code words follow.
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct CodeEntryHead {
+    pub id: u64,
+    pub blkno: BlockNo,
+    pub slot: u16,
+    pub flags: u16,
+    pub factors: crate::rabitq::Factors,
+}
+
+pub const CODE_HEAD: usize = std::mem::size_of::<CodeEntryHead>();
+
+/// Fixed part of a node slot; `dim` f32 and `max_degree` u32 follow.
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct NodeHead {
+    pub id: u64,
+    pub flags: u32,
+    pub degree: u32,
+}
+
+pub const NODE_HEAD: usize = std::mem::size_of::<NodeHead>();
+
+/// How nodes map onto pages for one index.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeLayout {
+    pub dim: usize,
+    pub max_degree: usize,
+    /// Bytes per node, rounded up to 8.
+    pub slot_size: usize,
+    /// Nodes per page (>= 1), or 1 when a node spans pages.
+    pub per_page: usize,
+    /// Pages per node: 1, or more for nodes larger than a page.
+    pub pages: usize,
+}
+
+impl NodeLayout {
+    pub fn new(dim: usize, max_degree: usize) -> Self {
+        let slot_size = (NODE_HEAD + 4 * dim + 4 * max_degree).div_ceil(8) * 8;
+        if slot_size <= PAYLOAD {
+            NodeLayout {
+                dim,
+                max_degree,
+                slot_size,
+                per_page: PAYLOAD / slot_size,
+                pages: 1,
+            }
+        } else {
+            NodeLayout {
+                dim,
+                max_degree,
+                slot_size,
+                per_page: 1,
+                pages: slot_size.div_ceil(PAYLOAD),
+            }
+        }
+    }
+}
+
+/// Code entries per code page.
+pub fn codes_per_page(code_words: usize) -> usize {
+    PAYLOAD / (CODE_HEAD + 8 * code_words)
+}
+
+/// Write `bytes` as a chain of blob pages; returns the first block.
+pub fn write_blob<S: crate::page::PageStore>(store: &S, bytes: &[u8]) -> Result<BlockNo> {
+    let chunks: Vec<&[u8]> = if bytes.is_empty() {
+        vec![&[][..]]
+    } else {
+        bytes.chunks(PAYLOAD).collect()
+    };
+    let blocks: Vec<BlockNo> = chunks
+        .iter()
+        .map(|_| store.extend())
+        .collect::<Result<_>>()?;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut p = new_page(Kind::Blob);
+        let h = header_mut(&mut p);
+        h.count = chunk.len() as u32;
+        h.next = blocks.get(i + 1).copied().unwrap_or(NONE);
+        p.bytes[HEADER_SIZE..HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
+        store.write(blocks[i], &p)?;
+    }
+    Ok(blocks[0])
+}
+
+pub fn read_blob<S: crate::page::PageStore>(store: &S, mut blkno: BlockNo) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut hops = 0;
+    while blkno != NONE {
+        let p = store.read(blkno)?;
+        check(&p, blkno, Kind::Blob)?;
+        let h = header(&p);
+        if h.count as usize > PAYLOAD || hops > store.len() {
+            return Err(Error::Corrupt {
+                blkno,
+                reason: "bad blob page".into(),
+            });
+        }
+        out.extend_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + h.count as usize]);
+        blkno = h.next;
+        hops += 1;
+    }
+    Ok(out)
+}

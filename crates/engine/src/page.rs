@@ -1,0 +1,150 @@
+//! The storage seam: fixed 8 KiB pages behind a small trait.
+//!
+//! Every algorithm in this crate (RaBitQ code area, Vamana node pages) reads
+//! and writes whole pages through [`PageStore`] and nothing else, so the same
+//! code runs over Postgres buffers, a memory-mapped file or a `Vec` in tests.
+//!
+//! Bytes `0..4` of every page belong to the store: the file store keeps the
+//! page's CRC-32 there. Page formats (see `format.rs`) never use them.
+
+use std::fmt;
+use std::ops::Deref;
+
+/// Size of every page, as in Postgres.
+pub const PAGE_SIZE: usize = 8192;
+
+/// Block number of a page inside a store.
+pub type BlockNo = u32;
+
+/// One page. Aligned so that `bytemuck` can view headers in place.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(16))]
+pub struct Page {
+    pub bytes: [u8; PAGE_SIZE],
+}
+
+impl Page {
+    pub fn zeroed() -> Box<Page> {
+        bytemuck::allocation::zeroed_box()
+    }
+}
+
+impl Deref for Page {
+    type Target = [u8; PAGE_SIZE];
+    fn deref(&self) -> &[u8; PAGE_SIZE] {
+        &self.bytes
+    }
+}
+
+impl std::ops::DerefMut for Page {
+    fn deref_mut(&mut self) -> &mut [u8; PAGE_SIZE] {
+        &mut self.bytes
+    }
+}
+
+/// Everything that can go wrong below the public API.
+#[derive(Debug)]
+pub enum Error {
+    Io(std::io::Error),
+    /// A page failed its checksum or has an impossible layout. Never returned
+    /// as data.
+    Corrupt {
+        blkno: BlockNo,
+        reason: String,
+    },
+    /// The file was written by another format version (or is not ours at all).
+    Format {
+        found: String,
+        expected: String,
+    },
+    /// A page number past the end of the store.
+    OutOfRange(BlockNo),
+    /// Caller error: wrong dimension, unknown id, bad option...
+    Invalid(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Corrupt { blkno, reason } => write!(f, "corrupt page {blkno}: {reason}"),
+            Error::Format { found, expected } => {
+                write!(
+                    f,
+                    "unsupported index format: found {found}, expected {expected}"
+                )
+            }
+            Error::OutOfRange(b) => write!(f, "page {b} is past the end of the store"),
+            Error::Invalid(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Page access. Implementations are internally synchronised: `read` may run
+/// on many threads while one thread writes.
+///
+/// A `PageRef` may hold a lock: drop it before calling `write` or `extend`
+/// on the same store from the same thread.
+pub trait PageStore: Send + Sync {
+    type PageRef<'a>: Deref<Target = Page>
+    where
+        Self: 'a;
+
+    /// Read page `blkno`. A page that fails verification is an error.
+    fn read(&self, blkno: BlockNo) -> Result<Self::PageRef<'_>>;
+
+    /// Replace page `blkno` (which must exist). Bytes 0..4 are ignored.
+    fn write(&self, blkno: BlockNo, page: &Page) -> Result<()>;
+
+    /// A zeroed page: a freed one if any, else a new one at the end.
+    fn extend(&self) -> Result<BlockNo>;
+
+    /// Give a page back; a later `extend` may return it.
+    fn free(&self, blkno: BlockNo) -> Result<()>;
+
+    /// Number of pages (including freed ones).
+    fn len(&self) -> BlockNo;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Durability point: everything written before it survives a crash
+    /// together, or not at all. The in-memory store does nothing.
+    fn commit(&self) -> Result<()>;
+}
+
+impl<S: PageStore> PageStore for &S {
+    type PageRef<'a>
+        = S::PageRef<'a>
+    where
+        Self: 'a;
+    fn read(&self, blkno: BlockNo) -> Result<Self::PageRef<'_>> {
+        (**self).read(blkno)
+    }
+    fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
+        (**self).write(blkno, page)
+    }
+    fn extend(&self) -> Result<BlockNo> {
+        (**self).extend()
+    }
+    fn free(&self, blkno: BlockNo) -> Result<()> {
+        (**self).free(blkno)
+    }
+    fn len(&self) -> BlockNo {
+        (**self).len()
+    }
+    fn commit(&self) -> Result<()> {
+        (**self).commit()
+    }
+}
