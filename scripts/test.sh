@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh Debian 12 machine as root (.ci/run calls
 # this). Installs what is missing, builds, starts a throwaway PostgreSQL 15
 # cluster as the `postgres` user and runs, in order:
-#   1. cargo tests of the pure-Rust crates (engine, encoder)
+#   1. cargo tests of the crates outside Postgres (engine, encoder)
 #   2. the SQL regression suite in pg_test/ (pg_regress)
 #   3. the end-to-end tests in tests/ against the server
 set -euo pipefail
@@ -40,9 +40,6 @@ if [ ! -d tests/compat/node_modules/@electric-sql/pglite ]; then
   (cd tests/compat && npm ci --silent --no-audit --no-fund)
 fi
 
-step "unit and property tests (engine, encoder)"
-cargo_tests cargo test --release --workspace --exclude diskvec --exclude diskvec-e2e
-
 port=${DISKVEC_TEST_PORT:-5439}
 dir=/tmp/diskvec-test-pg-$port
 pg_down "$dir"
@@ -50,12 +47,16 @@ rm -rf "$dir"
 pg_up "$dir" "$port" -c max_connections=200
 trap 'pg_down "$dir"' EXIT
 
+export DISKVEC_TEST_PORT=$port
+
+step "unit and property tests (engine, encoder; the encoder also streams into the server)"
+cargo_tests cargo test --release --workspace --exclude diskvec --exclude diskvec-e2e
+
 step "SQL regression tests (pg_test/)"
 "$root/scripts/pg_regress.sh" "$port"
 passed=$((passed + $(ls "$root"/pg_test/sql/*.sql | wc -l)))
 
 step "end-to-end tests (tests/)"
-export DISKVEC_TEST_PORT=$port
 cargo_tests cargo test --release -p diskvec-e2e
 
 step "all tests passed"

@@ -1,196 +1,51 @@
-//! SERVER TESTS: each starts its own throwaway PostgreSQL 15 cluster (initdb + pg_ctl, data and
-//! unix socket under /tmp, random port, trust auth), bounded in time, removed on drop.
+//! Server tests: the encoder streams into a real PostgreSQL 15 server with the
+//! diskvec extension, through `COPY … FROM STDIN (FORMAT BINARY)` into a
+//! `vector(384)` column, and the vectors come back bit for bit.
 //!
-//! The embedding column is the real `vector(384)` when `CREATE EXTENSION diskvec` works on the
-//! server; otherwise it is `bytea` holding exactly pgvector's binary wire bytes (int16 dim,
-//! int16 0, dim × float4, big-endian), which COPY BINARY moves untouched. The data is read back
-//! with `COPY (SELECT …) TO STDOUT (FORMAT BINARY)`, which yields `vector_send`'s bytes for a
-//! vector column and the raw bytes for bytea, so the checks are the same for both.
-//! To require the real type once the extension is installed on CI, flip `REQUIRE_VECTOR_TYPE`.
-//!
-//! Skipped (with a message) when the PostgreSQL 15 binaries are not installed, unless
-//! DISKVEC_REQUIRE_PG=1.
+//! `scripts/test.sh` starts the server and exports `DISKVEC_TEST_PORT` (unix
+//! socket in /tmp, user postgres); each test makes its own database.
 
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use common::*;
 use diskvec_encoder::copy::{parse_copy, parse_vector_wire};
 use diskvec_encoder::model::Encoder;
 use diskvec_encoder::sink::{PgSink, Row, Sink};
 
-/// Set to true to fail instead of falling back to bytea when the vector type is unavailable.
-const REQUIRE_VECTOR_TYPE: bool = false;
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-struct Cluster {
-    dir: PathBuf,
-    sock: PathBuf,
-    port: u16,
-    as_postgres: bool,
+/// A fresh database with the extension, on the suite's server.
+struct Server {
+    url: String,
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc_geteuid() == 0 }
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
-impl Cluster {
-    fn pg_cmd(&self, prog: &str) -> Command {
-        let path = format!("{PG_BIN}/{prog}");
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", &path]);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn run_checked(&self, mut c: Command, what: &str) {
-        c.stdin(Stdio::null());
-        let out = run_with_timeout(&mut c, Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(out.0, "{what} failed:\n{}", out.1);
-    }
-
-    /// Starts a fresh cluster, or None when PostgreSQL 15 is not installed.
-    fn start() -> Option<Cluster> {
-        if !Path::new(PG_BIN).join("initdb").exists() {
-            if std::env::var("DISKVEC_REQUIRE_PG").as_deref() == Ok("1") {
-                panic!("PostgreSQL 15 binaries not found in {PG_BIN}");
-            }
-            eprintln!("SKIPPED: PostgreSQL 15 binaries not found in {PG_BIN} (set DISKVEC_REQUIRE_PG=1 to fail instead)");
-            return None;
-        }
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let k = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos() as u64;
-        let port = 5499 + ((t / 1000 + std::process::id() as u64 * 7 + k * 131) % 2000) as u16;
-        let dir = PathBuf::from(format!(
-            "/tmp/diskvec-encoder-pg-{}-{port}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sock")).unwrap();
-        let as_postgres = is_root();
-        let c = Cluster {
-            sock: dir.join("sock"),
-            dir,
-            port,
-            as_postgres,
-        };
-        if as_postgres {
-            let st = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&c.dir)
-                .status()
-                .unwrap();
-            assert!(st.success(), "chown of {} failed", c.dir.display());
-        }
-        let mut init = c.pg_cmd("initdb");
-        init.arg("-D").arg(c.dir.join("data")).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-            "--locale=C",
-        ]);
-        c.run_checked(init, "initdb");
-        let mut start = c.pg_cmd("pg_ctl");
-        start
-            .arg("-D")
-            .arg(c.dir.join("data"))
-            .arg("-l")
-            .arg(c.dir.join("log"))
-            .args(["-w", "-t", "60", "-o"])
-            .arg(format!(
-                "-p {} -k {} -c listen_addresses='' -c fsync=off -c full_page_writes=off",
-                c.port,
-                c.sock.display()
-            ))
-            .arg("start");
-        c.run_checked(start, "pg_ctl start");
-        Some(c)
+impl Server {
+    fn start(test: &str) -> Server {
+        let port: u16 = std::env::var("DISKVEC_TEST_PORT")
+            .expect("DISKVEC_TEST_PORT is not set: run the suite with scripts/test.sh, which starts the server")
+            .parse()
+            .expect("DISKVEC_TEST_PORT must be a port number");
+        let db = format!("encoder_{test}_{}", std::process::id());
+        let admin = format!("host=/tmp port={port} user=postgres dbname=postgres");
+        let mut cl = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        cl.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+            .unwrap();
+        cl.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let url = format!("host=/tmp port={port} user=postgres dbname={db}");
+        let mut cl = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        cl.batch_execute("CREATE EXTENSION diskvec")
+            .expect("the diskvec extension must be installed");
+        Server { url }
     }
 
     fn url(&self) -> String {
-        format!(
-            "host={} port={} user=postgres dbname=postgres",
-            self.sock.display(),
-            self.port
-        )
+        self.url.clone()
     }
 
     fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url(), postgres::NoTls).unwrap()
-    }
-
-    /// `vector` when the diskvec extension can be created here, else `bytea`.
-    fn embedding_type(&self) -> &'static str {
-        let mut cl = self.client();
-        match cl.batch_execute("CREATE EXTENSION IF NOT EXISTS diskvec") {
-            Ok(()) => "vector",
-            Err(e) => {
-                assert!(!REQUIRE_VECTOR_TYPE, "CREATE EXTENSION diskvec failed: {e}");
-                eprintln!("note: CREATE EXTENSION diskvec unavailable ({e}); using bytea with pgvector's binary layout");
-                "bytea"
-            }
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let mut stop = self.pg_cmd("pg_ctl");
-        stop.arg("-D").arg(self.dir.join("data")).args([
-            "-m",
-            "immediate",
-            "-w",
-            "-t",
-            "30",
-            "stop",
-        ]);
-        stop.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .stdin(Stdio::null());
-        let _ = run_with_timeout(&mut stop, Duration::from_secs(40));
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Runs a command with a deadline; Ok((success, combined output)).
-fn run_with_timeout(c: &mut Command, limit: Duration) -> Result<(bool, String), String> {
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().map_err(|e| format!("spawn: {e}"))?;
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            let mut s = String::new();
-            child.stdout.take().unwrap().read_to_string(&mut s).ok();
-            child.stderr.take().unwrap().read_to_string(&mut s).ok();
-            return Ok((st.success(), s));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {limit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
     }
 }
 
@@ -217,9 +72,8 @@ fn dump(cl: &mut postgres::Client, table: &str) -> Vec<(String, i32, String, Vec
 
 #[test]
 fn server_copy_round_trips_vectors_bit_for_bit() {
-    let Some(pg) = Cluster::start() else { return };
-    let ty = pg.embedding_type();
-    let mut sink = PgSink::connect(&pg.url(), "public.rt_docs", 384, ty).unwrap();
+    let pg = Server::start("round_trip");
+    let mut sink = PgSink::connect(&pg.url(), "public.rt_docs", 384, "vector").unwrap();
     assert!(sink.existing_ids().unwrap().is_empty());
 
     // Real model vectors plus adversarial bit patterns (signed zero, subnormals, extremes).
@@ -280,23 +134,21 @@ fn server_copy_round_trips_vectors_bit_for_bit() {
         let wb: Vec<u32> = w.embedding.iter().map(|x| x.to_bits()).collect();
         assert_eq!(gb, wb, "vector of {} differs", w.doc_id);
     }
-    if ty == "vector" {
-        let dims: i32 = cl
-            .query_one(
-                "SELECT vector_dims(embedding) FROM public.rt_docs LIMIT 1",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        assert_eq!(dims, 384);
-    }
+    let dims: i32 = cl
+        .query_one(
+            "SELECT vector_dims(embedding) FROM public.rt_docs LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(dims, 384);
 }
 
 fn write_jsonl(path: &Path, lines: &[String]) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
-fn encode_cmd(pg: &Cluster, input: &Path, ty: &str, extra: &[&str]) -> Command {
+fn encode_cmd(pg: &Server, input: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_diskvec-encode"));
     c.arg(input)
         .args([
@@ -305,7 +157,7 @@ fn encode_cmd(pg: &Cluster, input: &Path, ty: &str, extra: &[&str]) -> Command {
             "--table",
             "docs",
             "--embedding-type",
-            ty,
+            "vector",
             "--progress",
             "log",
         ])
@@ -317,8 +169,7 @@ fn encode_cmd(pg: &Cluster, input: &Path, ty: &str, extra: &[&str]) -> Command {
 
 #[test]
 fn server_resume_after_crash_and_after_bad_input() {
-    let Some(pg) = Cluster::start() else { return };
-    let ty = pg.embedding_type();
+    let pg = Server::start("resume");
     let tmp = tempfile::tempdir().unwrap();
     let mut lines = wordnet_lines(45);
     // one long document (several chunks) and one empty one
@@ -340,7 +191,7 @@ fn server_resume_after_crash_and_after_bad_input() {
     write_jsonl(&input, &lines);
 
     // 1. A crash (abort, no cleanup) after 3 committed groups of 10 documents.
-    let out = encode_cmd(&pg, &input, ty, &[])
+    let out = encode_cmd(&pg, &input, &[])
         .env("DISKVEC_ENCODE_TEST_ABORT_AFTER_GROUPS", "3")
         .output()
         .unwrap();
@@ -362,7 +213,7 @@ fn server_resume_after_crash_and_after_bad_input() {
     bad.insert(40, "{\"id\": \"x\", \"text\": ".to_string()); // line 41
     let bad_input = tmp.path().join("bad.jsonl");
     write_jsonl(&bad_input, &bad);
-    let out = encode_cmd(&pg, &bad_input, ty, &[]).output().unwrap();
+    let out = encode_cmd(&pg, &bad_input, &[]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -380,7 +231,7 @@ fn server_resume_after_crash_and_after_bad_input() {
     );
 
     // 3. --skip-bad finishes the job; the re-run skips what is stored.
-    let out = encode_cmd(&pg, &bad_input, ty, &["--skip-bad"])
+    let out = encode_cmd(&pg, &bad_input, &["--skip-bad"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -414,7 +265,7 @@ fn server_resume_after_crash_and_after_bad_input() {
     }
 
     // 5. A complete re-run is a no-op.
-    let out = encode_cmd(&pg, &input, ty, &[]).output().unwrap();
+    let out = encode_cmd(&pg, &input, &[]).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 docs encoded"));
     assert_eq!(dump(&mut cl, "docs").len(), rows.len());

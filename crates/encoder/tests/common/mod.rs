@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 
 /// `shared/data`: `$DISKVEC_SHARED/data` if set, else `<repo>/../shared/data` (the repo is
-/// checked out next to `shared/`), else `/work/shared/data`.
+/// checked out next to `shared/`).
 pub fn shared_data() -> PathBuf {
     let mut cands = Vec::new();
     if let Some(s) = std::env::var_os("DISKVEC_SHARED") {
         cands.push(PathBuf::from(s).join("data"));
     }
     cands.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    cands.push(PathBuf::from("/work/shared/data"));
     for c in &cands {
         if c.join("minilm_reference.jsonl").is_file() {
             return c.canonicalize().unwrap();
