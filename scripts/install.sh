@@ -47,4 +47,11 @@ if ! (cd "$root" && cargo pgrx install --release --pg-config "$pg_config" >"$bui
   exit 1
 fi
 rm -f "$build_log"
+
+log "building the encoder (diskvec-encode, release)"
+if ! (cd "$root" && cargo build --release -p diskvec-encoder >"$build_log" 2>&1); then
+  cat "$build_log" >&2
+  exit 1
+fi
+rm -f "$build_log"
 log "done"
