@@ -193,8 +193,8 @@ impl Progress {
     fn message(&self, s: &str) {
         match &self.bar {
             Some(b) => b.println(s),
-            None if self.mode != ProgressMode::Quiet || s.starts_with("error") => eprintln!("{s}"),
-            None => {}
+            // reports (bad records, resume, duplicates) are printed even with --progress none
+            None => eprintln!("{s}"),
         }
     }
 
