@@ -189,9 +189,9 @@ impl Progress {
             };
             b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             let style = if total.is_some() {
-                "{elapsed_precise} [{wide_bar}] {pos}/{len} docs  {per_sec}  ETA {eta}  {msg}"
+                "{elapsed_precise} [{wide_bar}] {pos}/{len} docs  {msg}  ETA {eta}"
             } else {
-                "{elapsed_precise} {spinner} {pos} docs  {per_sec}  {msg}"
+                "{elapsed_precise} {spinner} {pos} docs  {msg}"
             };
             b.set_style(
                 indicatif::ProgressStyle::with_template(style)
@@ -212,22 +212,25 @@ impl Progress {
     fn message(&self, s: &str) {
         match &self.bar {
             Some(b) => b.println(s),
-            None if self.mode != ProgressMode::Quiet || s.starts_with("error") => eprintln!("{s}"),
-            None => {}
+            // reports (bad records, resume, duplicates) are printed even with --progress none
+            None => eprintln!("{s}"),
         }
     }
 
     fn update(&mut self, st: &Stats, total: Option<u64>) {
-        let done = st.records;
+        // records finished: encoded and handed to the writer, or skipped
+        let done = st.docs_encoded + st.skipped_existing + st.duplicates + st.bad_records;
+        let secs = self.start.elapsed().as_secs_f64();
+        let rate = st.docs_encoded as f64 / secs.max(1e-9);
         if let Some(b) = &self.bar {
-            b.set_position(done);
-            b.set_message(format!("{} chunks", st.chunks));
+            if b.position() != done {
+                b.set_message(format!("{rate:.1} docs/s, {} chunks", st.chunks));
+                b.set_position(done);
+            }
         } else if self.mode == ProgressMode::Log
             && self.last_log.elapsed() >= Duration::from_secs(10)
         {
             self.last_log = Instant::now();
-            let secs = self.start.elapsed().as_secs_f64();
-            let rate = st.docs_encoded as f64 / secs.max(1e-9);
             let eta = match total {
                 Some(t) if rate > 0.0 && t > done => {
                     format!(", ETA {:.0} s", (t - done) as f64 / rate)
@@ -235,7 +238,7 @@ impl Progress {
                 _ => String::new(),
             };
             eprintln!(
-                "diskvec-encode: {done} records read, {} docs encoded ({} chunks), {rate:.1} docs/s{eta}",
+                "diskvec-encode: {done} records done ({} docs encoded, {} chunks), {rate:.1} docs/s{eta}",
                 st.docs_encoded, st.chunks
             );
         }
