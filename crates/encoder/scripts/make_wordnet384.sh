@@ -27,7 +27,8 @@ BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/diskvec-encode"
 SRC="$DATA/wordnet.jsonl"
 if [ -n "${LIMIT:-}" ]; then head -n "$LIMIT" "$SRC" > "$OUT/input.jsonl"; SRC="$OUT/input.jsonl"; fi
 echo "== encoding $(wc -l < "$SRC") glosses" >&2
-"$BIN" "$SRC" --batch-size 32 --progress auto > "$OUT/embeddings.copy"
+# wordnet.jsonl repeats 21 ids: keep every line so rows match the file (and the reference) 1:1
+"$BIN" "$SRC" --batch-size 32 --keep-duplicate-ids --progress auto > "$OUT/embeddings.copy"
 
 echo "== COPY stream -> embeddings.npy, checking against sentence-transformers" >&2
 "$PY" - "$OUT/embeddings.copy" "$OUT/embeddings.npy" "$SHARED/data/wordnet_minilm_f16.npy" <<'PY'

@@ -79,6 +79,11 @@ struct Cli {
     #[arg(long)]
     skip_bad: bool,
 
+    /// Encode records whose id was already seen in this run instead of skipping them (stdout
+    /// only; e.g. to get exactly one row per input line).
+    #[arg(long)]
+    keep_duplicate_ids: bool,
+
     /// CPU threads in all [default: all cores].
     #[arg(long)]
     threads: Option<usize>,
@@ -241,6 +246,9 @@ fn real_main() -> Result<()> {
         None
     };
 
+    if cli.keep_duplicate_ids && cli.database_url.is_some() {
+        bail!("--keep-duplicate-ids cannot be used with --database-url (the table's primary key is (doc_id, chunk))");
+    }
     let sink: Box<dyn Sink + Send> = match &cli.database_url {
         Some(url) => Box::new(PgSink::connect(
             url,
@@ -264,6 +272,7 @@ fn real_main() -> Result<()> {
         group_docs: cli.group_size,
         overlap: cli.overlap,
         skip_bad: cli.skip_bad,
+        keep_duplicate_ids: cli.keep_duplicate_ids,
         workers,
         progress,
         total_hint,

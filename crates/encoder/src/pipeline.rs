@@ -29,6 +29,9 @@ pub struct Options {
     pub overlap: usize,
     /// Skip bad input records (reported) instead of stopping at the first one.
     pub skip_bad: bool,
+    /// Encode every record even when its id was seen before in this run (stdout output only:
+    /// a table's primary key would reject them). Default: later duplicates are skipped.
+    pub keep_duplicate_ids: bool,
     /// Model calls run concurrently (each on its own thread).
     pub workers: usize,
     pub progress: ProgressMode,
@@ -45,6 +48,7 @@ impl Default for Options {
             group_docs: 1024,
             overlap: 32,
             skip_bad: false,
+            keep_duplicate_ids: false,
             workers: 1,
             progress: ProgressMode::Quiet,
             total_hint: None,
@@ -313,7 +317,7 @@ pub fn run(
                             break;
                         }
                         progress.message(&format!("diskvec-encode: skipping bad record {msg}"));
-                    } else if !seen.insert(doc.id.clone()) {
+                    } else if !opts.keep_duplicate_ids && !seen.insert(doc.id.clone()) {
                         stats.duplicates += 1;
                         progress.message(&format!(
                             "diskvec-encode: skipping duplicate id {:?} at {}",
