@@ -37,35 +37,24 @@ pub fn vector_wire_bytes(v: &[f32]) -> Vec<u8> {
     out
 }
 
+/// pgvector's binary wire format (int16 dim, int16 0, big-endian float4s),
+/// shared with the extension through the engine crate.
 fn push_vector(out: &mut Vec<u8>, v: &[f32]) {
     assert!(
         v.len() <= i16::MAX as usize,
         "vector dimension {} exceeds int16",
         v.len()
     );
-    out.extend_from_slice(&(v.len() as i16).to_be_bytes());
-    out.extend_from_slice(&0i16.to_be_bytes());
-    for x in v {
-        out.extend_from_slice(&x.to_bits().to_be_bytes());
-    }
+    diskvec_engine::vector_text::encode_vector_binary(v, out);
 }
 
-/// Decodes pgvector's binary wire format; `None` if malformed.
+/// Decodes pgvector's binary wire format; `None` if malformed or if bytes
+/// are left over.
 pub fn parse_vector_wire(b: &[u8]) -> Option<Vec<f32>> {
-    if b.len() < 4 {
-        return None;
+    match diskvec_engine::vector_text::decode_vector_binary(b) {
+        Ok((values, used)) if used == b.len() => Some(values),
+        _ => None,
     }
-    let dim = i16::from_be_bytes([b[0], b[1]]);
-    let unused = i16::from_be_bytes([b[2], b[3]]);
-    if dim < 0 || unused != 0 || b.len() != 4 + 4 * dim as usize {
-        return None;
-    }
-    Some(
-        b[4..]
-            .chunks_exact(4)
-            .map(|c| f32::from_bits(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-            .collect(),
-    )
 }
 
 /// Streams tuples in binary COPY format to any writer. Tuples are staged in an
@@ -305,6 +294,8 @@ mod tests {
             parse_vector_wire(&vector_wire_bytes(&[2.5])).unwrap(),
             vec![2.5]
         );
-        assert_eq!(parse_vector_wire(&[0, 0, 0, 0]).unwrap(), Vec::<f32>::new());
+        // Zero dimensions and NaN are rejected, as pgvector rejects them.
+        assert!(parse_vector_wire(&[0, 0, 0, 0]).is_none());
+        assert!(parse_vector_wire(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0]).is_none());
     }
 }
