@@ -178,47 +178,7 @@ fn read_jsonl(
     fields: &Fields,
     f: &mut impl FnMut(Item) -> bool,
 ) -> Result<bool> {
-    let mut rd = BufReader::with_capacity(1 << 16, r);
-    let mut buf = Vec::new();
-    let mut lineno = 0u64;
-    loop {
-        buf.clear();
-        let n = rd
-            .read_until(b'\n', &mut buf)
-            .with_context(|| format!("reading {name}"))?;
-        if n == 0 {
-            return Ok(true);
-        }
-        lineno += 1;
-        let item = match std::str::from_utf8(&buf) {
-            Err(e) => Err(BadRecord {
-                source: name.into(),
-                line: lineno,
-                message: format!("invalid UTF-8: {e}"),
-            }),
-            Ok(s) => {
-                let s = s.trim_end_matches(['\n', '\r']);
-                if s.trim().is_empty() {
-                    continue;
-                }
-                match parse_json_doc(s, fields) {
-                    Ok((id, text)) => Ok(Doc {
-                        id,
-                        text,
-                        source: format!("{name}:{lineno}"),
-                    }),
-                    Err(message) => Err(BadRecord {
-                        source: name.into(),
-                        line: lineno,
-                        message,
-                    }),
-                }
-            }
-        };
-        if !f(item) {
-            return Ok(false);
-        }
-    }
+    read_lines(r, name, f, |_, s| parse_json_doc(s, fields))
 }
 
 fn read_text(
@@ -226,6 +186,25 @@ fn read_text(
     name: &str,
     multi: bool,
     f: &mut impl FnMut(Item) -> bool,
+) -> Result<bool> {
+    read_lines(r, name, f, |lineno, s| {
+        let id = if multi {
+            format!("{name}:{lineno}")
+        } else {
+            lineno.to_string()
+        };
+        Ok((id, s.to_string()))
+    })
+}
+
+/// One document per non-blank line: `parse` turns a line (without its line
+/// ending) into `(id, text)` or an error message. Blank lines separate nothing
+/// and are not documents; invalid UTF-8 is a bad record with its line number.
+fn read_lines(
+    r: impl Read,
+    name: &str,
+    f: &mut impl FnMut(Item) -> bool,
+    mut parse: impl FnMut(u64, &str) -> std::result::Result<(String, String), String>,
 ) -> Result<bool> {
     let mut rd = BufReader::with_capacity(1 << 16, r);
     let mut buf = Vec::new();
@@ -239,28 +218,27 @@ fn read_text(
             return Ok(true);
         }
         lineno += 1;
-        let item = match std::str::from_utf8(&buf) {
-            Err(e) => Err(BadRecord {
-                source: name.into(),
-                line: lineno,
-                message: format!("invalid UTF-8: {e}"),
-            }),
+        let parsed = match std::str::from_utf8(&buf) {
+            Err(e) => Err(format!("invalid UTF-8: {e}")),
             Ok(s) => {
                 let s = s.trim_end_matches(['\n', '\r']);
                 if s.trim().is_empty() {
-                    continue; // blank lines separate nothing and are not documents
+                    continue;
                 }
-                let id = if multi {
-                    format!("{name}:{lineno}")
-                } else {
-                    lineno.to_string()
-                };
-                Ok(Doc {
-                    id,
-                    text: s.to_string(),
-                    source: format!("{name}:{lineno}"),
-                })
+                parse(lineno, s)
             }
+        };
+        let item = match parsed {
+            Ok((id, text)) => Ok(Doc {
+                id,
+                text,
+                source: format!("{name}:{lineno}"),
+            }),
+            Err(message) => Err(BadRecord {
+                source: name.into(),
+                line: lineno,
+                message,
+            }),
         };
         if !f(item) {
             return Ok(false);
