@@ -115,7 +115,7 @@ fn run<S: PageStore>(
         index.code_bytes_per_vector(),
         (dim * 4) as f64 / index.code_bytes_per_vector() as f64,
         dim * 4,
-        index.store().len() as f64 * 8192.0 / n as f64
+        index.store().len() as f64 * diskvec_engine::PAGE_SIZE as f64 / n as f64
     );
     let _ = raw;
     // Exact brute force, one thread.

@@ -3,7 +3,7 @@
 //! since the page was rewritten), and atomic commits through a write-ahead log.
 //!
 //! Files: `<path>` holds a superblock (block "-1", the first 8 KiB) and then
-//! page `i` at offset `(i + 1) * 8192`; `<path>.wal` is empty except during
+//! page `i` at offset `(i + 1) * PAGE_SIZE`; `<path>.wal` is empty except during
 //! a commit.
 //!
 //! Writes between commits stay in memory (an overlay of dirty pages that

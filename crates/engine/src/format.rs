@@ -17,7 +17,9 @@ use crate::page::{BlockNo, Error, Page, Result, PAGE_SIZE};
 use bytemuck::{Pod, Zeroable};
 
 pub const MAGIC: u32 = u32::from_le_bytes(*b"DVEC");
-pub const FORMAT_VERSION: u16 = 1;
+/// 2: pages shrank to fit a Postgres block; the meta page gained the
+/// change log (`change_seq`, `changed`).
+pub const FORMAT_VERSION: u16 = 2;
 pub const NONE: BlockNo = u32::MAX;
 pub const HEADER_SIZE: usize = 32;
 /// Usable bytes after the header.
@@ -115,7 +117,17 @@ pub struct MetaBody {
     /// `M^2 - <a, b>`.
     pub ip_max_norm: f32,
     pub _pad: u32,
+    /// Bumped by every write of a code entry. A reader that caches the code
+    /// area compares it with its own copy to know whether it is stale.
+    pub change_seq: u64,
+    /// `changed[seq % CHANGE_LOG]` is the node whose code entry write made
+    /// `change_seq` equal `seq`: a reader at most `CHANGE_LOG` changes behind
+    /// reloads just those entries instead of the whole area.
+    pub changed: [u32; CHANGE_LOG],
 }
+
+/// Length of the meta page's change log.
+pub const CHANGE_LOG: usize = 64;
 
 pub fn meta(page: &Page) -> MetaBody {
     bytemuck::pod_read_unaligned(

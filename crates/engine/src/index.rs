@@ -255,6 +255,8 @@ impl<S: PageStore> Index<S> {
             node_tail_used: 0,
             ip_max_norm: 0.0,
             _pad: 0,
+            change_seq: 0,
+            changed: [0; format::CHANGE_LOG],
         };
         let index = Self::assemble(store, meta, centroid)?;
         index.write_meta()?;
@@ -262,20 +264,31 @@ impl<S: PageStore> Index<S> {
         Ok(index)
     }
 
-    fn assemble(store: S, meta: MetaBody, centroid: Vec<f32>) -> Result<Self> {
+    /// Metric, quantizer and node layout of a meta page, checked.
+    fn assemble_parts(meta: MetaBody, centroid: Vec<f32>) -> Result<(Metric, RaBitQ, NodeLayout)> {
         let metric = Metric::from_code(meta.metric)?;
         let dim = meta.dim as usize;
         if dim == 0
             || dim > format::MAX_DIM
             || !(1..=4).contains(&meta.bits)
             || meta.max_degree == 0
+            || meta.max_degree > 1024
         {
             return Err(corrupt(META_BLKNO, "impossible options in meta page"));
         }
         let quant = RaBitQ::new(dim, meta.bits as usize, metric.space(), centroid, meta.seed);
+        Ok((
+            metric,
+            quant,
+            NodeLayout::new(dim, meta.max_degree as usize),
+        ))
+    }
+
+    fn assemble(store: S, meta: MetaBody, centroid: Vec<f32>) -> Result<Self> {
+        let (metric, quant, layout) = Self::assemble_parts(meta, centroid)?;
         let words = quant.code_words();
         Ok(Index {
-            layout: NodeLayout::new(dim, meta.max_degree as usize),
+            layout,
             codes: Codes {
                 words,
                 per_page: format::codes_per_page(words),
@@ -318,58 +331,217 @@ impl<S: PageStore> Index<S> {
         }
         let centroid: Vec<f32> = bytemuck::pod_collect_to_vec(&cbytes);
         let mut index = Self::assemble(store, meta, centroid)?;
+        index.load_codes()?;
+        Ok(index)
+    }
+
+    /// Read the code area described by `self.meta` into memory, replacing
+    /// what was there. Pages may hold entries past `meta.n_nodes` (a writer
+    /// that has not yet written the meta page); those are left for a later
+    /// [`Index::refresh`].
+    fn load_codes(&mut self) -> Result<()> {
+        let meta = self.meta;
         let n = meta.n_nodes as usize;
-        let esize = index.codes.entry_size();
-        let words = index.codes.words;
+        let c = &mut self.codes;
+        c.data.clear();
+        c.blkno.clear();
+        c.slot.clear();
+        c.ids.clear();
+        c.flags.clear();
+        c.pages.clear();
+        self.id_map.clear();
+        self.free.clear();
+        self.live = 0;
         let mut blk = meta.code_head;
-        while blk != NONE && index.codes.len() < n {
-            let p = index.store.read(blk)?;
+        while blk != NONE && self.codes.len() < n {
+            let p = self.store.read(blk)?;
             format::check(&p, blk, Kind::Codes)?;
             let h = *format::header(&p);
-            if h.count as usize > index.codes.per_page {
+            if h.count as usize > self.codes.per_page {
                 return Err(corrupt(blk, "code page entry count"));
             }
-            index.codes.pages.push(blk);
-            for i in 0..h.count as usize {
-                let off = HEADER_SIZE + i * esize;
-                let head: CodeEntryHead =
-                    bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
-                let code: &[u8] = &p.bytes[off + CODE_HEAD..off + esize];
-                let words: Vec<u64> = code
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-                    .collect();
-                index.codes.push(&words, &head.factors);
-                index.codes.blkno.push(head.blkno);
-                index.codes.slot.push(head.slot);
-                index.codes.ids.push(head.id);
-                index.codes.flags.push(head.flags as u8);
-                let node = index.codes.ids.len() as u32 - 1;
-                match head.flags as u32 {
-                    format::FLAG_LIVE => {
-                        index.id_map.insert(head.id, node);
-                        index.live += 1;
-                    }
-                    format::FLAG_DELETED => {}
-                    format::FLAG_FREE => index.free.push(node),
-                    f => return Err(corrupt(blk, format!("code entry flags {f}"))),
-                }
+            let take = (h.count as usize).min(n - self.codes.len());
+            let entries = (0..take)
+                .map(|i| self.parse_code(&p, blk, i))
+                .collect::<Result<Vec<_>>>()?;
+            drop(p);
+            self.codes.pages.push(blk);
+            for (head, words) in entries {
+                self.codes.push(&words, &head.factors);
+                self.codes.blkno.push(head.blkno);
+                self.codes.slot.push(head.slot);
+                self.codes.ids.push(head.id);
+                self.codes.flags.push(head.flags as u8);
+                let node = self.codes.ids.len() as u32 - 1;
+                self.account(node, head.flags as u32, head.id);
             }
             blk = h.next;
         }
-        if index.codes.len() != n || index.codes.data.len() != n * (words + 2) {
+        let words = self.codes.words;
+        if self.codes.len() != n || self.codes.data.len() != n * (words + 2) {
             return Err(corrupt(
                 META_BLKNO,
                 format!(
                     "code area holds {} entries, meta says {n}",
-                    index.codes.len()
+                    self.codes.len()
                 ),
             ));
         }
         if n > 0 && (meta.entry as usize) >= n && meta.entry != NONE {
             return Err(corrupt(META_BLKNO, "entry point out of range"));
         }
-        Ok(index)
+        Ok(())
+    }
+
+    /// Entry `i` of code page `p` (block `blk`).
+    fn parse_code(&self, p: &Page, blk: BlockNo, i: usize) -> Result<(CodeEntryHead, Vec<u64>)> {
+        let esize = self.codes.entry_size();
+        let off = HEADER_SIZE + i * esize;
+        let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
+        if head.flags as u32 > format::FLAG_DELETED {
+            return Err(corrupt(blk, format!("code entry flags {}", head.flags)));
+        }
+        let words = p.bytes[off + CODE_HEAD..off + esize]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        Ok((head, words))
+    }
+
+    /// Book-keeping for a node newly loaded with `flags`.
+    fn account(&mut self, node: u32, flags: u32, id: u64) {
+        match flags {
+            format::FLAG_LIVE => {
+                self.id_map.insert(id, node);
+                self.live += 1;
+            }
+            format::FLAG_FREE => self.free.push(node),
+            _ => {}
+        }
+    }
+
+    /// Book-keeping undone before node `node` is reloaded.
+    fn unaccount(&mut self, node: u32) {
+        match self.codes.flags[node as usize] as u32 {
+            format::FLAG_LIVE => {
+                let id = self.codes.ids[node as usize];
+                if self.id_map.get(&id) == Some(&node) {
+                    self.id_map.remove(&id);
+                }
+                self.live -= 1;
+            }
+            format::FLAG_FREE => self.free.retain(|&f| f != node),
+            _ => {}
+        }
+    }
+
+    /// Catch up with changes other handles wrote to the same store (another
+    /// Postgres backend, say). Cheap when nothing changed: one meta page
+    /// read. A handle at most `CHANGE_LOG` code writes behind reloads just
+    /// the changed and the new entries; otherwise it reloads the whole code
+    /// area. Returns whether anything changed.
+    ///
+    /// Only one handle may write at a time, and it must refresh before it
+    /// writes (the Postgres extension holds a lock for that).
+    pub fn refresh(&mut self) -> Result<bool> {
+        let m = {
+            let p = self.store.read(META_BLKNO)?;
+            format::check(&p, META_BLKNO, Kind::Meta)?;
+            format::meta(&p)
+        };
+        let old = self.meta;
+        if m.change_seq == old.change_seq && m.n_nodes == old.n_nodes && m.entry == old.entry {
+            return Ok(false);
+        }
+        let rebuilt = m.centroid != old.centroid
+            || m.dim != old.dim
+            || m.bits != old.bits
+            || m.metric != old.metric
+            || m.seed != old.seed
+            || m.code_head != old.code_head
+            || m.n_nodes < old.n_nodes
+            || m.change_seq < old.change_seq;
+        if rebuilt {
+            let cbytes = format::read_blob(&self.store, m.centroid)?;
+            if cbytes.len() != m.dim as usize * 4 {
+                return Err(corrupt(m.centroid, "centroid has the wrong length"));
+            }
+            let centroid: Vec<f32> = bytemuck::pod_collect_to_vec(&cbytes);
+            // Rebuilt in place (a new build or a format-compatible rewrite):
+            // new quantizer, new layout, all codes.
+            let fresh = Self::assemble_parts(m, centroid)?;
+            self.meta = m;
+            self.metric = fresh.0;
+            self.quant = fresh.1;
+            self.layout = fresh.2;
+            self.codes.words = self.quant.code_words();
+            self.codes.per_page = format::codes_per_page(self.codes.words);
+            self.load_codes()?;
+            return Ok(true);
+        }
+        self.meta = m;
+        if m.change_seq - old.change_seq > format::CHANGE_LOG as u64 {
+            self.load_codes()?;
+            return Ok(true);
+        }
+        let old_n = self.codes.len();
+        let mut reload: Vec<u32> = (old.change_seq + 1..=m.change_seq)
+            .map(|seq| m.changed[seq as usize % format::CHANGE_LOG])
+            .filter(|&n| (n as usize) < old_n)
+            .collect();
+        reload.sort_unstable();
+        reload.dedup();
+        for n in reload {
+            self.reload_entry(n, false)?;
+        }
+        for n in old_n..m.n_nodes as usize {
+            self.reload_entry(n as u32, true)?;
+        }
+        Ok(true)
+    }
+
+    /// Read code entry `n` from its page: replace it, or append it (`n` is
+    /// then the next node number).
+    fn reload_entry(&mut self, n: u32, append: bool) -> Result<()> {
+        let per = self.codes.per_page;
+        let pi = n as usize / per;
+        while self.codes.pages.len() <= pi {
+            let next = match self.codes.pages.last() {
+                None => self.meta.code_head,
+                Some(&b) => {
+                    let p = self.store.read(b)?;
+                    format::check(&p, b, Kind::Codes)?;
+                    format::header(&p).next
+                }
+            };
+            if next == NONE {
+                return Err(corrupt(self.meta.code_tail, "code chain ends early"));
+            }
+            self.codes.pages.push(next);
+        }
+        let blk = self.codes.pages[pi];
+        let (head, words) = {
+            let p = self.store.read(blk)?;
+            format::check(&p, blk, Kind::Codes)?;
+            self.parse_code(&p, blk, n as usize % per)?
+        };
+        if append {
+            debug_assert_eq!(n as usize, self.codes.len());
+            self.codes.push(&words, &head.factors);
+            self.codes.blkno.push(head.blkno);
+            self.codes.slot.push(head.slot);
+            self.codes.ids.push(head.id);
+            self.codes.flags.push(format::FLAG_DELETED as u8);
+        } else {
+            self.unaccount(n);
+            self.codes.set(n, &words, &head.factors);
+            self.codes.blkno[n as usize] = head.blkno;
+            self.codes.slot[n as usize] = head.slot;
+            self.codes.ids[n as usize] = head.id;
+        }
+        self.codes.flags[n as usize] = head.flags as u8;
+        self.account(n, head.flags as u32, head.id);
+        Ok(())
     }
 
     // ----- accessors -------------------------------------------------------
@@ -597,7 +769,11 @@ impl<S: PageStore> Index<S> {
         self.store.write(META_BLKNO, &p)
     }
 
-    fn write_code(&self, n: u32) -> Result<()> {
+    /// Write code entry `n` and log the change in the in-memory meta (the
+    /// caller writes the meta page afterwards).
+    fn write_code(&mut self, n: u32) -> Result<()> {
+        self.meta.change_seq += 1;
+        self.meta.changed[self.meta.change_seq as usize % format::CHANGE_LOG] = n;
         let c = &self.codes;
         let (pi, slot) = (n as usize / c.per_page, n as usize % c.per_page);
         let blk = c.pages[pi];
@@ -735,13 +911,10 @@ impl<S: PageStore> Index<S> {
             }
             // Memory latency dominates: prefetch every neighbour's visited
             // mark and code record before touching any of them.
+            // A link past our copy of the code area is a node another
+            // writer added after our last refresh: not ours to see yet.
+            nbrs.retain(|&m| (m as usize) < codes.len());
             for &m in &nbrs {
-                if m as usize >= codes.len() {
-                    return Err(corrupt(
-                        codes.blkno[n as usize],
-                        format!("node {n} links to {m}, past the end"),
-                    ));
-                }
                 crate::kernels::prefetch(std::slice::from_ref(&s.mark[m as usize]));
                 crate::kernels::prefetch(codes.record(m));
             }
@@ -983,7 +1156,35 @@ impl<S: PageStore> Index<S> {
         let (head, v, nb) = self.read_node(n)?;
         self.write_node(n, head.id, format::FLAG_DELETED, &v, &nb)?;
         self.live -= 1;
+        self.write_meta()?;
         Ok(true)
+    }
+
+    /// Mark deleted every live vector whose id `dead` accepts (as `delete`
+    /// does, one meta write in all). Returns how many. Postgres's VACUUM
+    /// asks this way: it knows which heap rows died, not which ids we hold.
+    pub fn delete_where(&mut self, mut dead: impl FnMut(u64) -> bool) -> Result<usize> {
+        let mut count = 0;
+        for n in 0..self.codes.len() as u32 {
+            if self.codes.flags[n as usize] as u32 != format::FLAG_LIVE {
+                continue;
+            }
+            let id = self.codes.ids[n as usize];
+            if !dead(id) {
+                continue;
+            }
+            self.id_map.remove(&id);
+            self.codes.flags[n as usize] = format::FLAG_DELETED as u8;
+            self.write_code(n)?;
+            let (head, v, nb) = self.read_node(n)?;
+            self.write_node(n, head.id, format::FLAG_DELETED, &v, &nb)?;
+            self.live -= 1;
+            count += 1;
+        }
+        if count > 0 {
+            self.write_meta()?;
+        }
+        Ok(count)
     }
 
     /// FreshDiskANN consolidation: every live node that points at a deleted

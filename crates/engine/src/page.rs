@@ -6,19 +6,24 @@
 //!
 //! Bytes `0..4` of every page belong to the store: the file store keeps the
 //! page's CRC-32 there. Page formats (see `format.rs`) never use them.
+//!
+//! A page is 8168 bytes: a Postgres block (8192) less its 24-byte page
+//! header, so that the extension stores one engine page per buffer page with
+//! no copy and no translation.
 
 use std::fmt;
 use std::ops::Deref;
 
-/// Size of every page, as in Postgres.
-pub const PAGE_SIZE: usize = 8192;
+/// Size of every page: a Postgres block less the Postgres page header.
+pub const PAGE_SIZE: usize = 8192 - 24;
 
 /// Block number of a page inside a store.
 pub type BlockNo = u32;
 
-/// One page. Aligned so that `bytemuck` can view headers in place.
+/// One page. 8-byte aligned, as a Postgres buffer's contents after its
+/// header are, so that `bytemuck` can view headers in place.
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C, align(16))]
+#[repr(C, align(8))]
 pub struct Page {
     pub bytes: [u8; PAGE_SIZE],
 }

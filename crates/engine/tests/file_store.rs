@@ -114,7 +114,7 @@ fn corruption_is_reported() {
         .write(true)
         .open(&path)
         .unwrap();
-    // Corrupt one byte in every 7th page (page i sits at (i + 1) * 8192).
+    // Corrupt one byte in every 7th page (page i sits at (i + 1) * PAGE_SIZE).
     let mut flipped = Vec::new();
     for b in (1..pages).step_by(7) {
         let off = (b as u64 + 1) * PAGE_SIZE as u64 + 100 + (b as u64 * 37) % 8000;
