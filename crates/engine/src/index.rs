@@ -1318,10 +1318,7 @@ impl<S: PageStore> Index<S> {
                 .fold(0.0, f32::max);
         }
         let r = self.meta.max_degree as usize;
-        let threads = rayon::current_num_threads();
-        let need =
-            data.len() * 4 + n * (r * 6 + 64) + threads * n * 4 + n * (self.codes.words * 8 + 40);
-        if need > memory_budget {
+        if self.build_memory(n) > memory_budget {
             drop(data);
             for (v, &id) in vectors.chunks_exact(dim).zip(ids) {
                 self.insert(id, v)?;
@@ -1441,6 +1438,50 @@ impl<S: PageStore> Index<S> {
         self.live = n;
         self.write_meta()?;
         self.store.commit()
+    }
+
+    /// Change the dimension of an index that has never held a vector (an
+    /// index created before its first row, on a column without a declared
+    /// dimension). `bits` as in [`Options::bits`]. Other handles see it as
+    /// a rebuild on `refresh`.
+    pub fn set_dimension(&mut self, dim: usize, bits: Option<usize>) -> Result<()> {
+        if self.meta.n_nodes != 0 {
+            return Err(Error::Invalid(format!(
+                "expected {} dimensions, got {dim}",
+                self.meta.dim
+            )));
+        }
+        if dim == 0 || dim > format::MAX_DIM {
+            return Err(Error::Invalid(format!(
+                "dimension must be 1..={}",
+                format::MAX_DIM
+            )));
+        }
+        let centroid = vec![0f32; dim];
+        let mut m = self.meta;
+        m.dim = dim as u32;
+        m.bits = bits.unwrap_or_else(|| rabitq::default_bits(dim)) as u32;
+        m.centroid = format::write_blob(&self.store, bytemuck::cast_slice(&centroid))?;
+        let (metric, quant, layout) = Self::assemble_parts(m, centroid)?;
+        self.meta = m;
+        self.metric = metric;
+        self.quant = quant;
+        self.layout = layout;
+        self.codes.words = self.quant.code_words();
+        self.codes.per_page = format::codes_per_page(self.codes.words);
+        self.write_meta()
+    }
+
+    /// Bytes `build` needs for `n` vectors beyond the caller's input: the
+    /// prepared copy of the vectors, adjacency lists, per-thread visited
+    /// marks and the codes.
+    pub fn build_memory(&self, n: usize) -> usize {
+        let r = self.meta.max_degree as usize;
+        let threads = rayon::current_num_threads();
+        n * self.meta.dim as usize * 4
+            + n * (r * 6 + 64)
+            + threads * n * 4
+            + n * (self.codes.words * 8 + 40)
     }
 
     /// Every live node's neighbour list (for invariant checks and tools).

@@ -1,0 +1,295 @@
+//! `ambuild` and `ambuildempty`: collect the table's vectors, build the
+//! Vamana graph and codes in memory on all cores, write the pages once and
+//! WAL-log them in one pass.
+//!
+//! The build stays within `maintenance_work_mem`. Once the vectors collected
+//! so far and the graph build's working set would exceed it, the graph is
+//! built from those, with a NOTICE, and every further row is inserted one by
+//! one (slower, but needs only the codes in memory).
+
+use crate::index_cache;
+use crate::index_errors::{engine_error, relation_name};
+use crate::index_options;
+use crate::index_store::{relation_needs_wal, Logging, PgStore};
+use crate::index_tid::tid_to_id;
+use crate::vector_datum::VectorArg;
+use diskvec_engine::{Index, Metric, Options};
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode::*;
+
+// progress.h
+const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
+const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
+const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
+pub const PHASE_LOAD: i64 = 2;
+pub const PHASE_GRAPH: i64 = 3;
+pub const PHASE_WRITE: i64 = 4;
+
+/// `ambuildphasename`.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
+    let name: &'static std::ffi::CStr = match phase {
+        PHASE_LOAD => c"loading tuples",
+        PHASE_GRAPH => c"building graph",
+        PHASE_WRITE => c"writing index pages",
+        _ => return std::ptr::null_mut(),
+    };
+    name.as_ptr().cast_mut()
+}
+
+fn progress(param: i32, value: i64) {
+    unsafe { pg_sys::pgstat_progress_update_param(param, value) };
+}
+
+/// The metric an index's operator class stands for: its support function 1
+/// is the distance function of the operator it orders by.
+pub fn metric_of(index: pg_sys::Relation) -> Metric {
+    let name = unsafe {
+        let proc_ = pg_sys::index_getprocid(index, 1, 1);
+        let p = pg_sys::get_func_name(proc_);
+        if p.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    };
+    match name.as_str() {
+        "vector_l2_squared_distance" => Metric::L2,
+        "vector_negative_inner_product" => Metric::InnerProduct,
+        "cosine_distance" => Metric::Cosine,
+        other => crate::errors::raise(
+            ERRCODE_WRONG_OBJECT_TYPE,
+            format!("diskvec: operator class support function \"{other}\" is not a distance diskvec knows"),
+            Some("Use vector_l2_ops, vector_ip_ops or vector_cosine_ops."),
+        ),
+    }
+}
+
+/// The column's declared dimension, if it has a typmod.
+fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
+    let typmod = unsafe {
+        let desc = (*index).rd_att;
+        (*(*desc).attrs.as_ptr()).atttypmod
+    };
+    (typmod > 0).then_some(typmod as usize)
+}
+
+pub fn engine_options(index: pg_sys::Relation, dim: usize) -> Options {
+    let (r, l, alpha, bits) = index_options::of(index);
+    let mut o = Options::new(dim, metric_of(index));
+    o.max_degree = r;
+    o.build_list_size = l;
+    o.alpha = alpha;
+    o.bits = bits;
+    o
+}
+
+/// A vector as the index will hold it, or `None` for a row the index skips
+/// (a zero vector under cosine, whose distance is undefined, as pgvector).
+pub fn indexable(index: pg_sys::Relation, metric: Metric, v: &[f32], want: Option<usize>) -> bool {
+    if let Some(d) = want {
+        if v.len() != d {
+            crate::errors::raise(
+                ERRCODE_DATA_EXCEPTION,
+                format!(
+                    "index \"{}\" holds {d}-dimensional vectors, not {}",
+                    relation_name(index),
+                    v.len()
+                ),
+                Some("A diskvec index needs one dimension: declare the column as vector(n)."),
+            );
+        }
+    }
+    !(metric == Metric::Cosine && v.iter().all(|x| *x == 0.0))
+}
+
+struct BuildState {
+    index_rel: pg_sys::Relation,
+    metric: Metric,
+    dim: Option<usize>,
+    ids: Vec<u64>,
+    vectors: Vec<f32>,
+    budget: usize,
+    /// Set once the in-memory build has happened; later rows are inserted.
+    index: Option<Index<PgStore>>,
+    heap_tuples: f64,
+    index_tuples: f64,
+    tmp: pg_sys::MemoryContext,
+}
+
+impl BuildState {
+    fn new_index(&self) -> Index<PgStore> {
+        let store = PgStore::new(
+            self.index_rel,
+            pg_sys::ForkNumber::MAIN_FORKNUM,
+            Logging::AtEnd,
+        );
+        let opts = engine_options(self.index_rel, self.dim.unwrap_or(1));
+        Index::create(store, opts).unwrap_or_else(|e| engine_error(self.index_rel, e))
+    }
+
+    /// Build the graph from the rows collected so far.
+    fn build_collected(&mut self) {
+        let mut index = self.new_index();
+        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
+        let vectors = std::mem::take(&mut self.vectors);
+        let ids = std::mem::take(&mut self.ids);
+        crate::index_threads::init();
+        index
+            .build(&vectors, &ids, usize::MAX)
+            .unwrap_or_else(|e| engine_error(self.index_rel, e));
+        self.index = Some(index);
+    }
+
+    fn over_budget(&self) -> bool {
+        // Checked every 1024 rows: the estimate needs an index handle.
+        if self.ids.len() % 1024 != 0 || self.dim.is_none() {
+            return false;
+        }
+        let d = self.dim.unwrap();
+        let n = self.ids.len();
+        let r = index_options::of(self.index_rel).0;
+        // Input plus what `Index::build_memory` counts.
+        let need = n * d * 4 + n * 8 + n * d * 4 + n * (r * 6 + 64) + 2 * n * 4 + n * (d / 8 + 48);
+        need > self.budget
+    }
+}
+
+unsafe extern "C-unwind" fn build_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    let st = unsafe { &mut *(state as *mut BuildState) };
+    st.heap_tuples += 1.0;
+    if unsafe { *isnull } {
+        return;
+    }
+    let old = unsafe { pg_sys::MemoryContextSwitchTo(st.tmp) };
+    let v = unsafe { VectorArg::from_datum(*values) };
+    let v = v.as_slice();
+    if st.dim.is_none() {
+        st.dim = Some(v.len());
+    }
+    if indexable(st.index_rel, st.metric, v, st.dim) {
+        let id = tid_to_id(unsafe { &*tid });
+        match st.index.as_mut() {
+            Some(index) => index
+                .insert(id, v)
+                .unwrap_or_else(|e| engine_error(st.index_rel, e)),
+            None => {
+                st.ids.push(id);
+                st.vectors.extend_from_slice(v);
+                if st.over_budget() {
+                    pgrx::notice!(
+                        "diskvec: index \"{}\" no longer fits in maintenance_work_mem after {} rows; building the graph from those and inserting the rest one by one (slower)",
+                        relation_name(st.index_rel),
+                        st.ids.len()
+                    );
+                    st.build_collected();
+                }
+            }
+        }
+        st.index_tuples += 1.0;
+        if (st.index_tuples as u64).is_multiple_of(1000) {
+            progress(PROGRESS_CREATE_IDX_TUPLES_DONE, st.index_tuples as i64);
+        }
+    }
+    unsafe {
+        pg_sys::MemoryContextSwitchTo(old);
+        pg_sys::MemoryContextReset(st.tmp);
+    }
+}
+
+/// `ambuild`.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index_rel: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    if unsafe {
+        pg_sys::RelationGetNumberOfBlocksInFork(index_rel, pg_sys::ForkNumber::MAIN_FORKNUM)
+    } != 0
+    {
+        pgrx::error!(
+            "index \"{}\" already contains data",
+            relation_name(index_rel)
+        );
+    }
+    index_cache::forget(index_rel);
+    let mut st = BuildState {
+        index_rel,
+        metric: metric_of(index_rel),
+        dim: declared_dim(index_rel),
+        ids: Vec::new(),
+        vectors: Vec::new(),
+        budget: unsafe { pg_sys::maintenance_work_mem } as usize * 1024,
+        index: None,
+        heap_tuples: 0.0,
+        index_tuples: 0.0,
+        tmp: unsafe {
+            pg_sys::AllocSetContextCreateExtended(
+                pg_sys::CurrentMemoryContext,
+                c"diskvec build".as_ptr(),
+                pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            )
+        },
+    };
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
+    unsafe {
+        let total = (*(*heap).rd_rel).reltuples;
+        if total > 0.0 {
+            progress(PROGRESS_CREATE_IDX_TUPLES_TOTAL, total as i64);
+        }
+        pg_sys::table_index_build_scan(
+            heap,
+            index_rel,
+            index_info,
+            true,
+            true,
+            Some(build_callback),
+            (&mut st as *mut BuildState).cast(),
+            std::ptr::null_mut(),
+        );
+    }
+    if st.index.is_none() {
+        st.build_collected();
+    }
+    progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_WRITE);
+    drop(st.index.take());
+    unsafe {
+        if relation_needs_wal(index_rel) {
+            let n = pg_sys::RelationGetNumberOfBlocksInFork(
+                index_rel,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+            );
+            pg_sys::log_newpage_range(index_rel, pg_sys::ForkNumber::MAIN_FORKNUM, 0, n, true);
+        }
+        pg_sys::MemoryContextDelete(st.tmp);
+        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+            as *mut pg_sys::IndexBuildResult;
+        (*result).heap_tuples = st.heap_tuples;
+        (*result).index_tuples = st.index_tuples;
+        result
+    }
+}
+
+/// `ambuildempty`: the init fork of an UNLOGGED index, an empty index that
+/// replaces the main fork after a crash. Always WAL-logged.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index_rel: pg_sys::Relation) {
+    let store = PgStore::new(index_rel, pg_sys::ForkNumber::INIT_FORKNUM, Logging::AtEnd);
+    let opts = engine_options(index_rel, declared_dim(index_rel).unwrap_or(1));
+    drop(Index::create(store, opts).unwrap_or_else(|e| engine_error(index_rel, e)));
+    unsafe {
+        let n =
+            pg_sys::RelationGetNumberOfBlocksInFork(index_rel, pg_sys::ForkNumber::INIT_FORKNUM);
+        pg_sys::log_newpage_range(index_rel, pg_sys::ForkNumber::INIT_FORKNUM, 0, n, true);
+    }
+}

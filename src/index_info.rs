@@ -1,0 +1,43 @@
+//! SQL-callable facts about a diskvec index.
+
+use crate::index_cache;
+use pgrx::pg_sys;
+
+/// The index `oid` (a regclass argument), opened for the call.
+struct OpenIndex(pg_sys::Relation);
+
+impl OpenIndex {
+    fn open(oid: pg_sys::Oid) -> Self {
+        let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as i32) };
+        let ours = unsafe {
+            let name = pg_sys::get_am_name((*(*rel).rd_rel).relam);
+            !name.is_null() && std::ffi::CStr::from_ptr(name) == c"diskvec"
+        };
+        if !ours {
+            unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as i32) };
+            crate::errors::raise(
+                pgrx::PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                "relation is not a diskvec index",
+                None,
+            );
+        }
+        OpenIndex(rel)
+    }
+}
+
+impl Drop for OpenIndex {
+    fn drop(&mut self) {
+        unsafe { pg_sys::index_close(self.0, pg_sys::AccessShareLock as i32) };
+    }
+}
+
+pg_function! {
+    /// `diskvec_cache_bytes(regclass) RETURNS bigint`: bytes this backend
+    /// holds in memory for the index (codes, ids, locations).
+    fn diskvec_cache_bytes(fcinfo) {
+        let oid = pg_sys::Oid::from(unsafe { crate::fmgr::arg(fcinfo, 0) }.value() as u32);
+        let rel = OpenIndex::open(oid);
+        let bytes = index_cache::reader(rel.0).code_memory_bytes();
+        pg_sys::Datum::from(bytes as i64)
+    }
+}

@@ -1,0 +1,183 @@
+//! `ambeginscan`, `amrescan`, `amgettuple`, `amendscan`: ORDER BY distance
+//! through the engine's streaming search.
+//!
+//! The first batch is a search with `diskvec.search_list_size`; when a
+//! filter rejects rows and the executor keeps asking, each further batch
+//! doubles the list and continues where the last stopped (pgvector's
+//! iterative scan), until `diskvec.max_scan_tuples`. Rows come out in strict
+//! distance order: within a batch they are exact, and a row a later batch
+//! finds closer than one already returned is skipped, as pgvector's
+//! `strict_order` does.
+
+use crate::index_build::metric_of;
+use crate::index_cache::{self, PgIndex};
+use crate::index_errors::engine_error;
+use crate::index_options::{MAX_SCAN_TUPLES, RERANK, SEARCH_LIST_SIZE};
+use crate::index_store::PgStore;
+use crate::index_tid::id_to_tid;
+use crate::vector_datum::VectorArg;
+use diskvec_engine::{Metric, SearchIter, SearchParams};
+use pgrx::pg_sys;
+use std::rc::Rc;
+
+struct ScanState {
+    // Declared before `index`, which it borrows, so it is dropped first.
+    iter: Option<SearchIter<'static, PgStore>>,
+    index: Option<Rc<PgIndex>>,
+    query: Option<Vec<f32>>,
+    last: f32,
+    seen: usize,
+    reset_hook: *mut pg_sys::MemoryContextCallback,
+}
+
+impl ScanState {
+    fn clear(&mut self) {
+        self.iter = None;
+        self.index = None;
+        self.query = None;
+        self.last = f32::NEG_INFINITY;
+        self.seen = 0;
+    }
+}
+
+/// Frees the state if the scan's memory goes away without `amendscan` (an
+/// error aborted the query).
+unsafe extern "C-unwind" fn free_on_reset(arg: *mut std::ffi::c_void) {
+    if !arg.is_null() {
+        drop(unsafe { Box::from_raw(arg as *mut ScanState) });
+    }
+}
+
+fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+    unsafe { &mut *((*scan).opaque as *mut ScanState) }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index_rel: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index_rel, nkeys, norderbys);
+        let hook = pg_sys::palloc0(std::mem::size_of::<pg_sys::MemoryContextCallback>())
+            as *mut pg_sys::MemoryContextCallback;
+        let st = Box::into_raw(Box::new(ScanState {
+            iter: None,
+            index: None,
+            query: None,
+            last: f32::NEG_INFINITY,
+            seen: 0,
+            reset_hook: hook,
+        }));
+        (*hook).func = Some(free_on_reset);
+        (*hook).arg = st.cast();
+        pg_sys::MemoryContextRegisterResetCallback(pg_sys::CurrentMemoryContext, hook);
+        (*scan).opaque = st.cast();
+        scan
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    _keys: pg_sys::ScanKey,
+    _nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    let st = state(scan);
+    st.clear();
+    unsafe {
+        if !orderbys.is_null() && norderbys > 0 {
+            std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+        }
+        if norderbys > 0 {
+            let key = &*(*scan).orderByData;
+            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
+                let v = VectorArg::from_datum(key.sk_argument);
+                st.query = Some(v.as_slice().to_vec());
+            }
+        }
+    }
+}
+
+/// Start the search for the query set by `amrescan`; `false` if there is
+/// nothing to return (a NULL or a zero query under cosine).
+fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
+    let Some(q) = st.query.take() else {
+        return false;
+    };
+    let rel = unsafe { (*scan).indexRelation };
+    let index = index_cache::reader(rel);
+    let dim = index.options().dim;
+    if q.len() != dim && !index.is_empty() {
+        crate::errors::dimension_mismatch(dim, q.len());
+    }
+    if index.is_empty() || (metric_of(rel) == Metric::Cosine && q.iter().all(|x| *x == 0.0)) {
+        return false;
+    }
+    let params = SearchParams {
+        search_list_size: SEARCH_LIST_SIZE.get().max(1) as usize,
+        rerank: RERANK.get().max(0) as usize,
+    };
+    let iter = index
+        .search_iter(&q, &params)
+        .unwrap_or_else(|e| engine_error(rel, e));
+    // SAFETY: the iterator borrows the index inside the Rc kept next to it
+    // in `st` (a stable heap address), and is dropped before it.
+    let iter: SearchIter<'static, PgStore> = unsafe { std::mem::transmute(iter) };
+    st.index = Some(index);
+    st.iter = Some(iter);
+    true
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _direction: pg_sys::ScanDirection::Type,
+) -> bool {
+    let st = state(scan);
+    if st.iter.is_none() && !start(scan, st) {
+        return false;
+    }
+    let max = MAX_SCAN_TUPLES.get().max(1) as usize;
+    let rel = unsafe { (*scan).indexRelation };
+    let iter = st.iter.as_mut().unwrap();
+    loop {
+        pgrx::check_for_interrupts!();
+        if st.seen >= max {
+            return false;
+        }
+        match iter.next() {
+            None => return false,
+            Some(Err(e)) => engine_error(rel, e),
+            Some(Ok((id, d))) => {
+                st.seen += 1;
+                if d < st.last {
+                    continue;
+                }
+                st.last = d;
+                unsafe {
+                    (*scan).xs_heaptid = id_to_tid(id);
+                    (*scan).xs_recheck = false;
+                    (*scan).xs_recheckorderby = false;
+                }
+                return true;
+            }
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    unsafe {
+        let st = (*scan).opaque as *mut ScanState;
+        if st.is_null() {
+            return;
+        }
+        (*(*st).reset_hook).arg = std::ptr::null_mut();
+        drop(Box::from_raw(st));
+        (*scan).opaque = std::ptr::null_mut();
+    }
+}

@@ -1,0 +1,239 @@
+//! The engine's page trait over Postgres buffers.
+//!
+//! One engine page is one buffer page after its 24-byte Postgres header, read
+//! in place (no copy) under a share lock. Writes take the exclusive lock and
+//! go through Generic WAL, so they survive a crash and reach replicas. The
+//! page header claims the whole block (`pd_lower = pd_upper = BLCKSZ`):
+//! Generic WAL skips the "hole" between `pd_lower` and `pd_upper`, and ours
+//! has none.
+//!
+//! A bulk build writes without WAL and logs every page once at the end
+//! (`log_newpage_range`), as Postgres's own index builds do.
+
+use diskvec_engine::page::{BlockNo, Error, Page, PageStore, Result};
+use pgrx::pg_sys;
+use std::cell::Cell;
+use std::ops::Deref;
+
+const PG_PAGE_HEADER: usize = 24;
+const BLCKSZ: usize = pg_sys::BLCKSZ as usize;
+const _: () = assert!(PG_PAGE_HEADER + diskvec_engine::PAGE_SIZE == BLCKSZ);
+
+/// How writes are made durable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Logging {
+    /// Every write is a Generic WAL record (when the relation needs WAL).
+    Generic,
+    /// No WAL per write: the caller logs all pages at the end (index build).
+    AtEnd,
+}
+
+pub struct PgStore {
+    rel: Cell<pg_sys::Relation>,
+    fork: pg_sys::ForkNumber::Type,
+    logging: Logging,
+    /// Blocks known to exist; refreshed from the relation when a read goes
+    /// past it, so a read costs no `lseek`.
+    nblocks: Cell<BlockNo>,
+}
+
+// A backend is single-threaded and the store never leaves it. The build's
+// worker threads only run pure graph code, never a page access.
+unsafe impl Send for PgStore {}
+unsafe impl Sync for PgStore {}
+
+impl PgStore {
+    pub fn new(rel: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, logging: Logging) -> Self {
+        PgStore {
+            rel: Cell::new(rel),
+            fork,
+            logging,
+            nblocks: Cell::new(0),
+        }
+    }
+
+    /// The relcache entry is stable for a backend, but a cached store is
+    /// pointed at the current one on every use anyway.
+    pub fn set_relation(&self, rel: pg_sys::Relation) {
+        self.rel.set(rel);
+    }
+
+    fn blocks(&self) -> BlockNo {
+        let n = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.rel.get(), self.fork) };
+        self.nblocks.set(n);
+        n
+    }
+
+    fn buffer(&self, blkno: BlockNo, mode: u32) -> Result<LockedBuffer> {
+        if blkno >= self.nblocks.get() && blkno >= self.blocks() {
+            return Err(Error::OutOfRange(blkno));
+        }
+        let buf = unsafe {
+            pg_sys::ReadBufferExtended(
+                self.rel.get(),
+                self.fork,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            )
+        };
+        Ok(LockedBuffer::lock(buf, mode))
+    }
+
+    /// Copy an engine page into a buffer page (header set up as ours).
+    unsafe fn fill(dst: *mut u8, page: &Page) {
+        unsafe {
+            pg_sys::PageInit(dst.cast(), BLCKSZ, 0);
+            let hdr = dst as *mut pg_sys::PageHeaderData;
+            (*hdr).pd_lower = BLCKSZ as u16;
+            // Bytes 0..4 belong to the store (the file store's CRC); Postgres
+            // has its own page checksums.
+            std::ptr::copy_nonoverlapping(
+                page.bytes.as_ptr().add(4),
+                dst.add(PG_PAGE_HEADER + 4),
+                diskvec_engine::PAGE_SIZE - 4,
+            );
+        }
+    }
+
+    fn put(&self, buf: &LockedBuffer, page: &Page, full_image: bool) {
+        unsafe {
+            if self.logging == Logging::Generic {
+                let mut wal = GenericWal::start(self.rel.get());
+                let flags = if full_image {
+                    pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+                } else {
+                    0
+                };
+                let dst = pg_sys::GenericXLogRegisterBuffer(wal.state, buf.0, flags);
+                Self::fill(dst.cast(), page);
+                wal.finish();
+            } else {
+                Self::fill(pg_sys::BufferGetPage(buf.0).cast(), page);
+                pg_sys::MarkBufferDirty(buf.0);
+            }
+        }
+    }
+}
+
+/// A pinned buffer under a content lock; unlocked and unpinned on drop.
+pub struct LockedBuffer(pg_sys::Buffer);
+
+impl LockedBuffer {
+    fn lock(buf: pg_sys::Buffer, mode: u32) -> Self {
+        unsafe { pg_sys::LockBuffer(buf, mode as i32) };
+        LockedBuffer(buf)
+    }
+}
+
+impl Drop for LockedBuffer {
+    fn drop(&mut self) {
+        unsafe { pg_sys::UnlockReleaseBuffer(self.0) };
+    }
+}
+
+/// A Generic WAL record being built. Dropped without `finish` (an error
+/// between start and finish), it is aborted: the buffer keeps its old
+/// contents and nothing is logged.
+struct GenericWal {
+    state: *mut pg_sys::GenericXLogState,
+}
+
+impl GenericWal {
+    fn start(rel: pg_sys::Relation) -> Self {
+        GenericWal {
+            state: unsafe { pg_sys::GenericXLogStart(rel) },
+        }
+    }
+
+    fn finish(&mut self) {
+        let state = std::mem::replace(&mut self.state, std::ptr::null_mut());
+        unsafe { pg_sys::GenericXLogFinish(state) };
+    }
+}
+
+impl Drop for GenericWal {
+    fn drop(&mut self) {
+        if !self.state.is_null() {
+            unsafe { pg_sys::GenericXLogAbort(self.state) };
+        }
+    }
+}
+
+/// A page read in place, under a share lock.
+pub struct PageView {
+    _buf: LockedBuffer,
+    page: *const Page,
+}
+
+impl Deref for PageView {
+    type Target = Page;
+    fn deref(&self) -> &Page {
+        unsafe { &*self.page }
+    }
+}
+
+impl PageStore for PgStore {
+    type PageRef<'a> = PageView;
+
+    fn read(&self, blkno: BlockNo) -> Result<PageView> {
+        let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_SHARE)?;
+        let page = unsafe { pg_sys::BufferGetPage(buf.0) as *const u8 };
+        Ok(PageView {
+            page: unsafe { page.add(PG_PAGE_HEADER) }.cast(),
+            _buf: buf,
+        })
+    }
+
+    fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
+        let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_EXCLUSIVE)?;
+        self.put(&buf, page, false);
+        Ok(())
+    }
+
+    fn extend(&self) -> Result<BlockNo> {
+        let rel = self.rel.get();
+        let buf = unsafe {
+            pg_sys::LockRelationForExtension(rel, pg_sys::ExclusiveLock as i32);
+            let b = pg_sys::ReadBufferExtended(
+                rel,
+                self.fork,
+                pg_sys::InvalidBlockNumber, // P_NEW
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            let locked = LockedBuffer::lock(b, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            pg_sys::UnlockRelationForExtension(rel, pg_sys::ExclusiveLock as i32);
+            locked
+        };
+        let blkno = unsafe { pg_sys::BufferGetBlockNumber(buf.0) };
+        // A new page is logged whole, so replay never sees it uninitialised.
+        self.put(&buf, &Page::zeroed(), true);
+        self.nblocks.set(self.nblocks.get().max(blkno + 1));
+        Ok(blkno)
+    }
+
+    fn free(&self, blkno: BlockNo) -> Result<()> {
+        unsafe { pg_sys::RecordFreeIndexPage(self.rel.get(), blkno) };
+        Ok(())
+    }
+
+    fn len(&self) -> BlockNo {
+        self.blocks()
+    }
+
+    fn commit(&self) -> Result<()> {
+        // Durability is the transaction's: WAL records are flushed at commit.
+        Ok(())
+    }
+}
+
+/// Postgres's `RelationNeedsWAL` (a macro, so not in the bindings).
+pub unsafe fn relation_needs_wal(rel: pg_sys::Relation) -> bool {
+    unsafe {
+        let r = &*rel;
+        (*r.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char
+            && (pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as i32
+                || (r.rd_createSubid == 0 && r.rd_firstRelfilenodeSubid == 0))
+    }
+}

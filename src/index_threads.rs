@@ -1,0 +1,25 @@
+//! The worker threads of an index build.
+//!
+//! The engine's build runs its parallel parts (graph build, encoding) on
+//! rayon's global pool, while page writes stay on the calling thread, the
+//! backend's own. The workers run only pure engine code, never a Postgres
+//! call, and block every signal: Postgres's handlers (cancel, die, latch)
+//! must run on the backend's thread.
+
+use std::sync::Once;
+
+static START: Once = Once::new();
+
+/// Start the global pool (all cores) with signals blocked in its threads.
+pub fn init() {
+    START.call_once(|| {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("diskvec-build-{i}"))
+            .start_handler(|_| unsafe {
+                let mut all: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut all);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            })
+            .build_global();
+    });
+}

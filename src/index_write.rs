@@ -1,0 +1,155 @@
+//! `aminsert`, `ambulkdelete` and `amvacuumcleanup`.
+//!
+//! Writers take the index's writer lock (a heavyweight lock on the meta
+//! page's number, as pgvector's HNSW does) so that each sees the others'
+//! pages before it links into them; readers never take it and are only
+//! ever held up by a buffer lock on the one page being written.
+
+use crate::index_build::{indexable, metric_of};
+use crate::index_cache;
+use crate::index_errors::engine_error;
+use crate::index_options;
+use crate::index_tid::{id_to_tid, tid_to_id};
+use crate::vector_datum::VectorArg;
+use pgrx::pg_sys;
+
+const WRITER_LOCK_BLOCK: pg_sys::BlockNumber = 0;
+
+/// The writer lock, released on drop (also when an error unwinds).
+struct WriterLock(pg_sys::Relation);
+
+impl WriterLock {
+    fn take(rel: pg_sys::Relation) -> Self {
+        unsafe { pg_sys::LockPage(rel, WRITER_LOCK_BLOCK, pg_sys::ExclusiveLock as i32) };
+        WriterLock(rel)
+    }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        unsafe { pg_sys::UnlockPage(self.0, WRITER_LOCK_BLOCK, pg_sys::ExclusiveLock as i32) };
+    }
+}
+
+/// `aminsert`.
+#[pgrx::pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index_rel: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    if unsafe { *isnull } {
+        return false;
+    }
+    let v = unsafe { VectorArg::from_datum(*values) };
+    let v = v.as_slice();
+    let metric = metric_of(index_rel);
+    let typmod_dim = unsafe {
+        let t = (*(*(*index_rel).rd_att).attrs.as_ptr()).atttypmod;
+        (t > 0).then_some(t as usize)
+    };
+    if !indexable(index_rel, metric, v, typmod_dim) {
+        return false;
+    }
+    let id = tid_to_id(unsafe { &*heap_tid });
+    let _lock = WriterLock::take(index_rel);
+    index_cache::write(index_rel, |index| {
+        let dim = index.options().dim;
+        if dim != v.len() {
+            if index.is_empty() && typmod_dim.is_none() {
+                // Built over an empty table with no declared dimension: the
+                // first row decides.
+                let bits = index_options::of(index_rel).3;
+                index
+                    .set_dimension(v.len(), bits)
+                    .unwrap_or_else(|e| engine_error(index_rel, e));
+            } else {
+                indexable(index_rel, metric, v, Some(dim));
+            }
+        }
+        // A TID is reused only after VACUUM removed its old entry, but an
+        // interrupted VACUUM may have left one behind: replace it.
+        if index.contains(id) {
+            index
+                .delete(id)
+                .unwrap_or_else(|e| engine_error(index_rel, e));
+        }
+        index
+            .insert(id, v)
+            .unwrap_or_else(|e| engine_error(index_rel, e));
+    });
+    false
+}
+
+fn stats_or_new(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+    if stats.is_null() {
+        unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
+    } else {
+        stats
+    }
+}
+
+/// `ambulkdelete`: tombstone every entry whose heap row is dead, then
+/// consolidate (FreshDiskANN): each live node that pointed at a removed one
+/// is re-pruned over that node's neighbours, so the graph stays navigable,
+/// and the removed slots are reused by later inserts.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    let rel = unsafe { (*info).index };
+    let stats = stats_or_new(stats);
+    let Some(callback) = callback else {
+        return stats;
+    };
+    let _lock = WriterLock::take(rel);
+    let (removed, live) = index_cache::write(rel, |index| {
+        let removed = index
+            .delete_where(|id| {
+                let mut tid = id_to_tid(id);
+                unsafe { callback(&mut tid, callback_state) }
+            })
+            .unwrap_or_else(|e| engine_error(rel, e));
+        if removed > 0 {
+            pgrx::check_for_interrupts!();
+            index.consolidate().unwrap_or_else(|e| engine_error(rel, e));
+        }
+        (removed, index.len())
+    });
+    unsafe {
+        (*stats).tuples_removed += removed as f64;
+        (*stats).num_index_tuples = live as f64;
+        (*stats).num_pages =
+            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+    }
+    stats
+}
+
+/// `amvacuumcleanup`: statistics only; space was reclaimed in bulkdelete.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    if unsafe { (*info).analyze_only } {
+        return stats;
+    }
+    let rel = unsafe { (*info).index };
+    let stats = stats_or_new(stats);
+    let live = index_cache::reader(rel).len();
+    unsafe {
+        (*stats).num_index_tuples = live as f64;
+        (*stats).num_pages =
+            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+    }
+    stats
+}
