@@ -83,3 +83,49 @@ pub fn copy_in(client: &mut Client, sql: &str, data: &[u8]) -> Result<u64, postg
     writer.write_all(data).expect("write to COPY stream");
     writer.finish()
 }
+
+/// A `vector` query parameter, sent in pgvector's binary format.
+#[derive(Debug)]
+pub struct Vector<'a>(pub &'a [f32]);
+
+impl postgres::types::ToSql for Vector<'_> {
+    fn to_sql(
+        &self,
+        _ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let mut buf = Vec::new();
+        diskvec_engine::vector_text::encode_vector_binary(self.0, &mut buf);
+        out.extend_from_slice(&buf);
+        Ok(postgres::types::IsNull::No)
+    }
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        ty.name() == "vector"
+    }
+    postgres::types::to_sql_checked!();
+}
+
+/// Creates `table (id int4 primary key, embedding vector(dim))` and loads
+/// `rows` flat vectors with binary COPY; row `i` gets id `i + 1`.
+pub fn load_vectors(client: &mut Client, table: &str, data: &[f32], dim: usize) {
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {table} (id int4 PRIMARY KEY, embedding vector({dim}))"
+        ))
+        .unwrap();
+    let rows: Vec<Vec<Option<Vec<u8>>>> = data
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, v)| {
+            let mut buf = Vec::new();
+            diskvec_engine::vector_text::encode_vector_binary(v, &mut buf);
+            vec![Some(((i + 1) as i32).to_be_bytes().to_vec()), Some(buf)]
+        })
+        .collect();
+    copy_in(
+        client,
+        &format!("COPY {table} (id, embedding) FROM STDIN (FORMAT binary)"),
+        &binary_copy(&rows),
+    )
+    .unwrap();
+}

@@ -1,0 +1,219 @@
+//! The diskvec index through SQL, one client, next to exact search on the
+//! same server. Prints figures; asserts nothing.
+//!
+//! ```text
+//! DISKVEC_TEST_PORT=5433 cargo bench -p diskvec-e2e --bench sql
+//! ```
+//! Environment:
+//! * `DISKVEC_TEST_PORT`: a running server with the extension installed.
+//! * `DISKVEC_BENCH_DB` (default `diskvec_bench`): created if missing; a
+//!   set's table is loaded once and kept.
+//! * `DISKVEC_BENCH_SETS` (default `glove50`), `DISKVEC_BENCH_METRICS`
+//!   (default `cosine,l2`), `DISKVEC_BENCH_LISTS` (default `32,48,64,96,128`).
+//! * `DISKVEC_BENCH_QUERIES` (default 1000) and `DISKVEC_BENCH_EXACT`
+//!   (default 100): queries for the index sweep and for exact search.
+//! * `DISKVEC_BENCH_MWM` (default `2GB`): maintenance_work_mem for CREATE INDEX.
+//! * `DISKVEC_BENCH_KEEP_INDEX=1`: reuse an existing index (no build).
+//!
+//! Recall@10 is against brute force computed in-process over the same
+//! vectors; exact search through SQL (a sequential scan) is timed on the
+//! first `DISKVEC_BENCH_EXACT` queries and its recall checked too.
+
+use diskvec_e2e::{connect, load_vectors, Vector};
+use diskvec_engine::dataset::{self, brute_force, recall};
+use diskvec_engine::Metric;
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn list(name: &str, default: &str) -> Vec<String> {
+    env(name, default)
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+struct Run {
+    qps: f64,
+    p50: f64,
+    p99: f64,
+    recall: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+fn run_queries(
+    client: &mut postgres::Client,
+    sql: &str,
+    queries: &[f32],
+    dim: usize,
+    truth: &[Vec<u32>],
+) -> Run {
+    let stmt = client.prepare(sql).unwrap();
+    let mut lat = Vec::new();
+    let mut got = Vec::new();
+    let start = Instant::now();
+    for q in queries.chunks_exact(dim) {
+        let t = Instant::now();
+        let rows = client.query(&stmt, &[&Vector(q)]).unwrap();
+        lat.push(t.elapsed());
+        got.push(
+            rows.iter()
+                .map(|r| (r.get::<_, i32>(0) - 1) as u64)
+                .collect::<Vec<u64>>(),
+        );
+    }
+    let total = start.elapsed().as_secs_f64();
+    lat.sort();
+    Run {
+        qps: lat.len() as f64 / total,
+        p50: percentile(&lat, 0.5),
+        p99: percentile(&lat, 0.99),
+        recall: recall(&got, &truth[..got.len()], 10),
+    }
+}
+
+fn main() {
+    let dbname = env("DISKVEC_BENCH_DB", "diskvec_bench");
+    {
+        let mut admin = connect("postgres");
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&dbname])
+            .unwrap()
+            .is_some();
+        if !exists {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {dbname}"))
+                .unwrap();
+        }
+    }
+    let mut client = connect(&dbname);
+    client
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS diskvec")
+        .unwrap();
+    let nq: usize = env("DISKVEC_BENCH_QUERIES", "1000").parse().unwrap();
+    let nexact: usize = env("DISKVEC_BENCH_EXACT", "100").parse().unwrap();
+    let mwm = env("DISKVEC_BENCH_MWM", "2GB");
+    let keep = env("DISKVEC_BENCH_KEEP_INDEX", "0") == "1";
+    for set in list("DISKVEC_BENCH_SETS", "glove50") {
+        let ds = dataset::load(&set);
+        let dim = ds.base.cols;
+        let table = format!("bench_{set}");
+        let loaded: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE tablename = $1",
+                &[&table],
+            )
+            .unwrap()
+            .get(0);
+        if loaded == 0 {
+            let t = Instant::now();
+            load_vectors(&mut client, &table, &ds.base.data, dim);
+            client
+                .batch_execute(&format!("VACUUM ANALYZE {table}"))
+                .unwrap();
+            println!(
+                "{set}: loaded {} rows with binary COPY in {:.1} s",
+                ds.base.rows,
+                t.elapsed().as_secs_f64()
+            );
+        }
+        let nq = nq.min(ds.queries.rows);
+        let queries = &ds.queries.data[..nq * dim];
+        for metric_name in list("DISKVEC_BENCH_METRICS", "cosine,l2") {
+            let (metric, opclass, op) = match metric_name.as_str() {
+                "cosine" => (Metric::Cosine, "vector_cosine_ops", "<=>"),
+                "l2" => (Metric::L2, "vector_l2_ops", "<->"),
+                "ip" => (Metric::InnerProduct, "vector_ip_ops", "<#>"),
+                m => panic!("unknown metric {m}"),
+            };
+            let truth = brute_force(&ds.base.data, dim, queries, 10, metric);
+            let index = format!("{table}_{metric_name}");
+            let have: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_indexes WHERE indexname = $1",
+                    &[&index],
+                )
+                .unwrap()
+                .get(0);
+            // Other metrics' indexes would compete for the ORDER BY.
+            for other in ["cosine", "l2", "ip"] {
+                if other != metric_name {
+                    client
+                        .batch_execute(&format!("DROP INDEX IF EXISTS {table}_{other}"))
+                        .unwrap();
+                }
+            }
+            println!("\n## {set} ({} x {dim}), {metric_name}", ds.base.rows);
+            if !(keep && have == 1) {
+                client
+                    .batch_execute(&format!("DROP INDEX IF EXISTS {index}"))
+                    .unwrap();
+                client
+                    .batch_execute(&format!("SET maintenance_work_mem = '{mwm}'"))
+                    .unwrap();
+                let t = Instant::now();
+                client
+                    .batch_execute(&format!(
+                        "CREATE INDEX {index} ON {table} USING diskvec (embedding {opclass})"
+                    ))
+                    .unwrap();
+                println!("CREATE INDEX: {:.1} s", t.elapsed().as_secs_f64());
+            }
+            let size: i64 = client
+                .query_one(&format!("SELECT pg_relation_size('{index}')"), &[])
+                .unwrap()
+                .get(0);
+            let cache: i64 = client
+                .query_one(&format!("SELECT diskvec_cache_bytes('{index}')"), &[])
+                .unwrap()
+                .get(0);
+            println!(
+                "index size: {:.1} MB; codes cache in a backend: {:.1} MB",
+                size as f64 / 1e6,
+                cache as f64 / 1e6
+            );
+            let knn = format!("SELECT id FROM {table} ORDER BY embedding {op} $1 LIMIT 10");
+            let plan: Vec<String> = client
+                .query(&format!("EXPLAIN {knn}"), &[&Vector(&queries[..dim])])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert!(
+                plan.iter().any(|l| l.contains(&index)),
+                "the planner does not use {index}: {plan:?}"
+            );
+            println!("\n| search_list_size | recall@10 | QPS | p50 ms | p99 ms |");
+            println!("|---:|---:|---:|---:|---:|");
+            for l in list("DISKVEC_BENCH_LISTS", "32,48,64,96,128") {
+                client
+                    .batch_execute(&format!("SET diskvec.search_list_size = {l}"))
+                    .unwrap();
+                // Warm the cache and the plan, then measure.
+                run_queries(&mut client, &knn, &queries[..dim * 20.min(nq)], dim, &truth);
+                let r = run_queries(&mut client, &knn, queries, dim, &truth);
+                println!(
+                    "| {l} | {:.4} | {:.0} | {:.2} | {:.2} |",
+                    r.recall, r.qps, r.p50, r.p99
+                );
+            }
+            client
+                .batch_execute("RESET diskvec.search_list_size; SET enable_indexscan = off")
+                .unwrap();
+            let ne = nexact.min(nq);
+            let r = run_queries(&mut client, &knn, &queries[..ne * dim], dim, &truth);
+            println!(
+                "| exact (seq scan, {ne} queries) | {:.4} | {:.1} | {:.2} | {:.2} |",
+                r.recall, r.qps, r.p50, r.p99
+            );
+            client.batch_execute("RESET enable_indexscan").unwrap();
+        }
+    }
+}
