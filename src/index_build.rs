@@ -155,6 +155,9 @@ impl BuildState {
     }
 }
 
+// Called from C (the heap scan): #[pg_guard] turns an ERROR raised here
+// into a Postgres error instead of a Rust unwind through C frames.
+#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn build_callback(
     _index: pg_sys::Relation,
     tid: pg_sys::ItemPointer,

@@ -42,6 +42,7 @@ impl ScanState {
 
 /// Frees the state if the scan's memory goes away without `amendscan` (an
 /// error aborted the query).
+#[pgrx::pg_guard]
 unsafe extern "C-unwind" fn free_on_reset(arg: *mut std::ffi::c_void) {
     if !arg.is_null() {
         drop(unsafe { Box::from_raw(arg as *mut ScanState) });
@@ -94,16 +95,19 @@ pub unsafe extern "C-unwind" fn amrescan(
         }
         if norderbys > 0 {
             let key = &*(*scan).orderByData;
-            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                let v = VectorArg::from_datum(key.sk_argument);
-                st.query = Some(v.as_slice().to_vec());
-            }
+            st.query = Some(if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
+                VectorArg::from_datum(key.sk_argument).as_slice().to_vec()
+            } else {
+                // A NULL query orders from the origin, as pgvector does
+                // (every distance is NULL, so any order is correct).
+                Vec::new()
+            });
         }
     }
 }
 
 /// Start the search for the query set by `amrescan`; `false` if there is
-/// nothing to return (a NULL or a zero query under cosine).
+/// nothing to return (an empty index, or a zero query under cosine).
 fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     let Some(q) = st.query.take() else {
         return false;
@@ -111,6 +115,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     let rel = unsafe { (*scan).indexRelation };
     let index = index_cache::reader(rel);
     let dim = index.options().dim;
+    let q = if q.is_empty() { vec![0.0; dim] } else { q };
     if q.len() != dim && !index.is_empty() {
         crate::errors::dimension_mismatch(dim, q.len());
     }

@@ -20,7 +20,7 @@ use crate::vamana;
 use parking_lot::Mutex;
 use rayon::prelude::*;
 use std::cmp::Reverse;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Distance function, as in pgvector.
@@ -1047,7 +1047,8 @@ impl<S: PageStore> Index<S> {
             scratch: Some(s),
             ef,
             rerank: params.rerank,
-            ready: Vec::new(),
+            pending: BinaryHeap::new(),
+            frontier: f32::NEG_INFINITY,
             started: false,
             error: false,
         })
@@ -1592,8 +1593,12 @@ pub struct SearchIter<'a, S: PageStore> {
     scratch: Option<Box<Scratch>>,
     ef: usize,
     rerank: usize,
-    /// Results of the current batch, farthest first (so `pop` gives the closest).
-    ready: Vec<(f32, u32)>,
+    /// Exact results not yet returned, closest on top.
+    pending: BinaryHeap<Reverse<(u32, u32)>>,
+    /// The best estimate among candidates not yet expanded: a pending
+    /// result closer than this is returned now; a farther one waits, since
+    /// the next batch may still find something closer.
+    frontier: f32,
     started: bool,
     error: bool,
 }
@@ -1621,12 +1626,25 @@ impl<S: PageStore> SearchIter<'_, S> {
             s.top.extend(all);
         }
         self.started = true;
-        let before = s.exact.len();
-        let _ = before;
         s.exact.clear();
         self.index.run(s, self.ef)?;
         self.index.rerank(s, self.ef, self.rerank)?;
-        self.ready = s.exact.iter().rev().copied().collect();
+        self.pending.extend(
+            s.exact
+                .iter()
+                .map(|&(d, n)| Reverse((crate::search::ord_key(d), n))),
+        );
+        let best_unexpanded = s
+            .cand
+            .peek()
+            .map(|r| r.0)
+            .into_iter()
+            .chain(s.deferred.iter().copied())
+            .min();
+        self.frontier = match best_unexpanded {
+            Some(key) => unpack(key).0,
+            None => f32::INFINITY,
+        };
         Ok(true)
     }
 }
@@ -1638,15 +1656,28 @@ impl<S: PageStore> Iterator for SearchIter<'_, S> {
             return None;
         }
         loop {
-            if let Some((d, n)) = self.ready.pop() {
-                return Some(Ok((
-                    self.index.codes.ids[n as usize],
-                    self.index.external(d),
-                )));
+            if let Some(&Reverse((key, n))) = self.pending.peek() {
+                let d = crate::search::from_key(key);
+                if d <= self.frontier {
+                    self.pending.pop();
+                    return Some(Ok((
+                        self.index.codes.ids[n as usize],
+                        self.index.external(d),
+                    )));
+                }
             }
             match self.next_batch() {
                 Ok(true) => continue,
-                Ok(false) => return None,
+                Ok(false) => {
+                    // Exhausted: whatever is pending is all there is.
+                    self.frontier = f32::INFINITY;
+                    let Reverse((key, n)) = self.pending.pop()?;
+                    let d = crate::search::from_key(key);
+                    return Some(Ok((
+                        self.index.codes.ids[n as usize],
+                        self.index.external(d),
+                    )));
+                }
                 Err(e) => {
                     self.error = true;
                     return Some(Err(e));

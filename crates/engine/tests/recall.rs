@@ -132,10 +132,11 @@ fn search_iter_streams_past_k() {
     let truth = dataset::brute_force(&base, dim, q, 100, Metric::L2);
     let got: Vec<Vec<u64>> = vec![first.iter().take(100).map(|x| x.0).collect()];
     assert!(dataset::recall(&got, &truth, 100) >= 0.9);
-    // Within the first batch distances do not decrease.
-    for w in first[..20].windows(2) {
-        assert!(w[0].1 <= w[1].1);
-    }
+    // Results wait until no unexpanded candidate is estimated closer, so
+    // across batches the stream is almost sorted (the estimate is not a
+    // bound). Postgres's strict order skips the rare descents.
+    let descents = first.windows(2).filter(|w| w[0].1 > w[1].1).count();
+    assert!(descents <= 4, "{descents} descents in 200 results");
     let all = index.search_iter(q, &params).unwrap().count();
     assert!(all >= n * 99 / 100, "streamed {all} of {n}");
 }

@@ -1,0 +1,107 @@
+-- The diskvec index access method: opclasses, planner use, filters, writes,
+-- options and wrong use. Results are compared with exact search (the same
+-- query with index scans off); data is deterministic.
+SET client_min_messages = warning;
+CREATE TABLE items (id int PRIMARY KEY, category int, embedding vector(3));
+INSERT INTO items
+  SELECT i, i % 10, ARRAY[sin(i), cos(i * 0.7), (i % 13) / 6.0 - 1]::vector
+  FROM generate_series(1, 3000) i;
+INSERT INTO items VALUES (3001, 0, NULL);
+
+-- One index per opclass; each serves its own operator.
+CREATE INDEX items_l2 ON items USING diskvec (embedding vector_l2_ops);
+CREATE INDEX items_ip ON items USING diskvec (embedding vector_ip_ops);
+CREATE INDEX items_cos ON items USING diskvec (embedding vector_cosine_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <-> '[0.1,0.2,0.3]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <#> '[0.1,0.2,0.3]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <=> '[0.1,0.2,0.3]' LIMIT 5;
+-- No ORDER BY distance: the index is never used, even with seqscan off.
+EXPLAIN (COSTS OFF) SELECT id FROM items WHERE embedding = '[0.1,0.2,0.3]';
+-- An operator without an opclass in this index (L1) is not served by it.
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <+> '[0.1,0.2,0.3]' LIMIT 5;
+
+-- Index results equal exact search, and come in distance order.
+CREATE TEMP TABLE q AS SELECT '[0.3,-0.5,0.25]'::vector AS v;
+CREATE FUNCTION top(op text, k int, use_index bool) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+  PERFORM set_config('enable_indexscan', use_index::text, true);
+  EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY embedding %s (SELECT v FROM q), id LIMIT %s) s', op, k) INTO r;
+  RETURN r;
+END $$;
+SELECT op, top(op, 10, true) = top(op, 10, false) AS same_as_exact
+  FROM unnest(ARRAY['<->', '<#>', '<=>']) op;
+SELECT bool_and(d >= lag_d) AS ordered, count(*) FROM (
+  SELECT embedding <-> (SELECT v FROM q) d, lag(embedding <-> (SELECT v FROM q), 1, 0::float8) OVER () lag_d
+  FROM (SELECT embedding FROM items ORDER BY embedding <-> (SELECT v FROM q) LIMIT 200) s) t;
+
+-- A filter that rejects most rows still gets LIMIT rows (iterative scan).
+SELECT count(*) FROM (SELECT id FROM items WHERE category = 3
+  ORDER BY embedding <-> (SELECT v FROM q) LIMIT 50) s;
+SELECT count(*) FROM (SELECT id FROM items WHERE id % 100 = 7
+  ORDER BY embedding <=> (SELECT v FROM q) LIMIT 25) s;
+-- ... bounded by diskvec.max_scan_tuples.
+SET diskvec.max_scan_tuples = 100;
+SELECT count(*) FROM (SELECT id FROM items WHERE id % 100 = 7
+  ORDER BY embedding <=> (SELECT v FROM q) LIMIT 25) s;
+RESET diskvec.max_scan_tuples;
+
+-- NULL rows are not indexed. A NULL query orders from the origin (as
+-- pgvector); a zero query has no cosine distance to anything.
+SELECT count(*), count(embedding) FROM (SELECT embedding FROM items
+  ORDER BY embedding <-> (SELECT NULL::vector) LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <=> '[0,0,0]' LIMIT 5) s;
+
+-- Inserts after the build are found.
+INSERT INTO items VALUES (5000, 1, '[0.3,-0.5,0.25]'), (5001, 1, '[0.31,-0.5,0.25]');
+SELECT id FROM items ORDER BY embedding <-> (SELECT v FROM q) LIMIT 2;
+SELECT id FROM items ORDER BY embedding <=> '[0.3,-0.5,0.25]' LIMIT 1;
+
+-- Deletes and VACUUM: gone rows never come back; results stay exact.
+DELETE FROM items WHERE id % 3 = 0 OR id = 5000;
+VACUUM items;
+SELECT op, top(op, 10, true) = top(op, 10, false) AS same_as_exact
+  FROM unnest(ARRAY['<->', '<#>', '<=>']) op;
+SELECT id FROM items ORDER BY embedding <-> (SELECT v FROM q) LIMIT 1;
+
+-- Wrong use gets a clear error.
+SELECT id FROM items ORDER BY embedding <-> '[1,2]' LIMIT 1;
+CREATE TABLE other (n int, t text);
+CREATE INDEX ON other USING diskvec (n);
+CREATE INDEX ON other USING diskvec (t vector_l2_ops);
+CREATE INDEX ON items USING diskvec (embedding vector_l2_ops, category);
+CREATE INDEX ON items USING diskvec (embedding) WITH (max_neighbors = 2);
+CREATE INDEX ON items USING diskvec (embedding) WITH (alpha = 0.5);
+CREATE INDEX ON items USING diskvec (embedding) WITH (quant_bits = 9);
+CREATE INDEX ON items USING diskvec (embedding) WITH (colour = 1);
+-- A column without a dimension must hold one dimension.
+CREATE TABLE mixed (v vector);
+INSERT INTO mixed VALUES ('[1,2,3]'), ('[1,2]');
+CREATE INDEX ON mixed USING diskvec (v);
+DELETE FROM mixed WHERE vector_dims(v) = 2;
+CREATE INDEX mixed_v ON mixed USING diskvec (v);
+INSERT INTO mixed VALUES ('[1,2]');
+-- An index built on an empty column without a dimension takes the first row's.
+CREATE TABLE later (v vector);
+CREATE INDEX later_v ON later USING diskvec (v vector_cosine_ops);
+INSERT INTO later VALUES ('[1,0,0,0]'), ('[0,1,0,0]'), ('[0.9,0.1,0,0]');
+SELECT v FROM later ORDER BY v <=> '[1,0,0,0]' LIMIT 2;
+
+-- Options, REINDEX, CONCURRENTLY, UNLOGGED.
+CREATE INDEX items_opts ON items USING diskvec (embedding)
+  WITH (max_neighbors = 16, build_list_size = 32, alpha = 1.1, quant_bits = 2);
+SELECT reloptions FROM pg_class WHERE relname = 'items_opts';
+DROP INDEX items_opts;
+REINDEX INDEX items_l2;
+SELECT top('<->', 10, true) = top('<->', 10, false) AS same_after_reindex;
+DROP INDEX items_l2;
+CREATE INDEX CONCURRENTLY items_l2 ON items USING diskvec (embedding vector_l2_ops);
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_l2'::regclass;
+SELECT top('<->', 10, true) = top('<->', 10, false) AS same_after_concurrently;
+CREATE UNLOGGED TABLE u (id int, v vector(2));
+CREATE INDEX ON u USING diskvec (v);
+INSERT INTO u SELECT i, ARRAY[i, i % 5] FROM generate_series(1, 100) i;
+SELECT id FROM u ORDER BY v <-> '[10,0]' LIMIT 3;
+SELECT diskvec_cache_bytes('items_l2') > 0 AS cached;
+SELECT diskvec_cache_bytes('items_pkey');
