@@ -14,6 +14,9 @@
 //!   (default 100): queries for the index sweep and for exact search.
 //! * `DISKVEC_BENCH_MWM` (default `2GB`): maintenance_work_mem for CREATE INDEX.
 //! * `DISKVEC_BENCH_KEEP_INDEX=1`: reuse an existing index (no build).
+//! * `DISKVEC_BENCH_DROP_CACHES=1`: drop the OS page cache before every
+//!   measured run (needs root); `benches/sql.sh` uses it, with a small
+//!   shared_buffers, for the disk-resident regime.
 //!
 //! Recall@10 is against brute force computed in-process over the same
 //! vectors; exact search through SQL (a sequential scan) is timed on the
@@ -41,6 +44,16 @@ struct Run {
     p50: f64,
     p99: f64,
     recall: f64,
+}
+
+/// Empty the OS page cache, so reads that miss shared_buffers go to disk.
+fn drop_caches() {
+    let ok = std::process::Command::new("sh")
+        .args(["-c", "sync && echo 3 > /proc/sys/vm/drop_caches"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "could not drop the page cache (needs root)");
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -101,6 +114,7 @@ fn main() {
     let nexact: usize = env("DISKVEC_BENCH_EXACT", "100").parse().unwrap();
     let mwm = env("DISKVEC_BENCH_MWM", "2GB");
     let keep = env("DISKVEC_BENCH_KEEP_INDEX", "0") == "1";
+    let cold = env("DISKVEC_BENCH_DROP_CACHES", "0") == "1";
     for set in list("DISKVEC_BENCH_SETS", "glove50") {
         let ds = dataset::load(&set);
         let dim = ds.base.cols;
@@ -196,8 +210,12 @@ fn main() {
                 client
                     .batch_execute(&format!("SET diskvec.search_list_size = {l}"))
                     .unwrap();
-                // Warm the cache and the plan, then measure.
+                // Warm the cache and the plan, then measure (cold: drop the
+                // OS cache first; the backend's codes stay in memory).
                 run_queries(&mut client, &knn, &queries[..dim * 20.min(nq)], dim, &truth);
+                if cold {
+                    drop_caches();
+                }
                 let r = run_queries(&mut client, &knn, queries, dim, &truth);
                 println!(
                     "| {l} | {:.4} | {:.0} | {:.2} | {:.2} |",
@@ -208,6 +226,9 @@ fn main() {
                 .batch_execute("RESET diskvec.search_list_size; SET enable_indexscan = off")
                 .unwrap();
             let ne = nexact.min(nq);
+            if cold {
+                drop_caches();
+            }
             let r = run_queries(&mut client, &knn, &queries[..ne * dim], dim, &truth);
             println!(
                 "| exact (seq scan, {ne} queries) | {:.4} | {:.1} | {:.2} | {:.2} |",

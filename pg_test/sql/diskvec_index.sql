@@ -88,6 +88,23 @@ CREATE INDEX later_v ON later USING diskvec (v vector_cosine_ops);
 INSERT INTO later VALUES ('[1,0,0,0]'), ('[0,1,0,0]'), ('[0.9,0.1,0,0]');
 SELECT v FROM later ORDER BY v <=> '[1,0,0,0]' LIMIT 2;
 
+-- A build that outgrows maintenance_work_mem says so and finishes by
+-- inserting the remaining rows; the result is still exact here.
+CREATE TABLE big AS
+  SELECT i AS id, ARRAY[sin(i), cos(i * 0.3), (i % 17) / 8.0 - 1]::vector(3) AS embedding
+  FROM generate_series(1, 6000) i;
+SET client_min_messages = notice;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX big_small ON big USING diskvec (embedding);
+RESET maintenance_work_mem;
+SET client_min_messages = warning;
+SELECT array_agg(id) AS via_index
+  FROM (SELECT id FROM big ORDER BY embedding <-> '[0.5,0.5,0]' LIMIT 10) s \gset
+SET enable_indexscan = off;
+SELECT array_agg(id) = :'via_index'::int[] AS same_as_exact
+  FROM (SELECT id FROM big ORDER BY embedding <-> '[0.5,0.5,0]' LIMIT 10) s;
+RESET enable_indexscan;
+
 -- Options, REINDEX, CONCURRENTLY, UNLOGGED.
 CREATE INDEX items_opts ON items USING diskvec (embedding)
   WITH (max_neighbors = 16, build_list_size = 32, alpha = 1.1, quant_bits = 2);

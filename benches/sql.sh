@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The SQL benchmark (benches/sql.rs) in both regimes, on a server of its own:
+#  1. cached: default shared_buffers, index and table warm;
+#  2. disk-resident: the server restarted with shared_buffers = 1/8 of the
+#     index and the OS page cache dropped before every measured run, so the
+#     node pages come from disk; only the codes are in the backend's memory.
+# Usage: benches/sql.sh            (GloVe-400k, cosine and l2)
+#        DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine benches/sql.sh
+# Needs root (to drop the page cache) and the extension installed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/pg.sh"
+dir=${DISKVEC_BENCH_PGDATA:-/var/tmp/diskvec-bench}
+port=${DISKVEC_BENCH_PORT:-5435}
+export DISKVEC_TEST_PORT=$port
+pg_up "$dir" "$port"
+trap 'pg_down "$dir"' EXIT
+cd "$root"
+cargo build --release -p diskvec-e2e --benches -q 2>/dev/null || true
+echo "# diskvec through SQL: cached"
+cargo bench -q -p diskvec-e2e --bench sql
+metrics=${DISKVEC_BENCH_METRICS:-cosine,l2}
+for metric in ${metrics//,/ }; do
+  # One index at a time: build it cached, then measure it cold.
+  DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 cargo bench -q -p diskvec-e2e --bench sql >/dev/null
+  size=$(pg_psql "$port" -d "${DISKVEC_BENCH_DB:-diskvec_bench}" -tAc \
+    "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'diskvec'")
+  sb_kb=$(( size / 8 / 1024 ))
+  pg_down "$dir"
+  pg_up "$dir" "$port" -c shared_buffers=${sb_kb}kB
+  echo
+  echo "# disk-resident: $metric, shared_buffers ${sb_kb} kB (index $(( size / 1024 / 1024 )) MiB), OS cache dropped before each run"
+  DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_DROP_CACHES=1 \
+    DISKVEC_BENCH_EXACT=${DISKVEC_BENCH_EXACT_COLD:-20} cargo bench -q -p diskvec-e2e --bench sql
+  pg_down "$dir"
+  pg_up "$dir" "$port"
+done
