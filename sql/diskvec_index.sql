@@ -28,3 +28,7 @@ CREATE OPERATOR CLASS vector_cosine_ops
 CREATE FUNCTION diskvec_cache_bytes(regclass) RETURNS bigint
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 COMMENT ON FUNCTION diskvec_cache_bytes(regclass) IS 'bytes of the index''s code area this backend holds in memory';
+
+CREATE FUNCTION diskvec_verify(regclass) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+COMMENT ON FUNCTION diskvec_verify(regclass) IS 'checks a diskvec index (pages, format, graph, heap coverage); errors on corruption';

@@ -4,7 +4,11 @@ use crate::index_cache;
 use pgrx::pg_sys;
 
 /// The index `oid` (a regclass argument), opened for the call.
-struct OpenIndex(pg_sys::Relation);
+pub struct OpenIndex(pub pg_sys::Relation);
+
+pub fn open_diskvec_index(oid: pg_sys::Oid) -> OpenIndex {
+    OpenIndex::open(oid)
+}
 
 impl OpenIndex {
     fn open(oid: pg_sys::Oid) -> Self {

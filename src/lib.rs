@@ -26,6 +26,7 @@ mod index_scan;
 mod index_store;
 mod index_threads;
 mod index_tid;
+mod index_verify;
 mod index_write;
 
 pgrx::pg_module_magic!();

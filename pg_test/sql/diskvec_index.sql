@@ -64,6 +64,8 @@ VACUUM items;
 SELECT op, top(op, 10, true) = top(op, 10, false) AS same_as_exact
   FROM unnest(ARRAY['<->', '<#>', '<=>']) op;
 SELECT id FROM items ORDER BY embedding <-> (SELECT v FROM q) LIMIT 1;
+SELECT diskvec_verify('items_l2');
+SELECT diskvec_verify('items_cos');
 
 -- Wrong use gets a clear error.
 SELECT id FROM items ORDER BY embedding <-> '[1,2]' LIMIT 1;
@@ -122,3 +124,5 @@ INSERT INTO u SELECT i, ARRAY[i, i % 5] FROM generate_series(1, 100) i;
 SELECT id FROM u ORDER BY v <-> '[10,0]' LIMIT 3;
 SELECT diskvec_cache_bytes('items_l2') > 0 AS cached;
 SELECT diskvec_cache_bytes('items_pkey');
+SELECT diskvec_verify('items_pkey');
+SELECT diskvec_verify('big_small');

@@ -573,6 +573,10 @@ impl<S: PageStore> Index<S> {
     pub fn into_store(self) -> S {
         self.store
     }
+    /// Internal node numbers handed out (live, deleted and free slots).
+    pub fn slots(&self) -> usize {
+        self.codes.len()
+    }
     pub fn contains(&self, id: u64) -> bool {
         self.id_map.contains_key(&id)
     }
@@ -1518,15 +1522,41 @@ impl<S: PageStore> Index<S> {
         Ok(out)
     }
 
-    /// Internal check used by tests: degree <= R, no self loops, and (when
-    /// `after_consolidate`) no edge to a deleted or free node.
+    /// Graph invariants (used by tests and by `diskvec_verify`): every live
+    /// node's page agrees with its code entry, degree <= R, no self loops,
+    /// and (when `after_consolidate`) no edge to a deleted or free node.
     pub fn check_graph(&self, after_consolidate: bool) -> Result<()> {
         let r = self.meta.max_degree as usize;
+        let entry_flags = self
+            .codes
+            .flags
+            .get(self.meta.entry as usize)
+            .map(|f| *f as u32);
+        if self.live > 0
+            && !matches!(
+                entry_flags,
+                Some(format::FLAG_LIVE) | Some(format::FLAG_DELETED)
+            )
+        {
+            return Err(Error::Invalid(format!(
+                "entry point {} is not a node in the graph",
+                self.meta.entry
+            )));
+        }
         for n in 0..self.codes.len() as u32 {
             if self.codes.flags[n as usize] as u32 != format::FLAG_LIVE {
                 continue;
             }
-            let (_, _, nb) = self.read_node(n)?;
+            let (head, _, nb) = self.read_node(n)?;
+            if head.flags != format::FLAG_LIVE || head.id != self.codes.ids[n as usize] {
+                return Err(corrupt(
+                    self.codes.blkno[n as usize],
+                    format!(
+                        "node {n}: page says id {} flags {}, code area says id {} live",
+                        head.id, head.flags, self.codes.ids[n as usize]
+                    ),
+                ));
+            }
             if nb.len() > r {
                 return Err(Error::Invalid(format!(
                     "node {n} has degree {} > R = {r}",
