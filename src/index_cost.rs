@@ -38,7 +38,9 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let reads = (list * 1.2).min(info.pages.max(1) as f64);
         // Neighbours estimated per expanded node: about R = 48.
         let estimates = list * 48.0;
-        *startup = reads * pg_sys::random_page_cost + estimates * pg_sys::cpu_operator_cost;
+        // Node pages are the index's hot set and mostly in shared buffers, so
+        // a read is charged like a sequential page, not a random one.
+        *startup = reads * pg_sys::seq_page_cost + estimates * pg_sys::cpu_operator_cost;
         *total = *startup + tuples * pg_sys::cpu_index_tuple_cost;
         *pages = reads;
     }

@@ -1120,6 +1120,12 @@ impl<S: PageStore> Index<S> {
         }
         self.write_node(n, id, format::FLAG_LIVE, &v, &nbrs)?;
         self.write_code(n)?;
+        // The node is complete and counted before anything links to it: a
+        // crash from here on leaves a live node with some in-edges missing
+        // (a valid graph), never an edge to a node that does not exist.
+        self.id_map.insert(id, n);
+        self.live += 1;
+        self.write_meta()?;
         // Back edges, pruning lists that overflow R.
         for &m in &nbrs {
             let (head, mv, mut mn) = self.read_node(m)?;
@@ -1144,9 +1150,7 @@ impl<S: PageStore> Index<S> {
             }
             self.write_node(m, head.id, head.flags, &mv, &mn)?;
         }
-        self.id_map.insert(id, n);
-        self.live += 1;
-        self.write_meta()
+        Ok(())
     }
 
     /// Mark `id` deleted (a tombstone: it still routes searches but is never
@@ -1255,6 +1259,8 @@ impl<S: PageStore> Index<S> {
                 .or_else(|| (0..n).find(|&x| !is_gone(x, &self.codes)))
                 .unwrap_or(NONE);
         }
+        // The new entry point is durable before the old one can be freed.
+        self.write_meta()?;
         let dim = self.meta.dim as usize;
         for &d in &deleted {
             self.codes.flags[d as usize] = format::FLAG_FREE as u8;
