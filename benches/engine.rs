@@ -53,16 +53,38 @@ fn main() {
             };
             println!("\n== {set} {m}: n={n} dim={dim} queries={nq} store={store_kind}");
             match store_kind.as_str() {
-                "mem" => drop(run(MemStore::new(), base, dim, queries, &truth, metric)),
+                "mem" => drop(run(
+                    MemStore::new(),
+                    base,
+                    dim,
+                    queries,
+                    &truth,
+                    metric,
+                    &format!("{set} {m} (memory store)"),
+                )),
                 _ => {
                     let dir = tempfile::tempdir().unwrap();
                     let store = FileStore::create(dir.path().join("index.dv")).unwrap();
-                    let mut index = run(store, base, dim, queries, &truth, metric);
+                    let mut index = run(
+                        store,
+                        base,
+                        dim,
+                        queries,
+                        &truth,
+                        metric,
+                        &format!("{set} {m} (CRC on every read)"),
+                    );
                     println!(
                         "-- same file store, CRC verified on first read only (Verify::FirstRead):"
                     );
                     index.store_mut().set_verify(Verify::FirstRead);
-                    sweep(&index, dim, queries, &truth);
+                    sweep(
+                        &index,
+                        dim,
+                        queries,
+                        &truth,
+                        &format!("engine {set} {m} (CRC on first read)"),
+                    );
                 }
             }
         }
@@ -76,6 +98,7 @@ fn run<S: PageStore>(
     queries: &[f32],
     truth: &[Vec<u32>],
     metric: Metric,
+    label: &str,
 ) -> Index<S> {
     let n = base.len() / dim;
     let mut opts = Options::new(dim, metric);
@@ -151,11 +174,19 @@ fn run<S: PageStore>(
         "brute", "-", "1.000*", bf_qps, "-", "-"
     );
     println!("(* brute force is exact by construction)");
-    sweep(&index, dim, queries, truth);
+    sweep(&index, dim, queries, truth, &format!("engine {label}"));
     index
 }
 
-fn sweep<S: PageStore>(index: &Index<S>, dim: usize, queries: &[f32], truth: &[Vec<u32>]) {
+/// Prints the recall/QPS table, plus one `curve` line per point (label,
+/// recall, QPS, tab-separated) for `benches/report.sh` to plot.
+fn sweep<S: PageStore>(
+    index: &Index<S>,
+    dim: usize,
+    queries: &[f32],
+    truth: &[Vec<u32>],
+    label: &str,
+) {
     let nq = queries.len() / dim;
     let lists: Vec<usize> = std::env::var("DISKVEC_BENCH_LISTS")
         .ok()
@@ -185,13 +216,14 @@ fn sweep<S: PageStore>(index: &Index<S>, dim: usize, queries: &[f32], truth: &[V
             results.push(r.into_iter().map(|x| x.0).collect::<Vec<u64>>());
         }
         let qps = nq as f64 / t.elapsed().as_secs_f64();
+        let r = recall(&results, truth, 10);
         println!(
-            "{list:>8} {:>7} {:>10.4} {qps:>11.0} {:>10.1} {:>9.1}",
+            "{list:>8} {:>7} {r:>10.4} {qps:>11.0} {:>10.1} {:>9.1}",
             params.rerank,
-            recall(&results, truth, 10),
             pages as f64 / nq as f64,
             expanded as f64 / nq as f64
         );
+        eprintln!("curve\t{label}\t{r:.4}\t{qps:.0}");
     }
 }
 

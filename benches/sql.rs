@@ -12,6 +12,8 @@
 //!   (default `cosine,l2`), `DISKVEC_BENCH_LISTS` (default `32,48,64,96,128`).
 //! * `DISKVEC_BENCH_QUERIES` (default 1000) and `DISKVEC_BENCH_EXACT`
 //!   (default 100): queries for the index sweep and for exact search.
+//! * `DISKVEC_BENCH_N`: only the first N vectors of each set.
+//! * `DISKVEC_BENCH_COPY` (default 1): time COPY in and out first.
 //! * `DISKVEC_BENCH_MWM` (default `2GB`): maintenance_work_mem for CREATE INDEX.
 //! * `DISKVEC_BENCH_KEEP_INDEX=1`: reuse an existing index (no build).
 //! * `DISKVEC_BENCH_DROP_CACHES=1`: drop the OS page cache before every
@@ -92,6 +94,67 @@ fn run_queries(
     }
 }
 
+/// Load speed: the whole set into a scratch table with binary COPY, then
+/// with text COPY (the same rows), and read back with binary COPY TO.
+fn copy_figures(client: &mut postgres::Client, set: &str, data: &[f32], dim: usize) {
+    use std::io::{Read, Write};
+    let n = data.len() / dim;
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS copy_scratch; CREATE UNLOGGED TABLE copy_scratch (id int4, embedding vector({dim}))"
+        ))
+        .unwrap();
+    let rows: Vec<Vec<Option<Vec<u8>>>> = data
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, v)| {
+            let mut b = Vec::new();
+            diskvec_engine::vector_text::encode_vector_binary(v, &mut b);
+            vec![Some((i as i32).to_be_bytes().to_vec()), Some(b)]
+        })
+        .collect();
+    let bin = diskvec_e2e::binary_copy(&rows);
+    let t = Instant::now();
+    diskvec_e2e::copy_in(client, "COPY copy_scratch FROM STDIN (FORMAT binary)", &bin).unwrap();
+    let bin_in = t.elapsed().as_secs_f64();
+    client.batch_execute("TRUNCATE copy_scratch").unwrap();
+    let mut text = String::new();
+    for (i, v) in data.chunks_exact(dim).enumerate() {
+        text.push_str(&format!(
+            "{i}\t{}\n",
+            diskvec_engine::vector_text::format_vector_text(v)
+        ));
+    }
+    let t = Instant::now();
+    let mut w = client.copy_in("COPY copy_scratch FROM STDIN").unwrap();
+    w.write_all(text.as_bytes()).unwrap();
+    w.finish().unwrap();
+    let text_in = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut out = Vec::new();
+    client
+        .copy_out("COPY copy_scratch TO STDOUT (FORMAT binary)")
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    let bin_out = t.elapsed().as_secs_f64();
+    client.batch_execute("DROP TABLE copy_scratch").unwrap();
+    println!("\n## {set}: COPY of {n} rows ({dim}-d)\n");
+    println!("| COPY | seconds | rows/s | MB/s |");
+    println!("|---|---:|---:|---:|");
+    for (what, secs, bytes) in [
+        ("binary FROM STDIN", bin_in, bin.len()),
+        ("text FROM STDIN", text_in, text.len()),
+        ("binary TO STDOUT", bin_out, out.len()),
+    ] {
+        println!(
+            "| {what} | {secs:.2} | {:.0} | {:.0} |",
+            n as f64 / secs,
+            bytes as f64 / secs / 1e6
+        );
+    }
+}
+
 fn main() {
     let dbname = env("DISKVEC_BENCH_DB", "diskvec_bench");
     {
@@ -116,9 +179,16 @@ fn main() {
     let keep = env("DISKVEC_BENCH_KEEP_INDEX", "0") == "1";
     let cold = env("DISKVEC_BENCH_DROP_CACHES", "0") == "1";
     for set in list("DISKVEC_BENCH_SETS", "glove50") {
-        let ds = dataset::load(&set);
+        let mut ds = dataset::load(&set);
         let dim = ds.base.cols;
-        let table = format!("bench_{set}");
+        let mut table = format!("bench_{set}");
+        if let Ok(n) = env("DISKVEC_BENCH_N", "").parse::<usize>() {
+            // A subset (smoke runs): its own table.
+            let n = n.min(ds.base.rows);
+            ds.base.data.truncate(n * dim);
+            ds.base.rows = n;
+            table = format!("bench_{set}_{n}");
+        }
         let loaded: i64 = client
             .query_one(
                 "SELECT count(*) FROM pg_tables WHERE tablename = $1",
@@ -137,6 +207,9 @@ fn main() {
                 ds.base.rows,
                 t.elapsed().as_secs_f64()
             );
+        }
+        if env("DISKVEC_BENCH_COPY", "1") == "1" {
+            copy_figures(&mut client, &set, &ds.base.data, dim);
         }
         let nq = nq.min(ds.queries.rows);
         let queries = &ds.queries.data[..nq * dim];
@@ -220,6 +293,13 @@ fn main() {
                 println!(
                     "| {l} | {:.4} | {:.0} | {:.2} | {:.2} |",
                     r.recall, r.qps, r.p50, r.p99
+                );
+                // For benches/report.sh's plots.
+                eprintln!(
+                    "curve\tsql {set} {metric_name} ({})\t{:.4}\t{:.0}",
+                    if cold { "disk-resident" } else { "cached" },
+                    r.recall,
+                    r.qps
                 );
             }
             client

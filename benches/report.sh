@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Runs every benchmark on the real sets and writes BENCHMARKS.md (tables,
+# recall-QPS plots in bench-plots/, the machine, how to reproduce each
+# figure). Each figure comes from this run, next to exact search.
+#
+#   benches/report.sh            full run (about an hour on 2 cores)
+#   benches/report.sh --smoke    tiny inputs, output in a temp dir: checks
+#                                the harness works (CI runs this)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/pg.sh
+data=${DISKVEC_DATA:-$HOME/.cache/diskvec-data}
+smoke=0
+[ "${1:-}" = --smoke ] && smoke=1
+if [ $smoke = 1 ]; then
+  out=$(mktemp -d /tmp/diskvec-report-XXXX)
+else
+  out=$root
+fi
+logs=$out/bench-logs
+rm -rf "$logs" && mkdir -p "$logs"
+curves=$logs/curves.tsv
+: >"$curves"
+step() { echo "== $*" >&2; }
+
+# Plotting venv (matplotlib from PyPI), made once.
+venv=$data/plot-venv
+if ! "$venv/bin/python" -c "import matplotlib" 2>/dev/null; then
+  step "creating $venv (matplotlib)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q matplotlib
+fi
+
+if [ $smoke = 1 ]; then
+  export DISKVEC_BENCH_N=20000
+  engine_env=(DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cos DISKVEC_BENCH_LISTS=32,64)
+  sql_env=(DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cosine DISKVEC_BENCH_LISTS=32,64
+    DISKVEC_BENCH_QUERIES=100 DISKVEC_BENCH_EXACT=10 DISKVEC_BENCH_EXACT_COLD=5 DISKVEC_BENCH_DB=diskvec_smoke)
+  enc_env=(N=200 ROUNDS=1)
+else
+  engine_env=(DISKVEC_BENCH_SETS=glove50,wordnet384 DISKVEC_BENCH_METRICS=cos,l2,ip)
+  sql_env=(DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cosine,l2)
+  enc_env=()
+fi
+
+step "kernels"
+cargo bench -q -p diskvec-engine --bench kernels 2>/dev/null | grep -v "^Benchmarking\|^$\|time:\|thrpt:\|change:\|Found\|outlier\|high\|low " >"$logs/kernels.txt" || true
+step "engine in-process"
+env "${engine_env[@]}" cargo bench -q -p diskvec-engine --bench engine >"$logs/engine.txt" 2>>"$curves"
+step "SQL end to end (cached and disk-resident)"
+env "${sql_env[@]}" benches/sql.sh >"$logs/sql.txt" 2>>"$curves"
+if [ $smoke = 0 ]; then
+  step "SQL end to end, WordNet 384-d (cosine)"
+  DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine DISKVEC_BENCH_COPY=0 \
+    benches/sql.sh >"$logs/sql_wordnet.txt" 2>>"$curves"
+fi
+step "SciFact retrieval quality"
+dir=/var/tmp/diskvec-report-pg port=5436
+pg_up "$dir" "$port"
+pg_psql "$port" -d postgres -qc "DROP DATABASE IF EXISTS beir" -c "CREATE DATABASE beir"
+pg_psql "$port" -d beir -qc "CREATE EXTENSION diskvec"
+cargo build -q --release -p diskvec-encoder
+target/release/diskvec-eval --beir "$data/scifact" --database-url "host=/tmp port=$port user=postgres dbname=beir" \
+  --embeddings crates/encoder/tests/fixtures/scifact >"$logs/scifact.txt"
+pg_down "$dir"
+step "encoder"
+env "${enc_env[@]}" benches/encoder_bench.sh >"$logs/encoder.txt" 2>"$logs/encoder.err" || {
+  tail -5 "$logs/encoder.err" >&2; exit 1; }
+
+step "plots"
+plots=$out/bench-plots
+"$venv/bin/python" benches/plot.py "$curves" "$plots" >"$logs/plots.txt"
+[ -s "$logs/plots.txt" ] || { echo "no plots made" >&2; exit 1; }
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+{
+  echo "# diskvec benchmarks"
+  echo
+  echo "Written by \`benches/report.sh\`$([ $smoke = 1 ] && echo ' --smoke (tiny inputs: not figures to quote)') on $(date -u +%Y-%m-%d)."
+  echo "Every figure below comes from that one run, next to exact search measured in the same run."
+  echo
+  echo "## Machine"
+  echo
+  echo "- CPU: $cpu, $(nproc) cores; RAM $mem; $(uname -sr)"
+  echo "- $(/usr/lib/postgresql/15/bin/postgres --version); $(rustc --version)"
+  echo "- diskvec $(git rev-parse --short HEAD)"
+  echo
+  echo "## Recall@10 against QPS"
+  echo
+  while read -r png; do echo "![${png%.png}](bench-plots/$png)"; echo; done <"$logs/plots.txt"
+  echo "## Through SQL (one client): GloVe-400k, 50-d"
+  echo
+  echo "Reproduce: \`${sql_env[*]} benches/sql.sh\`. Exact search is the same query with index scans off."
+  echo
+  cat "$logs/sql.txt"
+  if [ -f "$logs/sql_wordnet.txt" ]; then
+    echo
+    echo "## Through SQL: WordNet-117k MiniLM, 384-d"
+    echo
+    echo "Reproduce: \`DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine benches/sql.sh\`"
+    echo
+    cat "$logs/sql_wordnet.txt"
+  fi
+  echo
+  echo "## Engine in-process (no Postgres), 1 thread, file store"
+  echo
+  echo "Reproduce: \`${engine_env[*]} cargo bench -p diskvec-engine --bench engine\`"
+  echo
+  echo '```'
+  cat "$logs/engine.txt"
+  echo '```'
+  echo
+  echo "## Retrieval quality: BEIR SciFact, all-MiniLM-L6-v2"
+  echo
+  echo "Reproduce: \`target/release/diskvec-eval --beir \$DISKVEC_DATA/scifact --database-url ... --embeddings crates/encoder/tests/fixtures/scifact\` (drop \`--embeddings\` to re-encode)."
+  echo
+  cat "$logs/scifact.txt"
+  echo
+  echo "## Encoder: diskvec-encode against sentence-transformers"
+  echo
+  echo "Reproduce: \`${enc_env[*]} benches/encoder_bench.sh\`"
+  echo
+  echo '```'
+  cat "$logs/encoder.txt"
+  echo '```'
+  echo
+  echo "## Distance kernels (simsimd, run-time dispatch, against scalar)"
+  echo
+  echo "Reproduce: \`cargo bench -p diskvec-engine --bench kernels\`"
+  echo
+  echo '```'
+  cat "$logs/kernels.txt"
+  echo '```'
+} >"$out/BENCHMARKS.md"
+step "wrote $out/BENCHMARKS.md"
