@@ -59,5 +59,9 @@ passed=$((passed + $(ls "$root"/pg_test/sql/*.sql | wc -l)))
 step "end-to-end tests (tests/)"
 cargo_tests cargo test --release -p diskvec-e2e
 
+step "benchmark harness smoke run (benches/report.sh --smoke: tiny inputs, figures not kept)"
+"$root/benches/report.sh" --smoke
+passed=$((passed + 1))
+
 step "all tests passed"
 echo "diskvec: $passed passed, 0 failed"
