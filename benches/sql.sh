@@ -22,7 +22,7 @@ cargo bench -q -p diskvec-e2e --bench sql
 metrics=${DISKVEC_BENCH_METRICS:-cosine,l2}
 for metric in ${metrics//,/ }; do
   # One index at a time: build it cached, then measure it cold.
-  DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 cargo bench -q -p diskvec-e2e --bench sql >/dev/null
+  DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_COPY=0 cargo bench -q -p diskvec-e2e --bench sql >/dev/null 2>&1
   size=$(pg_psql "$port" -d "${DISKVEC_BENCH_DB:-diskvec_bench}" -tAc \
     "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'diskvec'")
   sb_kb=$(( size / 8 / 1024 ))
@@ -30,7 +30,7 @@ for metric in ${metrics//,/ }; do
   pg_up "$dir" "$port" -c shared_buffers=${sb_kb}kB
   echo
   echo "# disk-resident: $metric, shared_buffers ${sb_kb} kB (index $(( size / 1024 / 1024 )) MiB), OS cache dropped before each run"
-  DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_DROP_CACHES=1 \
+  DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_DROP_CACHES=1 DISKVEC_BENCH_COPY=0 \
     DISKVEC_BENCH_EXACT=${DISKVEC_BENCH_EXACT_COLD:-20} cargo bench -q -p diskvec-e2e --bench sql
   pg_down "$dir"
   pg_up "$dir" "$port"
