@@ -11,7 +11,8 @@ fn scifact_index_within_half_a_point_of_exact() {
     let data = diskvec_encoder::model::data_dir();
     let admin = format!("host=/tmp port={port} user=postgres dbname=postgres");
     let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    c.batch_execute("DROP DATABASE IF EXISTS eval_scifact").unwrap();
+    c.batch_execute("DROP DATABASE IF EXISTS eval_scifact")
+        .unwrap();
     c.batch_execute("CREATE DATABASE eval_scifact").unwrap();
     let url = format!("host=/tmp port={port} user=postgres dbname=eval_scifact");
     postgres::Client::connect(&url, postgres::NoTls)
@@ -21,7 +22,14 @@ fn scifact_index_within_half_a_point_of_exact() {
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scifact");
     let out = Command::new(env!("CARGO_BIN_EXE_diskvec-eval"))
         .args(["--beir", data.join("scifact").to_str().unwrap()])
-        .args(["--database-url", &url, "--embeddings", fixture, "--max-gap", "0.5"])
+        .args([
+            "--database-url",
+            &url,
+            "--embeddings",
+            fixture,
+            "--max-gap",
+            "0.5",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
