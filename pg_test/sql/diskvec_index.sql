@@ -107,6 +107,16 @@ SELECT array_agg(id) = :'via_index'::int[] AS same_as_exact
   FROM (SELECT id FROM big ORDER BY embedding <-> '[0.5,0.5,0]' LIMIT 10) s;
 RESET enable_indexscan;
 
+-- The largest vectors: 16000 dimensions, a node spanning several pages.
+CREATE TABLE wide (id int, v vector(16000));
+INSERT INTO wide SELECT i, (SELECT array_agg(sin(i * j)) FROM generate_series(1, 16000) j)::vector
+  FROM generate_series(1, 30) i;
+CREATE INDEX wide_v ON wide USING diskvec (v vector_l2_ops);
+SELECT id FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 17) LIMIT 3;
+INSERT INTO wide SELECT 31, v FROM wide WHERE id = 17;
+SELECT id FROM wide ORDER BY v <-> (SELECT v FROM wide WHERE id = 17), id LIMIT 2;
+SELECT diskvec_verify('wide_v');
+
 -- Options, REINDEX, CONCURRENTLY, UNLOGGED.
 CREATE INDEX items_opts ON items USING diskvec (embedding)
   WITH (max_neighbors = 16, build_list_size = 32, alpha = 1.1, quant_bits = 2);
