@@ -55,19 +55,28 @@ pub fn port_for(offset: u16) -> u16 {
 impl Server {
     /// initdb (with data checksums) and start, with extra settings.
     pub fn start(name: &str, port: u16, settings: &[&str]) -> Server {
+        Self::start_with(name, port, settings, true)
+    }
+
+    /// `start`, choosing whether the cluster has data checksums.
+    pub fn start_with(name: &str, port: u16, settings: &[&str], checksums: bool) -> Server {
         let dir = fresh_dir(name);
-        as_postgres(&[
-            &format!("{PG_BIN}/initdb"),
+        let initdb = format!("{PG_BIN}/initdb");
+        let mut args = vec![
+            initdb.as_str(),
             "-D",
             dir.to_str().unwrap(),
             "-U",
             "postgres",
             "--auth=trust",
-            "--data-checksums",
             "-E",
             "UTF8",
             "--locale=C.UTF-8",
-        ]);
+        ];
+        if checksums {
+            args.push("--data-checksums");
+        }
+        as_postgres(&args);
         let s = Server { dir, port };
         s.write_settings(settings);
         s.up();

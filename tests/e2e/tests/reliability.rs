@@ -408,3 +408,56 @@ fn flipped_bytes_in_the_index_file_are_reported_not_returned() {
     println!("index file: {injected} byte flips injected, {detected} reported (page checksum), none returned as data");
     assert_eq!(detected, injected);
 }
+
+#[test]
+fn an_index_of_another_format_version_asks_for_reindex() {
+    let (base, queries, dim) = glove();
+    // No data checksums: the page must reach diskvec's own format check.
+    let srv = Server::start_with("format", port_for(24), &[], false);
+    let mut c = srv.connect("postgres");
+    setup(&mut c, &base, dim, 2_000);
+    c.batch_execute("CHECKPOINT").unwrap();
+    let rel: String = c
+        .query_one("SELECT pg_relation_filepath('items_idx')", &[])
+        .unwrap()
+        .get(0);
+    drop(c);
+    srv.stop();
+    {
+        // The meta page's format version: a u16 at byte 8 of the engine
+        // page, after the 24-byte Postgres page header. Pretend version 1.
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(srv.dir.join(rel))
+            .unwrap();
+        f.write_all_at(&1u16.to_le_bytes(), 24 + 8).unwrap();
+    }
+    srv.up();
+    let mut c = srv.connect("postgres");
+    c.batch_execute("SET enable_seqscan = off").unwrap();
+    let sql = "SELECT id FROM items ORDER BY embedding <=> $1 LIMIT 10";
+    let err = c.query(sql, &[&Vector(&queries[..dim])]).unwrap_err();
+    let db = err.as_db_error().expect("a server error");
+    println!("{}: {} ({:?})", db.code().code(), db.message(), db.hint());
+    assert!(
+        db.message().contains("format version 1"),
+        "{}",
+        db.message()
+    );
+    assert!(
+        db.hint().unwrap_or_default().contains("REINDEX required"),
+        "{:?}",
+        db.hint()
+    );
+    // Inserts refuse too, rather than writing into a page they misread.
+    assert!(c
+        .execute(
+            "INSERT INTO items VALUES (999999, $1)",
+            &[&Vector(&queries[..dim])]
+        )
+        .is_err());
+    c.batch_execute("REINDEX INDEX items_idx").unwrap();
+    assert_eq!(c.query(sql, &[&Vector(&queries[..dim])]).unwrap().len(), 10);
+    verify(&mut c);
+}
