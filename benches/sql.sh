@@ -23,8 +23,16 @@ metrics=${DISKVEC_BENCH_METRICS:-cosine,l2}
 for metric in ${metrics//,/ }; do
   # One index at a time: build it cached, then measure it cold.
   DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_COPY=0 cargo bench -q -p diskvec-e2e --bench sql >/dev/null 2>&1
+  # This run's indexes only (other sets' indexes may share the database).
+  names=""
+  for set in ${DISKVEC_BENCH_SETS:-glove50}; do
+    for s in ${set//,/ }; do
+      names+="bench_${s}${DISKVEC_BENCH_N:+_$DISKVEC_BENCH_N}_$metric,"
+    done
+  done
   size=$(pg_psql "$port" -d "${DISKVEC_BENCH_DB:-diskvec_bench}" -tAc \
-    "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'diskvec'")
+    "SELECT coalesce(sum(pg_relation_size(oid)), 0) FROM pg_class WHERE relname = ANY(string_to_array('${names%,}', ','))")
+  [ "$size" -gt 0 ] || { echo "no index found among ${names%,}" >&2; exit 1; }
   sb_kb=$(( size / 8 / 1024 ))
   pg_down "$dir"
   pg_up "$dir" "$port" -c shared_buffers=${sb_kb}kB
