@@ -22,6 +22,13 @@ psql_demo() { pg_psql "$port" -d diskvec_demo "$@"; }
 pg_psql "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'diskvec_demo'" | grep -q 1 ||
   pg_psql "$port" -qc "CREATE DATABASE diskvec_demo"
 psql_demo -qc "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS diskvec"
+# A demo database made before the index access method existed (same
+# extension version, no upgrade script yet): start it afresh.
+if ! psql_demo -tAc "SELECT 1 FROM pg_am WHERE amname = 'diskvec'" | grep -q 1; then
+  echo "the demo database predates the diskvec index: recreating it"
+  pg_psql "$port" -qc "DROP DATABASE diskvec_demo" -c "CREATE DATABASE diskvec_demo"
+  psql_demo -qc "CREATE EXTENSION diskvec"
+fi
 
 # GloVe: 399,000 words x 50 dimensions, streamed with binary COPY.
 rows=$(psql_demo -tAc "SELECT count(*) FROM pg_tables WHERE tablename = 'glove'")
