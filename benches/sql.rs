@@ -104,16 +104,7 @@ fn copy_figures(client: &mut postgres::Client, set: &str, data: &[f32], dim: usi
             "DROP TABLE IF EXISTS copy_scratch; CREATE UNLOGGED TABLE copy_scratch (id int4, embedding vector({dim}))"
         ))
         .unwrap();
-    let rows: Vec<Vec<Option<Vec<u8>>>> = data
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, v)| {
-            let mut b = Vec::new();
-            diskvec_engine::vector_text::encode_vector_binary(v, &mut b);
-            vec![Some((i as i32).to_be_bytes().to_vec()), Some(b)]
-        })
-        .collect();
-    let bin = diskvec_e2e::binary_copy(&rows);
+    let bin = diskvec_e2e::vector_rows(data, dim, 0);
     let t = Instant::now();
     diskvec_e2e::copy_in(client, "COPY copy_scratch FROM STDIN (FORMAT binary)", &bin).unwrap();
     let bin_in = t.elapsed().as_secs_f64();

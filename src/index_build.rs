@@ -66,7 +66,7 @@ pub fn metric_of(index: pg_sys::Relation) -> Metric {
 }
 
 /// The column's declared dimension, if it has a typmod.
-fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
+pub fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
     let typmod = unsafe {
         let desc = (*index).rd_att;
         (*(*desc).attrs.as_ptr()).atttypmod
@@ -134,7 +134,6 @@ impl BuildState {
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
         let vectors = std::mem::take(&mut self.vectors);
         let ids = std::mem::take(&mut self.ids);
-        crate::index_threads::init();
         index
             .build(&vectors, &ids, usize::MAX)
             .unwrap_or_else(|e| engine_error(self.index_rel, e));
@@ -142,15 +141,13 @@ impl BuildState {
     }
 
     fn over_budget(&self) -> bool {
-        // Checked every 1024 rows: the estimate needs an index handle.
-        if self.ids.len() % 1024 != 0 || self.dim.is_none() {
+        // Checked every 1024 rows: often enough, and cheap.
+        let Some(d) = self.dim.filter(|_| self.ids.len() % 1024 == 0) else {
             return false;
-        }
-        let d = self.dim.unwrap();
+        };
         let n = self.ids.len();
-        let r = index_options::of(self.index_rel).0;
-        // Input plus what `Index::build_memory` counts.
-        let need = n * d * 4 + n * 8 + n * d * 4 + n * (r * 6 + 64) + 2 * n * 4 + n * (d / 8 + 48);
+        // The rows collected (vectors and ids), plus what the build needs.
+        let need = n * d * 4 + n * 8 + engine_options(self.index_rel, d).build_memory(n);
         need > self.budget
     }
 }
@@ -224,6 +221,9 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
     }
     index_cache::forget(index_rel);
+    // Before anything asks rayon for its thread count, which would start
+    // the global pool without our signal mask.
+    crate::index_threads::init();
     let mut st = BuildState {
         index_rel,
         metric: metric_of(index_rel),

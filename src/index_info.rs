@@ -6,12 +6,8 @@ use pgrx::pg_sys;
 /// The index `oid` (a regclass argument), opened for the call.
 pub struct OpenIndex(pub pg_sys::Relation);
 
-pub fn open_diskvec_index(oid: pg_sys::Oid) -> OpenIndex {
-    OpenIndex::open(oid)
-}
-
 impl OpenIndex {
-    fn open(oid: pg_sys::Oid) -> Self {
+    pub fn open(oid: pg_sys::Oid) -> Self {
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as i32) };
         let ours = unsafe {
             let name = pg_sys::get_am_name((*(*rel).rd_rel).relam);

@@ -9,14 +9,13 @@
 //! finds closer than one already returned is skipped, as pgvector's
 //! `strict_order` does.
 
-use crate::index_build::metric_of;
 use crate::index_cache::{self, PgIndex};
 use crate::index_errors::engine_error;
 use crate::index_options::{MAX_SCAN_TUPLES, RERANK, SEARCH_LIST_SIZE};
 use crate::index_store::PgStore;
 use crate::index_tid::id_to_tid;
 use crate::vector_datum::VectorArg;
-use diskvec_engine::{Metric, SearchIter, SearchParams};
+use diskvec_engine::{Metric, Options, SearchIter, SearchParams};
 use pgrx::pg_sys;
 use std::rc::Rc;
 
@@ -114,12 +113,12 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     };
     let rel = unsafe { (*scan).indexRelation };
     let index = index_cache::reader(rel);
-    let dim = index.options().dim;
+    let Options { dim, metric, .. } = index.options();
     let q = if q.is_empty() { vec![0.0; dim] } else { q };
     if q.len() != dim && !index.is_empty() {
         crate::errors::dimension_mismatch(dim, q.len());
     }
-    if index.is_empty() || (metric_of(rel) == Metric::Cosine && q.iter().all(|x| *x == 0.0)) {
+    if index.is_empty() || (metric == Metric::Cosine && q.iter().all(|x| *x == 0.0)) {
         return false;
     }
     let params = SearchParams {

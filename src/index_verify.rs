@@ -69,7 +69,7 @@ pg_function! {
             crate::errors::raise(ERRCODE_WRONG_OBJECT_TYPE, "relation is not a diskvec index", None);
         }
         let heap = unsafe { pg_sys::table_open(heap_oid, pg_sys::ShareLock as i32) };
-        let index_rel = crate::index_info::open_diskvec_index(oid);
+        let index_rel = crate::index_info::OpenIndex::open(oid);
         let rel = index_rel.0;
         let name = relation_name(rel);
 

@@ -5,7 +5,7 @@
 //! pages before it links into them; readers never take it and are only
 //! ever held up by a buffer lock on the one page being written.
 
-use crate::index_build::{indexable, metric_of};
+use crate::index_build::{declared_dim, indexable, metric_of};
 use crate::index_cache;
 use crate::index_errors::engine_error;
 use crate::index_options;
@@ -50,10 +50,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     let v = unsafe { VectorArg::from_datum(*values) };
     let v = v.as_slice();
     let metric = metric_of(index_rel);
-    let typmod_dim = unsafe {
-        let t = (*(*(*index_rel).rd_att).attrs.as_ptr()).atttypmod;
-        (t > 0).then_some(t as usize)
-    };
+    let typmod_dim = declared_dim(index_rel);
     if !indexable(index_rel, metric, v, typmod_dim) {
         return false;
     }

@@ -90,6 +90,20 @@ pub struct Options {
 }
 
 impl Options {
+    /// Bytes [`Index::build`] needs for `n` vectors beyond the caller's
+    /// input: the prepared copy of the vectors, adjacency lists, per-thread
+    /// visited marks and the codes. Above its memory budget, `build`
+    /// inserts one by one instead.
+    pub fn build_memory(&self, n: usize) -> usize {
+        let bits = self.bits.unwrap_or_else(|| rabitq::default_bits(self.dim));
+        let code_words = bits * rabitq::padded_dim(self.dim) / 64;
+        let threads = rayon::current_num_threads();
+        n * self.dim * 4
+            + n * (self.max_degree * 6 + 64)
+            + threads * n * 4
+            + n * (code_words * 8 + 40)
+    }
+
     pub fn new(dim: usize, metric: Metric) -> Self {
         Options {
             dim,
@@ -469,13 +483,7 @@ impl<S: PageStore> Index<S> {
             let centroid: Vec<f32> = bytemuck::pod_collect_to_vec(&cbytes);
             // Rebuilt in place (a new build or a format-compatible rewrite):
             // new quantizer, new layout, all codes.
-            let fresh = Self::assemble_parts(m, centroid)?;
-            self.meta = m;
-            self.metric = fresh.0;
-            self.quant = fresh.1;
-            self.layout = fresh.2;
-            self.codes.words = self.quant.code_words();
-            self.codes.per_page = format::codes_per_page(self.codes.words);
+            self.adopt(m, centroid)?;
             self.load_codes()?;
             return Ok(true);
         }
@@ -1473,26 +1481,26 @@ impl<S: PageStore> Index<S> {
         m.dim = dim as u32;
         m.bits = bits.unwrap_or_else(|| rabitq::default_bits(dim)) as u32;
         m.centroid = format::write_blob(&self.store, bytemuck::cast_slice(&centroid))?;
-        let (metric, quant, layout) = Self::assemble_parts(m, centroid)?;
-        self.meta = m;
+        self.adopt(m, centroid)?;
+        self.write_meta()
+    }
+
+    /// Take `meta` (with its centroid) as this handle's: metric, quantizer,
+    /// node layout and code geometry. The code area itself is not loaded.
+    fn adopt(&mut self, meta: MetaBody, centroid: Vec<f32>) -> Result<()> {
+        let (metric, quant, layout) = Self::assemble_parts(meta, centroid)?;
+        self.meta = meta;
         self.metric = metric;
         self.quant = quant;
         self.layout = layout;
         self.codes.words = self.quant.code_words();
         self.codes.per_page = format::codes_per_page(self.codes.words);
-        self.write_meta()
+        Ok(())
     }
 
-    /// Bytes `build` needs for `n` vectors beyond the caller's input: the
-    /// prepared copy of the vectors, adjacency lists, per-thread visited
-    /// marks and the codes.
+    /// Bytes `build` needs for `n` vectors; see [`Options::build_memory`].
     pub fn build_memory(&self, n: usize) -> usize {
-        let r = self.meta.max_degree as usize;
-        let threads = rayon::current_num_threads();
-        n * self.meta.dim as usize * 4
-            + n * (r * 6 + 64)
-            + threads * n * 4
-            + n * (self.codes.words * 8 + 40)
+        self.options().build_memory(n)
     }
 
     /// Every live node's neighbour list (for invariant checks and tools).
@@ -1704,16 +1712,10 @@ impl<S: PageStore> Iterator for SearchIter<'_, S> {
             }
             match self.next_batch() {
                 Ok(true) => continue,
-                Ok(false) => {
-                    // Exhausted: whatever is pending is all there is.
-                    self.frontier = f32::INFINITY;
-                    let Reverse((key, n)) = self.pending.pop()?;
-                    let d = crate::search::from_key(key);
-                    return Some(Ok((
-                        self.index.codes.ids[n as usize],
-                        self.index.external(d),
-                    )));
-                }
+                // No batch is left only after one that left no candidate,
+                // which set the frontier to infinity: every pending result
+                // was returned above.
+                Ok(false) => return None,
                 Err(e) => {
                     self.error = true;
                     return Some(Err(e));

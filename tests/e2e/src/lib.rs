@@ -115,19 +115,25 @@ pub fn load_vectors(client: &mut Client, table: &str, data: &[f32], dim: usize) 
             "CREATE TABLE {table} (id int4 PRIMARY KEY, embedding vector({dim}))"
         ))
         .unwrap();
-    let rows: Vec<Vec<Option<Vec<u8>>>> = data
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, v)| {
-            let mut buf = Vec::new();
-            diskvec_engine::vector_text::encode_vector_binary(v, &mut buf);
-            vec![Some(((i + 1) as i32).to_be_bytes().to_vec()), Some(buf)]
-        })
-        .collect();
     copy_in(
         client,
         &format!("COPY {table} (id, embedding) FROM STDIN (FORMAT binary)"),
-        &binary_copy(&rows),
+        &vector_rows(data, dim, 1),
     )
     .unwrap();
+}
+
+/// A binary COPY stream of `(int4 id, vector)` rows: the flat vectors in
+/// `data`, numbered from `first_id`.
+pub fn vector_rows(data: &[f32], dim: usize, first_id: i32) -> Vec<u8> {
+    let rows: Vec<Vec<Option<Vec<u8>>>> = data
+        .chunks_exact(dim)
+        .zip(first_id..)
+        .map(|(v, id)| {
+            let mut buf = Vec::new();
+            diskvec_engine::vector_text::encode_vector_binary(v, &mut buf);
+            vec![Some(id.to_be_bytes().to_vec()), Some(buf)]
+        })
+        .collect();
+    binary_copy(&rows)
 }
