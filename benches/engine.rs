@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p diskvec-engine --bench engine`
 //! Env: `DISKVEC_BENCH_SETS=glove50,wordnet384` (default both),
-//!      `DISKVEC_BENCH_N=100000` (base subset), `DISKVEC_BENCH_METRICS=cos,l2,ip`
+//!      `DISKVEC_BENCH_N=100000` (base subset), `DISKVEC_BENCH_RERANK=16`, `DISKVEC_BENCH_METRICS=cos,l2,ip`
 //!      (l2/ip use brute-force truth for the first 200 queries),
 //!      `DISKVEC_BENCH_STORE=file|mem` (default file, in a temp dir; the file
 //!      store is swept twice: CRC verified on every read, then on first read).
@@ -201,10 +201,14 @@ fn sweep<S: PageStore>(
     for q in queries.chunks_exact(dim) {
         index.search(q, 10, &warm).unwrap();
     }
+    let rerank: usize = std::env::var("DISKVEC_BENCH_RERANK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16);
     for &list in &lists {
         let params = SearchParams {
             search_list_size: list,
-            rerank: 16,
+            rerank,
         };
         let mut results = Vec::with_capacity(nq);
         let (mut pages, mut expanded) = (0u64, 0u64);

@@ -14,6 +14,8 @@
 //!   (default 100): queries for the index sweep and for exact search.
 //! * `DISKVEC_BENCH_N`: only the first N vectors of each set.
 //! * `DISKVEC_BENCH_COPY` (default 1): time COPY in and out first.
+//! * `DISKVEC_BENCH_INSERTS` (default 1): time single-row INSERTs into an
+//!   indexed table from 1, 2 and 4 sessions at once.
 //! * `DISKVEC_BENCH_MWM` (default `2GB`): maintenance_work_mem for CREATE INDEX.
 //! * `DISKVEC_BENCH_KEEP_INDEX=1`: reuse an existing index (no build).
 //! * `DISKVEC_BENCH_DROP_CACHES=1`: drop the OS page cache before every
@@ -146,6 +148,67 @@ fn copy_figures(client: &mut postgres::Client, set: &str, data: &[f32], dim: usi
     }
 }
 
+/// Rows per second of single-row INSERTs (100 per transaction) into a
+/// table with a diskvec index built over `base` rows, from 1, 2 and 4
+/// sessions at once. Inserts lock only the pages they change, so more
+/// sessions give more rows per second, up to the cores there are.
+fn insert_figures(dbname: &str, set: &str, data: &[f32], dim: usize, opclass: &str) {
+    let n = data.len() / dim;
+    let base = (n / 2).min(20_000);
+    let extra = (n - base).min(8_000);
+    println!("\n## {set}: INSERT into an index of {base} rows, {opclass}\n");
+    println!("| sessions | rows | seconds | rows/s |");
+    println!("|---:|---:|---:|---:|");
+    for sessions in [1usize, 2, 4] {
+        let mut c = connect(dbname);
+        c.batch_execute(&format!(
+            "DROP TABLE IF EXISTS insert_scratch;
+             CREATE TABLE insert_scratch (id int4, embedding vector({dim}))"
+        ))
+        .unwrap();
+        let rows = diskvec_e2e::vector_rows(&data[..base * dim], dim, 0);
+        diskvec_e2e::copy_in(
+            &mut c,
+            "COPY insert_scratch FROM STDIN (FORMAT binary)",
+            &rows,
+        )
+        .unwrap();
+        c.batch_execute(&format!(
+            "CREATE INDEX ON insert_scratch USING diskvec (embedding {opclass})"
+        ))
+        .unwrap();
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for w in 0..sessions {
+                s.spawn(move || {
+                    let mut c = connect(dbname);
+                    let stmt = c
+                        .prepare("INSERT INTO insert_scratch VALUES ($1, $2)")
+                        .unwrap();
+                    let mine: Vec<usize> = (base + w..base + extra).step_by(sessions).collect();
+                    for chunk in mine.chunks(100) {
+                        let mut tx = c.transaction().unwrap();
+                        for &i in chunk {
+                            tx.execute(
+                                &stmt,
+                                &[&(i as i32), &Vector(&data[i * dim..(i + 1) * dim])],
+                            )
+                            .unwrap();
+                        }
+                        tx.commit().unwrap();
+                    }
+                });
+            }
+        });
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "| {sessions} | {extra} | {secs:.2} | {:.0} |",
+            extra as f64 / secs
+        );
+        c.batch_execute("DROP TABLE insert_scratch").unwrap();
+    }
+}
+
 fn main() {
     let dbname = env("DISKVEC_BENCH_DB", "diskvec_bench");
     {
@@ -201,6 +264,9 @@ fn main() {
         }
         if env("DISKVEC_BENCH_COPY", "1") == "1" {
             copy_figures(&mut client, &set, &ds.base.data, dim);
+        }
+        if env("DISKVEC_BENCH_INSERTS", "1") == "1" && !cold {
+            insert_figures(&dbname, &set, &ds.base.data, dim, "vector_cosine_ops");
         }
         let nq = nq.min(ds.queries.rows);
         let queries = &ds.queries.data[..nq * dim];

@@ -80,9 +80,10 @@ pub fn reader(rel: pg_sys::Relation) -> Rc<PgIndex> {
     index
 }
 
-/// Run `f` on an up-to-date, exclusively owned index. The caller holds the
-/// index's writer lock. If `f` fails, the copy is dropped, not cached, so a
-/// half-applied change never lingers in memory.
+/// Run `f` on an up-to-date handle this backend owns alone (other backends
+/// may be writing through theirs: see `index_write.rs`). If `f` fails, the
+/// handle is dropped, not cached, so a half-applied change never lingers
+/// in memory.
 pub fn write<R>(rel: pg_sys::Relation, f: impl FnOnce(&mut PgIndex) -> R) -> R {
     let mut index = match take(rel).map(Rc::try_unwrap) {
         Some(Ok(index)) => index,

@@ -1,9 +1,13 @@
 //! `aminsert`, `ambulkdelete` and `amvacuumcleanup`.
 //!
-//! Writers take the index's writer lock (a heavyweight lock on the meta
-//! page's number, as pgvector's HNSW does) so that each sees the others'
-//! pages before it links into them; readers never take it and are only
-//! ever held up by a buffer lock on the one page being written.
+//! Inserts lock pages, not the index: each changes only its own node slot,
+//! code entry and meta fields, by read-modify-write under the page's
+//! exclusive buffer lock (`PageStore::modify`), so any number of backends
+//! insert side by side. The one heavyweight lock, on the meta page's
+//! number (as pgvector's HNSW has), only keeps VACUUM apart from inserts:
+//! inserts take it in share mode and never block each other; VACUUM takes
+//! it exclusively, because consolidation re-links and frees nodes that an
+//! insert could be linking to. Readers never take it.
 
 use crate::index_build::{declared_dim, indexable, metric_of};
 use crate::index_cache;
@@ -13,21 +17,30 @@ use crate::index_tid::{id_to_tid, tid_to_id};
 use crate::vector_datum::VectorArg;
 use pgrx::pg_sys;
 
-const WRITER_LOCK_BLOCK: pg_sys::BlockNumber = 0;
+const VACUUM_LOCK_BLOCK: pg_sys::BlockNumber = 0;
 
-/// The writer lock, released on drop (also when an error unwinds).
-struct WriterLock(pg_sys::Relation);
+/// The insert/VACUUM lock in `mode`, released on drop (also when an error
+/// unwinds).
+struct VacuumLock(pg_sys::Relation, i32);
 
-impl WriterLock {
-    fn take(rel: pg_sys::Relation) -> Self {
-        unsafe { pg_sys::LockPage(rel, WRITER_LOCK_BLOCK, pg_sys::ExclusiveLock as i32) };
-        WriterLock(rel)
+impl VacuumLock {
+    /// Inserts: shared with every other insert.
+    fn shared(rel: pg_sys::Relation) -> Self {
+        Self::take(rel, pg_sys::ShareLock)
+    }
+    /// VACUUM, and the first insert that sets an empty index's dimension.
+    fn exclusive(rel: pg_sys::Relation) -> Self {
+        Self::take(rel, pg_sys::ExclusiveLock)
+    }
+    fn take(rel: pg_sys::Relation, mode: u32) -> Self {
+        unsafe { pg_sys::LockPage(rel, VACUUM_LOCK_BLOCK, mode as i32) };
+        VacuumLock(rel, mode as i32)
     }
 }
 
-impl Drop for WriterLock {
+impl Drop for VacuumLock {
     fn drop(&mut self) {
-        unsafe { pg_sys::UnlockPage(self.0, WRITER_LOCK_BLOCK, pg_sys::ExclusiveLock as i32) };
+        unsafe { pg_sys::UnlockPage(self.0, VACUUM_LOCK_BLOCK, self.1) };
     }
 }
 
@@ -55,32 +68,46 @@ pub unsafe extern "C-unwind" fn aminsert(
         return false;
     }
     let id = tid_to_id(unsafe { &*heap_tid });
-    let _lock = WriterLock::take(index_rel);
-    index_cache::write(index_rel, |index| {
-        let dim = index.options().dim;
-        if dim != v.len() {
-            if index.is_empty() && typmod_dim.is_none() {
-                // Built over an empty table with no declared dimension: the
-                // first row decides.
-                let bits = index_options::of(index_rel).3;
-                index
-                    .set_dimension(v.len(), bits)
-                    .unwrap_or_else(|e| engine_error(index_rel, e));
-            } else {
-                indexable(index_rel, metric, v, Some(dim));
+    let mut lock = VacuumLock::shared(index_rel);
+    let mut exclusive = false;
+    loop {
+        let inserted = index_cache::write(index_rel, |index| {
+            let dim = index.options().dim;
+            if dim != v.len() {
+                if index.slots() == 0 && typmod_dim.is_none() {
+                    // Built over an empty table with no declared dimension:
+                    // the first row decides, with no other insert at work.
+                    if !exclusive {
+                        return false;
+                    }
+                    let bits = index_options::of(index_rel).3;
+                    index
+                        .set_dimension(v.len(), bits)
+                        .unwrap_or_else(|e| engine_error(index_rel, e));
+                } else {
+                    indexable(index_rel, metric, v, Some(dim));
+                }
             }
-        }
-        // A TID is reused only after VACUUM removed its old entry, but an
-        // interrupted VACUUM may have left one behind: replace it.
-        if index.contains(id) {
+            // A TID is reused only after VACUUM removed its old entry, but
+            // an interrupted VACUUM may have left one behind: replace it.
+            if index.contains(id) {
+                index
+                    .delete(id)
+                    .unwrap_or_else(|e| engine_error(index_rel, e));
+            }
             index
-                .delete(id)
+                .insert(id, v)
                 .unwrap_or_else(|e| engine_error(index_rel, e));
+            true
+        });
+        if inserted {
+            break;
         }
-        index
-            .insert(id, v)
-            .unwrap_or_else(|e| engine_error(index_rel, e));
-    });
+        drop(lock);
+        lock = VacuumLock::exclusive(index_rel);
+        exclusive = true;
+    }
+    drop(lock);
     false
 }
 
@@ -108,7 +135,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let Some(callback) = callback else {
         return stats;
     };
-    let _lock = WriterLock::take(rel);
+    let _lock = VacuumLock::exclusive(rel);
     let (removed, live) = index_cache::write(rel, |index| {
         let removed = index
             .delete_where(|id| {

@@ -22,7 +22,7 @@
 
 use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
 use memmap2::Mmap;
-use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{MappedRwLockReadGuard, Mutex, ReentrantMutex, RwLock, RwLockReadGuard};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -100,6 +100,8 @@ pub struct FileStore {
     verified: RwLock<Vec<std::sync::atomic::AtomicU64>>,
     crash: Mutex<Option<CrashPoint>>,
     broken: Mutex<bool>,
+    /// Held by `modify` (see `page::modify_by_copy`).
+    modifying: ReentrantMutex<()>,
 }
 
 fn page_crc(p: &[u8]) -> u32 {
@@ -176,6 +178,7 @@ impl FileStore {
             }),
             crash: Mutex::new(None),
             broken: Mutex::new(false),
+            modifying: ReentrantMutex::new(()),
             verify: Verify::EveryRead,
             verified: RwLock::new(Vec::new()),
         };
@@ -510,6 +513,10 @@ impl PageStore for FileStore {
             }
         }
         Ok(())
+    }
+
+    fn modify<R>(&self, blkno: BlockNo, f: impl FnOnce(&mut Page) -> Result<R>) -> Result<R> {
+        crate::page::modify_by_copy(self, &self.modifying, blkno, f)
     }
 
     fn extend(&self) -> Result<BlockNo> {

@@ -455,8 +455,10 @@ impl<S: PageStore> Index<S> {
     /// the changed and the new entries; otherwise it reloads the whole code
     /// area. Returns whether anything changed.
     ///
-    /// Only one handle may write at a time, and it must refresh before it
-    /// writes (the Postgres extension holds a lock for that).
+    /// A handle must refresh before it writes. Writers change the pages
+    /// only by read-modify-write of their own slots and fields, so handles
+    /// may insert side by side; this handle's copy of what they wrote is
+    /// only as fresh as its last refresh.
     pub fn refresh(&mut self) -> Result<bool> {
         let m = {
             let p = self.store.read(META_BLKNO)?;
@@ -464,7 +466,11 @@ impl<S: PageStore> Index<S> {
             format::meta(&p)
         };
         let old = self.meta;
-        if m.change_seq == old.change_seq && m.n_nodes == old.n_nodes && m.entry == old.entry {
+        if m.change_seq == old.change_seq
+            && m.n_nodes == old.n_nodes
+            && m.entry == old.entry
+            && m.ip_max_norm == old.ip_max_norm
+        {
             return Ok(false);
         }
         let rebuilt = m.centroid != old.centroid
@@ -582,6 +588,12 @@ impl<S: PageStore> Index<S> {
         self.store
     }
     /// Internal node numbers handed out (live, deleted and free slots).
+    /// Inner product only: the largest vector norm the index has seen (the
+    /// shift of its graph distance), as of the last refresh; 0 otherwise.
+    pub fn ip_norm_bound(&self) -> f32 {
+        self.meta.ip_max_norm
+    }
+
     pub fn slots(&self) -> usize {
         self.codes.len()
     }
@@ -733,63 +745,138 @@ impl<S: PageStore> Index<S> {
     }
 
     fn write_node(&self, n: u32, id: u64, flags: u32, vector: &[f32], nbrs: &[u32]) -> Result<()> {
-        let l = self.layout;
-        debug_assert!(nbrs.len() <= l.max_degree);
-        let mut bytes = vec![0u8; l.slot_size];
-        let head = NodeHead {
-            id,
-            flags,
-            degree: nbrs.len() as u32,
-        };
-        bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
-        let vend = NODE_HEAD + 4 * l.dim;
-        bytes[NODE_HEAD..vend].copy_from_slice(bytemuck::cast_slice(vector));
-        bytes[vend..vend + 4 * nbrs.len()].copy_from_slice(bytemuck::cast_slice(nbrs));
+        debug_assert!(nbrs.len() <= self.layout.max_degree);
+        let dim = self.layout.dim;
+        self.modify_node(n, |bytes| {
+            bytes.fill(0);
+            encode_node(bytes, id, flags, vector, nbrs, dim);
+            Ok(())
+        })
+    }
+
+    /// Read-modify-write node `n`'s slot bytes as one step (see
+    /// [`PageStore::modify`]): other writers may be changing other slots of
+    /// the same page. A node that spans pages is locked by its first page;
+    /// the rest of its chain is only ever changed under that lock.
+    fn modify_node<R>(&self, n: u32, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
         let blk = self.codes.blkno[n as usize];
         let slot = self.codes.slot[n as usize] as usize;
+        let l = self.layout;
         if l.pages == 1 {
-            let mut p = self.load(blk, Kind::Nodes)?;
-            let off = HEADER_SIZE + slot * l.slot_size;
-            p.bytes[off..off + l.slot_size].copy_from_slice(&bytes);
-            let h = format::header_mut(&mut p);
-            h.count = h.count.max(slot as u32 + 1);
-            return self.store.write(blk, &p);
+            return self.store.modify(blk, |p| {
+                format::check(p, blk, Kind::Nodes)?;
+                let off = HEADER_SIZE + slot * l.slot_size;
+                let r = f(&mut p.bytes[off..off + l.slot_size])?;
+                let h = format::header_mut(p);
+                h.count = h.count.max(slot as u32 + 1);
+                Ok(r)
+            });
         }
-        let mut b = blk;
-        for chunk in bytes.chunks(format::PAYLOAD) {
-            let mut p = self.load(b, Kind::Nodes)?;
-            p.bytes[HEADER_SIZE..HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
-            format::header_mut(&mut p).count = 1;
-            self.store.write(b, &p)?;
-            b = format::header(&p).next;
-        }
-        Ok(())
+        self.store.modify(blk, |first| {
+            format::check(first, blk, Kind::Nodes)?;
+            let mut bytes = vec![0u8; l.slot_size];
+            let mut chain = vec![blk];
+            let head = l.slot_size.min(format::PAYLOAD);
+            bytes[..head].copy_from_slice(&first.bytes[HEADER_SIZE..HEADER_SIZE + head]);
+            let mut next = format::header(first).next;
+            let mut done = head;
+            while done < l.slot_size {
+                if next == NONE {
+                    return Err(corrupt(blk, "node page chain ends early"));
+                }
+                let p = self.store.read(next)?;
+                format::check(&p, next, Kind::Nodes)?;
+                let take = (l.slot_size - done).min(format::PAYLOAD);
+                bytes[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);
+                chain.push(next);
+                next = format::header(&p).next;
+                done += take;
+            }
+            let r = f(&mut bytes)?;
+            first.bytes[HEADER_SIZE..HEADER_SIZE + head].copy_from_slice(&bytes[..head]);
+            format::header_mut(first).count = 1;
+            for (&b, chunk) in chain[1..].iter().zip(bytes[head..].chunks(format::PAYLOAD)) {
+                self.store.modify(b, |p| {
+                    p.bytes[HEADER_SIZE..HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
+                    format::header_mut(p).count = 1;
+                    Ok(())
+                })?;
+            }
+            Ok(r)
+        })
     }
 
-    /// A private copy of a page, checked.
-    fn load(&self, blk: BlockNo, kind: Kind) -> Result<Box<Page>> {
-        let p = self.store.read(blk)?;
-        format::check(&p, blk, kind)?;
-        let mut b = Page::zeroed();
-        b.bytes.copy_from_slice(&p.bytes);
-        Ok(b)
+    /// Set node `n`'s flags on its page, keeping everything else.
+    fn set_node_flags(&self, n: u32, flags: u32) -> Result<()> {
+        self.modify_node(n, |bytes| {
+            let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
+            head.flags = flags;
+            bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+            Ok(())
+        })
     }
 
+    /// Replace node `n`'s neighbour list with `new`, but only if it is still
+    /// `expected` (another writer may have changed it since we read it).
+    /// Returns whether it was replaced.
+    fn replace_neighbors(&self, n: u32, expected: &[u32], new: &[u32]) -> Result<bool> {
+        let l = self.layout;
+        self.modify_node(n, |bytes| {
+            let now =
+                parse_node(bytes, &l).map_err(|r| corrupt(self.codes.blkno[n as usize], r))?;
+            if now.neighbors != expected {
+                return Ok(false);
+            }
+            let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
+            head.degree = new.len() as u32;
+            bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+            let vend = NODE_HEAD + 4 * l.dim;
+            bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
+            Ok(true)
+        })
+    }
+
+    /// Write this handle's whole meta page. Only where no other writer can
+    /// be at work: creating, building, or re-dimensioning an empty index.
     fn write_meta(&self) -> Result<()> {
         let mut p = format::new_page(Kind::Meta);
         format::set_meta(&mut p, &self.meta);
         self.store.write(META_BLKNO, &p)
     }
 
-    /// Write code entry `n` and log the change in the in-memory meta (the
-    /// caller writes the meta page afterwards).
-    fn write_code(&mut self, n: u32) -> Result<()> {
-        self.meta.change_seq += 1;
-        self.meta.changed[self.meta.change_seq as usize % format::CHANGE_LOG] = n;
+    /// Read-modify-write the meta page: concurrent writers each change only
+    /// the fields they own (counts, the change log, the entry point). The
+    /// handle's own copy, `self.meta`, is what it last loaded; `refresh`
+    /// brings it up to date.
+    fn update_meta<R>(&self, f: impl FnOnce(&mut MetaBody) -> Result<R>) -> Result<R> {
+        self.store.modify(META_BLKNO, |p| {
+            format::check(p, META_BLKNO, Kind::Meta)?;
+            let mut m = format::meta(p);
+            let r = f(&mut m)?;
+            format::set_meta(p, &m);
+            Ok(r)
+        })
+    }
+
+    /// Record in the meta page's change log that the code entries of
+    /// `nodes` changed, so other handles reload them on `refresh`.
+    fn log_changes(&self, nodes: &[u32]) -> Result<()> {
+        if nodes.is_empty() {
+            return Ok(());
+        }
+        self.update_meta(|m| {
+            for &n in nodes {
+                m.change_seq += 1;
+                m.changed[m.change_seq as usize % format::CHANGE_LOG] = n;
+            }
+            Ok(())
+        })
+    }
+
+    /// Code entry `n` as this handle holds it, into its page image.
+    fn encode_code(&self, p: &mut Page, n: u32) {
         let c = &self.codes;
-        let (pi, slot) = (n as usize / c.per_page, n as usize % c.per_page);
-        let blk = c.pages[pi];
-        let mut p = self.load(blk, Kind::Codes)?;
+        let slot = n as usize % c.per_page;
         let off = HEADER_SIZE + slot * c.entry_size();
         let head = CodeEntryHead {
             id: c.ids[n as usize],
@@ -801,59 +888,130 @@ impl<S: PageStore> Index<S> {
         p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
         p.bytes[off + CODE_HEAD..off + c.entry_size()]
             .copy_from_slice(bytemuck::cast_slice(c.code(n)));
-        let h = format::header_mut(&mut p);
+        let h = format::header_mut(p);
         h.count = h.count.max(slot as u32 + 1);
-        self.store.write(blk, &p)
     }
 
-    /// A new internal node: a code entry (a new code page when the last is
-    /// full) and a node slot (a new node page, or a chain for large nodes).
+    /// Write code entry `n` to its page, without logging it.
+    fn store_code(&self, n: u32) -> Result<()> {
+        let blk = self.codes.pages[n as usize / self.codes.per_page];
+        self.store.modify(blk, |p| {
+            format::check(p, blk, Kind::Codes)?;
+            self.encode_code(p, n);
+            Ok(())
+        })
+    }
+
+    /// Write code entry `n` and log the change.
+    fn write_code(&self, n: u32) -> Result<()> {
+        self.store_code(n)?;
+        self.log_changes(&[n])
+    }
+
+    /// Take free slot `n` for an insert: its code entry goes from free to
+    /// deleted (reserved: never returned, never reused, and removed by the
+    /// next VACUUM if the insert never completes). False if another writer
+    /// took it first.
+    fn claim_free(&self, n: u32) -> Result<bool> {
+        let c = &self.codes;
+        let blk = c.pages[n as usize / c.per_page];
+        let off = HEADER_SIZE + (n as usize % c.per_page) * c.entry_size();
+        self.store.modify(blk, |p| {
+            format::check(p, blk, Kind::Codes)?;
+            let mut head: CodeEntryHead =
+                bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
+            if head.flags as u32 != format::FLAG_FREE {
+                return Ok(false);
+            }
+            head.flags = format::FLAG_DELETED as u16;
+            p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+            Ok(true)
+        })
+    }
+
+    /// A node slot for an insert, reserved (flagged deleted) on the pages:
+    /// a freed slot if one can be claimed, else a new internal node, with a
+    /// new code page when the last is full and a new node page (or chain)
+    /// when the last is full. New nodes are numbered under the meta page's
+    /// lock, so concurrent writers never hand out the same one; the entry is
+    /// written before the meta page counts it. Refreshes this handle.
     fn alloc_node(&mut self) -> Result<u32> {
-        let n = self.codes.len() as u32;
-        if (n as usize).is_multiple_of(self.codes.per_page) {
-            let b = self.store.extend()?;
-            self.store.write(b, &format::new_page(Kind::Codes))?;
-            if self.meta.code_tail != NONE {
-                let mut t = self.load(self.meta.code_tail, Kind::Codes)?;
-                format::header_mut(&mut t).next = b;
-                self.store.write(self.meta.code_tail, &t)?;
-            } else {
-                self.meta.code_head = b;
+        while let Some(n) = self.free.pop() {
+            if self.claim_free(n)? {
+                self.codes.flags[n as usize] = format::FLAG_DELETED as u8;
+                self.log_changes(&[n])?;
+                return Ok(n);
             }
-            self.meta.code_tail = b;
-            self.codes.pages.push(b);
         }
+        let per = self.codes.per_page;
+        let esize = self.codes.entry_size();
         let l = self.layout;
-        let (blk, slot) = if l.pages == 1 {
-            if self.meta.node_tail != NONE && (self.meta.node_tail_used as usize) < l.per_page {
-                self.meta.node_tail_used += 1;
-                (self.meta.node_tail, self.meta.node_tail_used - 1)
-            } else {
+        let n = self.update_meta(|m| {
+            let n = m.n_nodes as u32;
+            let code_blk = if (n as usize).is_multiple_of(per) {
                 let b = self.store.extend()?;
-                self.store.write(b, &format::new_page(Kind::Nodes))?;
-                self.meta.node_tail = b;
-                self.meta.node_tail_used = 1;
-                (b, 0)
-            }
-        } else {
-            let blocks: Vec<BlockNo> = (0..l.pages)
-                .map(|_| self.store.extend())
-                .collect::<Result<_>>()?;
-            for (i, &b) in blocks.iter().enumerate() {
-                let mut p = format::new_page(Kind::Nodes);
-                format::header_mut(&mut p).next = blocks.get(i + 1).copied().unwrap_or(NONE);
-                self.store.write(b, &p)?;
-            }
-            (blocks[0], 0)
-        };
-        let c = &mut self.codes;
-        let zeros = vec![0u64; c.words];
-        c.push(&zeros, &Factors::default());
-        c.blkno.push(blk);
-        c.slot.push(slot as u16);
-        c.ids.push(0);
-        c.flags.push(format::FLAG_FREE as u8);
-        self.meta.n_nodes += 1;
+                self.store.write(b, &format::new_page(Kind::Codes))?;
+                if m.code_tail != NONE {
+                    let tail = m.code_tail;
+                    self.store.modify(tail, |t| {
+                        format::check(t, tail, Kind::Codes)?;
+                        format::header_mut(t).next = b;
+                        Ok(())
+                    })?;
+                } else {
+                    m.code_head = b;
+                }
+                m.code_tail = b;
+                b
+            } else {
+                m.code_tail
+            };
+            let (blk, slot) = if l.pages == 1 {
+                if m.node_tail != NONE && (m.node_tail_used as usize) < l.per_page {
+                    m.node_tail_used += 1;
+                    (m.node_tail, m.node_tail_used - 1)
+                } else {
+                    let b = self.store.extend()?;
+                    self.store.write(b, &format::new_page(Kind::Nodes))?;
+                    m.node_tail = b;
+                    m.node_tail_used = 1;
+                    (b, 0)
+                }
+            } else {
+                let blocks: Vec<BlockNo> = (0..l.pages)
+                    .map(|_| self.store.extend())
+                    .collect::<Result<_>>()?;
+                for (i, &b) in blocks.iter().enumerate() {
+                    let mut p = format::new_page(Kind::Nodes);
+                    format::header_mut(&mut p).next = blocks.get(i + 1).copied().unwrap_or(NONE);
+                    self.store.write(b, &p)?;
+                }
+                (blocks[0], 0)
+            };
+            let off = HEADER_SIZE + (n as usize % per) * esize;
+            self.store.modify(code_blk, |p| {
+                format::check(p, code_blk, Kind::Codes)?;
+                let head = CodeEntryHead {
+                    id: 0,
+                    blkno: blk,
+                    slot: slot as u16,
+                    flags: format::FLAG_DELETED as u16,
+                    factors: Factors::default(),
+                };
+                p.bytes[off..off + esize].fill(0);
+                p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+                let h = format::header_mut(p);
+                h.count = h.count.max((n as usize % per) as u32 + 1);
+                Ok(())
+            })?;
+            m.n_nodes += 1;
+            Ok(n)
+        })?;
+        // Loads our node and any other writer's since the last refresh.
+        self.refresh()?;
+        if self.codes.len() <= n as usize {
+            return Err(corrupt(META_BLKNO, "allocated node missing after refresh"));
+        }
         Ok(n)
     }
 
@@ -1069,6 +1227,12 @@ impl<S: PageStore> Index<S> {
     // ----- mutation ---------------------------------------------------------
 
     /// Add one vector. `id` must not be in the index already.
+    ///
+    /// Several handles on one store may insert at the same time (each
+    /// refreshed first): pages are only changed by read-modify-write of the
+    /// caller's own slot or field (see [`PageStore::modify`]), so nothing
+    /// index-wide is locked. Deletes and `consolidate` must not run
+    /// alongside inserts.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<()> {
         let v = self.prepare_vector(vector)?;
         if self.id_map.contains_key(&id) {
@@ -1076,75 +1240,122 @@ impl<S: PageStore> Index<S> {
         }
         if self.metric == Metric::InnerProduct {
             let norm = crate::distance::norm_squared(&v).sqrt() as f32;
-            self.meta.ip_max_norm = self.meta.ip_max_norm.max(norm);
+            if norm > self.meta.ip_max_norm {
+                self.meta.ip_max_norm = self.update_meta(|m| {
+                    m.ip_max_norm = m.ip_max_norm.max(norm);
+                    Ok(m.ip_max_norm)
+                })?;
+            }
         }
-        let n = match self.free.pop() {
-            Some(n) => n,
-            None => self.alloc_node()?,
-        };
+        let n = self.alloc_node()?;
         {
             let mut code = vec![0u64; self.codes.words];
             let f = self.quant.encode(&v, &mut code);
             self.codes.set(n, &code, &f);
         }
         self.codes.ids[n as usize] = id;
-        self.codes.flags[n as usize] = format::FLAG_LIVE as u8;
+        if self.meta.entry == NONE {
+            // The first node: complete and live before it becomes the entry
+            // point, which only one writer can make it.
+            self.write_node(n, id, format::FLAG_LIVE, &v, &[])?;
+            self.codes.flags[n as usize] = format::FLAG_LIVE as u8;
+            self.write_code(n)?;
+            self.note_live(id, n);
+            let won = self.update_meta(|m| {
+                Ok(if m.entry == NONE {
+                    m.entry = n;
+                    true
+                } else {
+                    false
+                })
+            })?;
+            if won {
+                self.meta.entry = n;
+                return Ok(());
+            }
+            // Another writer's node came first: link ours as any other.
+            self.refresh()?;
+        }
         let r = self.meta.max_degree as usize;
         let alpha = self.meta.alpha;
-        let mut nbrs = Vec::new();
-        if self.meta.entry == NONE {
-            self.meta.entry = n;
-        } else {
-            // Search for the new vector's neighbours, keeping the vectors of
-            // every expanded node for RobustPrune.
-            let mut s = self.scratch();
-            s.query = v.clone();
-            s.keep_vectors = true;
-            let ef = self.meta.build_list_size as usize;
-            self.begin(&mut s, ef);
-            // The new node is not linked yet, but its code is live: skip it.
-            s.visit(n);
-            let res = self.run(&mut s, ef);
-            s.keep_vectors = false;
-            if let Err(e) = res {
-                self.give_back(s);
-                return Err(e);
-            }
-            let dim = self.meta.dim as usize;
-            let vecs: HashMap<u32, &[f32]> = s
-                .kept
-                .iter()
-                .map(|&(m, at)| (m, &s.arena[at..at + dim]))
-                .collect();
-            let mut cands: Vec<(f32, u32)> = vecs
-                .iter()
-                .map(|(&m, x)| (self.graph_dist(&v, x), m))
-                .collect();
-            nbrs = vamana::robust_prune(n, &mut cands, alpha, r, |a, b| {
-                self.graph_dist(vecs[&a], vecs[&b])
-            });
-            drop(vecs);
+        // Search for the new vector's neighbours, keeping the vectors of
+        // every expanded node for RobustPrune.
+        let mut s = self.scratch();
+        s.query = v.clone();
+        s.keep_vectors = true;
+        let ef = self.meta.build_list_size as usize;
+        self.begin(&mut s, ef);
+        // The new node is not linked yet: skip it.
+        s.visit(n);
+        let res = self.run(&mut s, ef);
+        s.keep_vectors = false;
+        if let Err(e) = res {
             self.give_back(s);
+            return Err(e);
         }
+        let dim = self.meta.dim as usize;
+        let vecs: HashMap<u32, &[f32]> = s
+            .kept
+            .iter()
+            .map(|&(m, at)| (m, &s.arena[at..at + dim]))
+            .collect();
+        let mut cands: Vec<(f32, u32)> = vecs
+            .iter()
+            .map(|(&m, x)| (self.graph_dist(&v, x), m))
+            .collect();
+        let nbrs = vamana::robust_prune(n, &mut cands, alpha, r, |a, b| {
+            self.graph_dist(vecs[&a], vecs[&b])
+        });
+        drop(vecs);
+        self.give_back(s);
         self.write_node(n, id, format::FLAG_LIVE, &v, &nbrs)?;
+        self.codes.flags[n as usize] = format::FLAG_LIVE as u8;
         self.write_code(n)?;
-        // The node is complete and counted before anything links to it: a
-        // crash from here on leaves a live node with some in-edges missing
-        // (a valid graph), never an edge to a node that does not exist.
-        self.id_map.insert(id, n);
-        self.live += 1;
-        self.write_meta()?;
-        // Back edges, pruning lists that overflow R.
+        // The node is complete and live before anything links to it: a crash
+        // from here on leaves a live node with some in-edges missing (a
+        // valid graph), never an edge to a node that is not there.
+        self.note_live(id, n);
         for &m in &nbrs {
-            let (head, mv, mut mn) = self.read_node(m)?;
-            if mn.contains(&n) {
+            self.add_back_edge(m, n, &v)?;
+        }
+        Ok(())
+    }
+
+    /// Book-keeping for our own node `n` gone live (a `refresh` may have
+    /// counted it already).
+    fn note_live(&mut self, id: u64, n: u32) {
+        if self.id_map.insert(id, n).is_none() {
+            self.live += 1;
+        }
+    }
+
+    /// Link `m -> n` (`v` is `n`'s vector), pruning `m`'s list when it is
+    /// full. Computed from a snapshot of `m` and applied only if `m`'s list
+    /// is unchanged, else recomputed: another writer may be linking to `m`
+    /// too. After a few lost races the edge is left out; `n` keeps its other
+    /// in-edges, and a missing back edge costs recall, never correctness.
+    fn add_back_edge(&mut self, m: u32, n: u32, v: &[f32]) -> Result<()> {
+        const TRIES: usize = 8;
+        let r = self.meta.max_degree as usize;
+        let alpha = self.meta.alpha;
+        for _ in 0..TRIES {
+            let (head, mv, mn) = self.read_node(m)?;
+            if head.flags == format::FLAG_FREE || mn.contains(&n) {
+                return Ok(());
+            }
+            if mn.iter().any(|&x| x as usize >= self.codes.len()) {
+                // Linked to a node another writer added since our refresh
+                // (it was counted before it was linked: a refresh has it).
+                self.refresh()?;
                 continue;
             }
-            if mn.len() < r {
-                mn.push(n);
+            let new = if mn.len() < r {
+                let mut new = mn.clone();
+                new.push(n);
+                new
             } else {
                 let mut vecs: HashMap<u32, Vec<f32>> = HashMap::new();
-                vecs.insert(n, v.clone());
+                vecs.insert(n, v.to_vec());
                 for &x in &mn {
                     vecs.insert(x, self.read_node(x)?.1);
                 }
@@ -1152,11 +1363,13 @@ impl<S: PageStore> Index<S> {
                     .iter()
                     .map(|(&x, xv)| (self.graph_dist(&mv, xv), x))
                     .collect();
-                mn = vamana::robust_prune(m, &mut cands, alpha, r, |a, b| {
+                vamana::robust_prune(m, &mut cands, alpha, r, |a, b| {
                     self.graph_dist(&vecs[&a], &vecs[&b])
-                });
+                })
+            };
+            if self.replace_neighbors(m, &mn, &new)? {
+                return Ok(());
             }
-            self.write_node(m, head.id, head.flags, &mv, &mn)?;
         }
         Ok(())
     }
@@ -1170,18 +1383,17 @@ impl<S: PageStore> Index<S> {
         };
         self.codes.flags[n as usize] = format::FLAG_DELETED as u8;
         self.write_code(n)?;
-        let (head, v, nb) = self.read_node(n)?;
-        self.write_node(n, head.id, format::FLAG_DELETED, &v, &nb)?;
+        self.set_node_flags(n, format::FLAG_DELETED)?;
         self.live -= 1;
-        self.write_meta()?;
         Ok(true)
     }
 
     /// Mark deleted every live vector whose id `dead` accepts (as `delete`
-    /// does, one meta write in all). Returns how many. Postgres's VACUUM
-    /// asks this way: it knows which heap rows died, not which ids we hold.
+    /// does, one change-log write in all). Returns how many. Postgres's
+    /// VACUUM asks this way: it knows which heap rows died, not which ids
+    /// we hold.
     pub fn delete_where(&mut self, mut dead: impl FnMut(u64) -> bool) -> Result<usize> {
-        let mut count = 0;
+        let mut changed = Vec::new();
         for n in 0..self.codes.len() as u32 {
             if self.codes.flags[n as usize] as u32 != format::FLAG_LIVE {
                 continue;
@@ -1192,22 +1404,20 @@ impl<S: PageStore> Index<S> {
             }
             self.id_map.remove(&id);
             self.codes.flags[n as usize] = format::FLAG_DELETED as u8;
-            self.write_code(n)?;
-            let (head, v, nb) = self.read_node(n)?;
-            self.write_node(n, head.id, format::FLAG_DELETED, &v, &nb)?;
+            self.store_code(n)?;
+            self.set_node_flags(n, format::FLAG_DELETED)?;
             self.live -= 1;
-            count += 1;
+            changed.push(n);
         }
-        if count > 0 {
-            self.write_meta()?;
-        }
-        Ok(count)
+        self.log_changes(&changed)?;
+        Ok(changed.len())
     }
 
     /// FreshDiskANN consolidation: every live node that points at a deleted
     /// node gets the deleted node's out-neighbours as candidates and is
     /// re-pruned, so navigability is kept; then the deleted nodes' slots are
     /// freed for reuse. Returns how many nodes were removed. Commits.
+    /// No insert may run alongside (the extension holds VACUUM's lock).
     pub fn consolidate(&mut self) -> Result<usize> {
         let n = self.codes.len() as u32;
         let deleted: Vec<u32> = (0..n)
@@ -1260,24 +1470,29 @@ impl<S: PageStore> Index<S> {
         }
         if self.meta.entry != NONE && is_gone(self.meta.entry, &self.codes) {
             let old = self.meta.entry;
-            self.meta.entry = dnbrs[&old]
+            let entry = dnbrs[&old]
                 .iter()
                 .copied()
                 .find(|&x| !is_gone(x, &self.codes))
                 .or_else(|| (0..n).find(|&x| !is_gone(x, &self.codes)))
                 .unwrap_or(NONE);
+            // The new entry point is on the page before the old one can be
+            // freed.
+            self.update_meta(|m| {
+                m.entry = entry;
+                Ok(())
+            })?;
+            self.meta.entry = entry;
         }
-        // The new entry point is durable before the old one can be freed.
-        self.write_meta()?;
         let dim = self.meta.dim as usize;
         for &d in &deleted {
             self.codes.flags[d as usize] = format::FLAG_FREE as u8;
             self.codes.ids[d as usize] = 0;
-            self.write_code(d)?;
+            self.store_code(d)?;
             self.write_node(d, 0, format::FLAG_FREE, &vec![0.0; dim], &[])?;
             self.free.push(d);
         }
-        self.write_meta()?;
+        self.log_changes(&deleted)?;
         self.store.commit()?;
         Ok(deleted.len())
     }
@@ -1339,10 +1554,11 @@ impl<S: PageStore> Index<S> {
         let r = self.meta.max_degree as usize;
         if self.build_memory(n) > memory_budget {
             drop(data);
+            // Inserts refresh from the meta page: it must hold the centroid.
+            self.write_meta()?;
             for (v, &id) in vectors.chunks_exact(dim).zip(ids) {
                 self.insert(id, v)?;
             }
-            self.write_meta()?;
             return self.store.commit();
         }
         let points = vamana::Points::new(&data, dim, self.graph_shift());
@@ -1444,11 +1660,10 @@ impl<S: PageStore> Index<S> {
         for (pi, &b) in blocks.iter().enumerate() {
             let mut p = format::new_page(Kind::Codes);
             format::header_mut(&mut p).next = blocks.get(pi + 1).copied().unwrap_or(NONE);
-            self.store.write(b, &p)?;
             for i in pi * per..((pi + 1) * per).min(n) {
-                // write_code reads the page back: cheap next to the build.
-                self.write_code(i as u32)?;
+                self.encode_code(&mut p, i as u32);
             }
+            self.store.write(b, &p)?;
         }
         self.meta.entry = medoid;
         for (i, &id) in ids.iter().enumerate() {

@@ -1,11 +1,13 @@
 //! In-memory page store, for tests and for purely in-process indexes.
 
 use crate::page::{BlockNo, Error, Page, PageStore, Result};
-use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+use parking_lot::{MappedRwLockReadGuard, ReentrantMutex, RwLock, RwLockReadGuard};
 
 #[derive(Default)]
 pub struct MemStore {
     inner: RwLock<Inner>,
+    /// Held by `modify` (see `page::modify_by_copy`).
+    modifying: ReentrantMutex<()>,
 }
 
 #[derive(Default)]
@@ -41,6 +43,10 @@ impl PageStore for MemStore {
             .ok_or(Error::OutOfRange(blkno))?;
         **slot = *page;
         Ok(())
+    }
+
+    fn modify<R>(&self, blkno: BlockNo, f: impl FnOnce(&mut Page) -> Result<R>) -> Result<R> {
+        crate::page::modify_by_copy(self, &self.modifying, blkno, f)
     }
 
     fn extend(&self) -> Result<BlockNo> {

@@ -96,7 +96,7 @@ impl From<std::io::Error> for Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Page access. Implementations are internally synchronised: `read` may run
-/// on many threads while one thread writes.
+/// on many threads while others write.
 ///
 /// A `PageRef` may hold a lock: drop it before calling `write` or `extend`
 /// on the same store from the same thread.
@@ -109,7 +109,21 @@ pub trait PageStore: Send + Sync {
     fn read(&self, blkno: BlockNo) -> Result<Self::PageRef<'_>>;
 
     /// Replace page `blkno` (which must exist). Bytes 0..4 are ignored.
+    /// For pages no other writer can be touching (new pages, bulk builds);
+    /// shared pages are changed with [`PageStore::modify`].
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()>;
+
+    /// Read-modify-write page `blkno` (which must exist) as one step: no
+    /// other `modify` of the same page, by any writer the store serves,
+    /// runs in between. This is what lets several writers share a page
+    /// (Postgres backends inserting into one index): each changes only its
+    /// own slot or field. If `f` fails, the page is left as it was.
+    ///
+    /// `f` may read or modify *other* pages. Callers keep one lock order so
+    /// that writers never wait on each other in a cycle: the meta page
+    /// first, then code and node pages; a node's first page before the
+    /// rest of its chain; never two unrelated node pages.
+    fn modify<R>(&self, blkno: BlockNo, f: impl FnOnce(&mut Page) -> Result<R>) -> Result<R>;
 
     /// A zeroed page: a freed one if any, else a new one at the end.
     fn extend(&self) -> Result<BlockNo>;
@@ -140,6 +154,9 @@ impl<S: PageStore> PageStore for &S {
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
         (**self).write(blkno, page)
     }
+    fn modify<R>(&self, blkno: BlockNo, f: impl FnOnce(&mut Page) -> Result<R>) -> Result<R> {
+        (**self).modify(blkno, f)
+    }
     fn extend(&self) -> Result<BlockNo> {
         (**self).extend()
     }
@@ -152,4 +169,22 @@ impl<S: PageStore> PageStore for &S {
     fn commit(&self) -> Result<()> {
         (**self).commit()
     }
+}
+
+/// `modify` for stores whose pages live in one process: a copy of the page
+/// is changed and written back while `lock` (reentrant, so that `f` may
+/// modify other pages) keeps every other `modify` out. Serialising all of
+/// them is fine for these stores: the work inside is a memcpy.
+pub(crate) fn modify_by_copy<S: PageStore, R>(
+    store: &S,
+    lock: &parking_lot::ReentrantMutex<()>,
+    blkno: BlockNo,
+    f: impl FnOnce(&mut Page) -> Result<R>,
+) -> Result<R> {
+    let _held = lock.lock();
+    let mut copy = Page::zeroed();
+    copy.bytes.copy_from_slice(&store.read(blkno)?.bytes);
+    let r = f(&mut copy)?;
+    store.write(blkno, &copy)?;
+    Ok(r)
 }

@@ -186,6 +186,15 @@ fn concurrent_inserts_from_several_sessions() {
         }
     });
     let n = base.len() / dim;
+    // Pages, code entries and every live heap row agree.
+    let report: String = client
+        .query_one("SELECT diskvec_verify('items_idx')", &[])
+        .unwrap_or_else(|e| panic!("diskvec_verify: {:?}", e.as_db_error()))
+        .get(0);
+    assert!(
+        report.contains(&format!("{n} live vectors in {n} slots")),
+        "{report}"
+    );
     // Every row is reachable in the graph: a search whose list is larger
     // than the table visits all of them.
     client
