@@ -1,13 +1,17 @@
 //! The diskvec index through SQL, one client, next to exact search on the
 //! same server. Prints figures; asserts nothing.
 //!
+//! With `DISKVEC_BENCH_AM=hnsw` the same harness measures the peer,
+//! pgvector's HNSW (m = 16, ef_construction = 64, `hnsw.ef_search` swept),
+//! in its own database (`benches/peers/pgvector.sh` installs it).
+//!
 //! ```text
 //! DISKVEC_TEST_PORT=5433 cargo bench -p diskvec-e2e --bench sql
 //! ```
 //! Environment:
 //! * `DISKVEC_TEST_PORT`: a running server with the extension installed.
-//! * `DISKVEC_BENCH_DB` (default `diskvec_bench`): created if missing; a
-//!   set's table is loaded once and kept.
+//! * `DISKVEC_BENCH_DB` (default `diskvec_bench`, `pgvector_bench` for
+//!   hnsw): created if missing; a set's table is loaded once and kept.
 //! * `DISKVEC_BENCH_SETS` (default `glove50`), `DISKVEC_BENCH_METRICS`
 //!   (default `cosine,l2`), `DISKVEC_BENCH_LISTS` (default `32,48,64,96,128`).
 //! * `DISKVEC_BENCH_QUERIES` (default 1000) and `DISKVEC_BENCH_EXACT`
@@ -42,6 +46,40 @@ fn list(name: &str, default: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The index being measured: ours or the peer's.
+struct Am {
+    /// `diskvec` or `hnsw`.
+    name: &'static str,
+    extension: &'static str,
+    /// Appended to `USING name (embedding opclass)`.
+    with: &'static str,
+    /// The GUC swept for the recall/QPS curve.
+    knob: &'static str,
+    default_db: &'static str,
+    default_lists: &'static str,
+    label: &'static str,
+}
+
+const DISKVEC: Am = Am {
+    name: "diskvec",
+    extension: "diskvec",
+    with: "",
+    knob: "diskvec.search_list_size",
+    default_db: "diskvec_bench",
+    default_lists: "32,48,64,96,128",
+    label: "sql",
+};
+
+const HNSW: Am = Am {
+    name: "hnsw",
+    extension: "vector",
+    with: " WITH (m = 16, ef_construction = 64)",
+    knob: "hnsw.ef_search",
+    default_db: "pgvector_bench",
+    default_lists: "32,48,64,96,128,200",
+    label: "pgvector hnsw",
+};
 
 struct Run {
     qps: f64,
@@ -152,11 +190,11 @@ fn copy_figures(client: &mut postgres::Client, set: &str, data: &[f32], dim: usi
 /// table with a diskvec index built over `base` rows, from 1, 2 and 4
 /// sessions at once. Inserts lock only the pages they change, so more
 /// sessions give more rows per second, up to the cores there are.
-fn insert_figures(dbname: &str, set: &str, data: &[f32], dim: usize, opclass: &str) {
+fn insert_figures(am: &Am, dbname: &str, set: &str, data: &[f32], dim: usize, opclass: &str) {
     let n = data.len() / dim;
     let base = (n / 2).min(20_000);
     let extra = (n - base).min(8_000);
-    println!("\n## {set}: INSERT into an index of {base} rows, {opclass}\n");
+    println!("\n## {set}: INSERT into a {} index of {base} rows, {opclass}\n", am.name);
     println!("| sessions | rows | seconds | rows/s |");
     println!("|---:|---:|---:|---:|");
     for sessions in [1usize, 2, 4] {
@@ -174,7 +212,8 @@ fn insert_figures(dbname: &str, set: &str, data: &[f32], dim: usize, opclass: &s
         )
         .unwrap();
         c.batch_execute(&format!(
-            "CREATE INDEX ON insert_scratch USING diskvec (embedding {opclass})"
+            "CREATE INDEX ON insert_scratch USING {} (embedding {opclass}){}",
+            am.name, am.with
         ))
         .unwrap();
         let t = Instant::now();
@@ -210,7 +249,12 @@ fn insert_figures(dbname: &str, set: &str, data: &[f32], dim: usize, opclass: &s
 }
 
 fn main() {
-    let dbname = env("DISKVEC_BENCH_DB", "diskvec_bench");
+    let am = match env("DISKVEC_BENCH_AM", "diskvec").as_str() {
+        "diskvec" => DISKVEC,
+        "hnsw" => HNSW,
+        other => panic!("DISKVEC_BENCH_AM: unknown index {other} (diskvec or hnsw)"),
+    };
+    let dbname = env("DISKVEC_BENCH_DB", am.default_db);
     {
         let mut admin = connect("postgres");
         let exists = admin
@@ -225,7 +269,7 @@ fn main() {
     }
     let mut client = connect(&dbname);
     client
-        .batch_execute("CREATE EXTENSION IF NOT EXISTS diskvec")
+        .batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {}", am.extension))
         .unwrap();
     let nq: usize = env("DISKVEC_BENCH_QUERIES", "1000").parse().unwrap();
     let nexact: usize = env("DISKVEC_BENCH_EXACT", "100").parse().unwrap();
@@ -262,11 +306,11 @@ fn main() {
                 t.elapsed().as_secs_f64()
             );
         }
-        if env("DISKVEC_BENCH_COPY", "1") == "1" {
+        if env("DISKVEC_BENCH_COPY", "1") == "1" && am.name == "diskvec" {
             copy_figures(&mut client, &set, &ds.base.data, dim);
         }
         if env("DISKVEC_BENCH_INSERTS", "1") == "1" && !cold {
-            insert_figures(&dbname, &set, &ds.base.data, dim, "vector_cosine_ops");
+            insert_figures(&am, &dbname, &set, &ds.base.data, dim, "vector_cosine_ops");
         }
         let nq = nq.min(ds.queries.rows);
         let queries = &ds.queries.data[..nq * dim];
@@ -278,7 +322,7 @@ fn main() {
                 m => panic!("unknown metric {m}"),
             };
             let truth = brute_force(&ds.base.data, dim, queries, 10, metric);
-            let index = format!("{table}_{metric_name}");
+            let index = format!("{table}_{}_{metric_name}", am.name);
             let have: i64 = client
                 .query_one(
                     "SELECT count(*) FROM pg_indexes WHERE indexname = $1",
@@ -290,11 +334,17 @@ fn main() {
             for other in ["cosine", "l2", "ip"] {
                 if other != metric_name {
                     client
-                        .batch_execute(&format!("DROP INDEX IF EXISTS {table}_{other}"))
+                        .batch_execute(&format!(
+                            "DROP INDEX IF EXISTS {table}_{other}; DROP INDEX IF EXISTS {table}_{}_{other}",
+                            am.name
+                        ))
                         .unwrap();
                 }
             }
-            println!("\n## {set} ({} x {dim}), {metric_name}", ds.base.rows);
+            println!(
+                "\n## {set} ({} x {dim}), {metric_name}, {}{}",
+                ds.base.rows, am.name, am.with
+            );
             if !(keep && have == 1) {
                 client
                     .batch_execute(&format!("DROP INDEX IF EXISTS {index}"))
@@ -305,7 +355,8 @@ fn main() {
                 let t = Instant::now();
                 client
                     .batch_execute(&format!(
-                        "CREATE INDEX {index} ON {table} USING diskvec (embedding {opclass})"
+                        "CREATE INDEX {index} ON {table} USING {} (embedding {opclass}){}",
+                        am.name, am.with
                     ))
                     .unwrap();
                 println!("CREATE INDEX: {:.1} s", t.elapsed().as_secs_f64());
@@ -314,15 +365,19 @@ fn main() {
                 .query_one(&format!("SELECT pg_relation_size('{index}')"), &[])
                 .unwrap()
                 .get(0);
-            let cache: i64 = client
-                .query_one(&format!("SELECT diskvec_cache_bytes('{index}')"), &[])
-                .unwrap()
-                .get(0);
-            println!(
-                "index size: {:.1} MB; codes cache in a backend: {:.1} MB",
-                size as f64 / 1e6,
-                cache as f64 / 1e6
-            );
+            if am.name == "diskvec" {
+                let cache: i64 = client
+                    .query_one(&format!("SELECT diskvec_cache_bytes('{index}')"), &[])
+                    .unwrap()
+                    .get(0);
+                println!(
+                    "index size: {:.1} MB; codes cache in a backend: {:.1} MB",
+                    size as f64 / 1e6,
+                    cache as f64 / 1e6
+                );
+            } else {
+                println!("index size: {:.1} MB", size as f64 / 1e6);
+            }
             let knn = format!("SELECT id FROM {table} ORDER BY embedding {op} $1 LIMIT 10");
             let plan: Vec<String> = client
                 .query(&format!("EXPLAIN {knn}"), &[&Vector(&queries[..dim])])
@@ -334,11 +389,11 @@ fn main() {
                 plan.iter().any(|l| l.contains(&index)),
                 "the planner does not use {index}: {plan:?}"
             );
-            println!("\n| search_list_size | recall@10 | QPS | p50 ms | p99 ms |");
+            println!("\n| {} | recall@10 | QPS | p50 ms | p99 ms |", am.knob);
             println!("|---:|---:|---:|---:|---:|");
-            for l in list("DISKVEC_BENCH_LISTS", "32,48,64,96,128") {
+            for l in list("DISKVEC_BENCH_LISTS", am.default_lists) {
                 client
-                    .batch_execute(&format!("SET diskvec.search_list_size = {l}"))
+                    .batch_execute(&format!("SET {} = {l}", am.knob))
                     .unwrap();
                 // Warm the cache and the plan, then measure (cold: drop the
                 // OS cache first; the backend's codes stay in memory).
@@ -353,14 +408,15 @@ fn main() {
                 );
                 // For benches/report.sh's plots.
                 eprintln!(
-                    "curve\tsql {set} {metric_name} ({})\t{:.4}\t{:.0}",
+                    "curve\t{} {set} {metric_name} ({})\t{:.4}\t{:.0}",
+                    am.label,
                     if cold { "disk-resident" } else { "cached" },
                     r.recall,
                     r.qps
                 );
             }
             client
-                .batch_execute("RESET diskvec.search_list_size; SET enable_indexscan = off")
+                .batch_execute(&format!("RESET {}; SET enable_indexscan = off", am.knob))
                 .unwrap();
             let ne = nexact.min(nq);
             if cold {

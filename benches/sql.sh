@@ -5,6 +5,7 @@
 #     index and the OS page cache dropped before every measured run, so the
 #     node pages come from disk; only the codes are in the backend's memory.
 # Usage: benches/sql.sh            (GloVe-400k, cosine and l2)
+#        DISKVEC_BENCH_AM=hnsw benches/sql.sh   (pgvector's HNSW instead)
 #        DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine benches/sql.sh
 # Needs root (to drop the page cache) and the extension installed.
 set -euo pipefail
@@ -17,9 +18,11 @@ pg_up "$dir" "$port"
 trap 'pg_down "$dir"' EXIT
 cd "$root"
 cargo build --release -p diskvec-e2e --benches -q 2>/dev/null || true
-echo "# diskvec through SQL: cached"
+echo "# ${DISKVEC_BENCH_AM:-diskvec} through SQL: cached"
 cargo bench -q -p diskvec-e2e --bench sql
 metrics=${DISKVEC_BENCH_METRICS:-cosine,l2}
+am=${DISKVEC_BENCH_AM:-diskvec}
+if [ "$am" = hnsw ]; then db=${DISKVEC_BENCH_DB:-pgvector_bench}; else db=${DISKVEC_BENCH_DB:-diskvec_bench}; fi
 for metric in ${metrics//,/ }; do
   # One index at a time: build it cached, then measure it cold.
   DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_COPY=0 cargo bench -q -p diskvec-e2e --bench sql >/dev/null 2>&1
@@ -27,10 +30,10 @@ for metric in ${metrics//,/ }; do
   names=""
   for set in ${DISKVEC_BENCH_SETS:-glove50}; do
     for s in ${set//,/ }; do
-      names+="bench_${s}${DISKVEC_BENCH_N:+_$DISKVEC_BENCH_N}_$metric,"
+      names+="bench_${s}${DISKVEC_BENCH_N:+_$DISKVEC_BENCH_N}_${am}_$metric,"
     done
   done
-  size=$(pg_psql "$port" -d "${DISKVEC_BENCH_DB:-diskvec_bench}" -tAc \
+  size=$(pg_psql "$port" -d "$db" -tAc \
     "SELECT coalesce(sum(pg_relation_size(oid)), 0) FROM pg_class WHERE relname = ANY(string_to_array('${names%,}', ','))")
   [ "$size" -gt 0 ] || { echo "no index found among ${names%,}" >&2; exit 1; }
   sb_kb=$(( size / 8 / 1024 ))
