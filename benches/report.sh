@@ -3,7 +3,8 @@
 # recall-QPS plots in bench-plots/, the machine, how to reproduce each
 # figure). Each figure comes from this run, next to exact search.
 #
-#   benches/report.sh            full run (about an hour on 2 cores)
+#   benches/report.sh            full run (about 40 minutes on 2 cores, with
+#                                pgvector's HNSW measured too)
 #   benches/report.sh --smoke    tiny inputs, output in a temp dir: checks
 #                                the harness works (CI runs this)
 set -euo pipefail
@@ -56,6 +57,16 @@ if [ $smoke = 0 ]; then
   step "SQL end to end, WordNet 384-d (cosine)"
   DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine DISKVEC_BENCH_COPY=0 \
     benches/sql.sh >"$logs/sql_wordnet.txt" 2>>"$curves"
+fi
+if [ $smoke = 0 ] && [ "${DISKVEC_REPORT_PEERS:-1}" = 1 ]; then
+  # The peer through the same harness and server settings (about 20 more
+  # minutes: its builds are slow). DISKVEC_REPORT_PEERS=0 skips it.
+  step "pgvector HNSW, GloVe (cosine, l2) and WordNet (cosine)"
+  benches/peers/pgvector.sh >&2
+  DISKVEC_BENCH_AM=hnsw DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cosine,l2 \
+    benches/sql.sh >"$logs/peer_glove.txt" 2>>"$curves"
+  DISKVEC_BENCH_AM=hnsw DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine \
+    benches/sql.sh >"$logs/peer_wordnet.txt" 2>>"$curves"
 fi
 step "SciFact retrieval quality"
 dir=/var/tmp/diskvec-report-pg-$report_port port=$report_port
@@ -113,6 +124,15 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
     echo
     cat "$logs/sql_wordnet.txt"
   fi
+  for f in peer_glove peer_wordnet; do
+    [ -f "$logs/$f.txt" ] || continue
+    echo
+    echo "## The peer: pgvector 0.8.0 HNSW (m = 16, ef_construction = 64), same harness and server settings"
+    echo
+    echo "Reproduce: \`benches/peers/pgvector.sh\`, then \`DISKVEC_BENCH_AM=hnsw DISKVEC_BENCH_SETS=$([ $f = peer_glove ] && echo 'glove50 DISKVEC_BENCH_METRICS=cosine,l2' || echo 'wordnet384 DISKVEC_BENCH_METRICS=cosine') benches/sql.sh\`"
+    echo
+    cat "$logs/$f.txt"
+  done
   echo
   echo "## Engine in-process (no Postgres), 1 thread, file store"
   echo

@@ -58,6 +58,8 @@ struct Am {
     knob: &'static str,
     default_db: &'static str,
     default_lists: &'static str,
+    /// Before the metric in plot labels ("sql glove50 <label>cosine"), so
+    /// both indexes share a plot.
     label: &'static str,
 }
 
@@ -68,7 +70,7 @@ const DISKVEC: Am = Am {
     knob: "diskvec.search_list_size",
     default_db: "diskvec_bench",
     default_lists: "32,48,64,96,128",
-    label: "sql",
+    label: "",
 };
 
 const HNSW: Am = Am {
@@ -78,7 +80,7 @@ const HNSW: Am = Am {
     knob: "hnsw.ef_search",
     default_db: "pgvector_bench",
     default_lists: "32,48,64,96,128,200",
-    label: "pgvector hnsw",
+    label: "pgvector-hnsw ",
 };
 
 struct Run {
@@ -408,7 +410,7 @@ fn main() {
                 );
                 // For benches/report.sh's plots.
                 eprintln!(
-                    "curve\t{} {set} {metric_name} ({})\t{:.4}\t{:.0}",
+                    "curve\tsql {set} {}{metric_name} ({})\t{:.4}\t{:.0}",
                     am.label,
                     if cold { "disk-resident" } else { "cached" },
                     r.recall,
