@@ -196,7 +196,10 @@ fn insert_figures(am: &Am, dbname: &str, set: &str, data: &[f32], dim: usize, op
     let n = data.len() / dim;
     let base = (n / 2).min(20_000);
     let extra = (n - base).min(8_000);
-    println!("\n## {set}: INSERT into a {} index of {base} rows, {opclass}\n", am.name);
+    println!(
+        "\n## {set}: INSERT into a {} index of {base} rows, {opclass}\n",
+        am.name
+    );
     println!("| sessions | rows | seconds | rows/s |");
     println!("|---:|---:|---:|---:|");
     for sessions in [1usize, 2, 4] {

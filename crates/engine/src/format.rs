@@ -9,9 +9,13 @@
 //! * code area: a chain of code pages, fixed-size entries indexed by internal
 //!   node number: external id, node location, flags, RaBitQ factors and code.
 //!   Small, read in one pass at open, then served from memory.
-//! * node pages: fixed-size node slots (external id, flags, degree, the full
-//!   vector and the neighbour list). Several nodes share a page when they
-//!   fit; a larger node spans a chain of pages (up to 16000 dimensions).
+//! * node pages: a chain of pages holding fixed-size node slots (external
+//!   id, flags, degree, the full vector and the neighbour list) one after
+//!   another, as one byte stream: a node that does not fit in what is left
+//!   of a page continues at the start of the next page in the chain. No
+//!   space is lost to rounding (at 384 dimensions a page holds 4.67 nodes,
+//!   not 4), and nodes larger than a page (up to 16000 dimensions) need no
+//!   special case.
 
 use crate::page::{BlockNo, Error, Page, Result, PAGE_SIZE};
 use bytemuck::{Pod, Zeroable};
@@ -19,7 +23,9 @@ use bytemuck::{Pod, Zeroable};
 pub const MAGIC: u32 = u32::from_le_bytes(*b"DVEC");
 /// 2: pages shrank to fit a Postgres block; the meta page gained the
 /// change log (`change_seq`, `changed`).
-pub const FORMAT_VERSION: u16 = 2;
+/// 3: node slots are packed as a byte stream across node pages; code
+/// entries locate a node by byte offset, not slot number.
+pub const FORMAT_VERSION: u16 = 3;
 pub const NONE: BlockNo = u32::MAX;
 pub const HEADER_SIZE: usize = 32;
 /// Usable bytes after the header.
@@ -43,7 +49,8 @@ pub struct PageHeader {
     pub magic: u32,
     pub version: u16,
     pub kind: u16,
-    /// Entries in use (code or node slots) or payload bytes (blob).
+    /// Entries in use (code pages) or payload bytes in use (node and blob
+    /// pages).
     pub count: u32,
     /// Next page of the same chain, or `NONE`.
     pub next: BlockNo,
@@ -111,6 +118,7 @@ pub struct MetaBody {
     pub code_head: BlockNo,
     pub code_tail: BlockNo,
     pub centroid: BlockNo,
+    /// Last page of the node stream, and the payload bytes used in it.
     pub node_tail: BlockNo,
     pub node_tail_used: u32,
     /// Inner product only: the largest norm seen, `M` in the graph distance
@@ -150,8 +158,9 @@ pub const FLAG_DELETED: u32 = 2;
 #[repr(C)]
 pub struct CodeEntryHead {
     pub id: u64,
+    /// The node's first page, and its byte offset in that page's payload.
     pub blkno: BlockNo,
-    pub slot: u16,
+    pub offset: u16,
     pub flags: u16,
     pub factors: crate::rabitq::Factors,
 }
@@ -169,41 +178,32 @@ pub struct NodeHead {
 
 pub const NODE_HEAD: usize = std::mem::size_of::<NodeHead>();
 
-/// How nodes map onto pages for one index.
+/// Node slot geometry for one index.
 #[derive(Clone, Copy, Debug)]
 pub struct NodeLayout {
     pub dim: usize,
     pub max_degree: usize,
-    /// Bytes per node, rounded up to 8.
+    /// Bytes per node, rounded up to 8 (so every node starts 8-aligned:
+    /// `PAYLOAD` is a multiple of 8 too).
     pub slot_size: usize,
-    /// Nodes per page (>= 1), or 1 when a node spans pages.
-    pub per_page: usize,
-    /// Pages per node: 1, or more for nodes larger than a page.
-    pub pages: usize,
 }
 
 impl NodeLayout {
     pub fn new(dim: usize, max_degree: usize) -> Self {
-        let slot_size = (NODE_HEAD + 4 * dim + 4 * max_degree).div_ceil(8) * 8;
-        if slot_size <= PAYLOAD {
-            NodeLayout {
-                dim,
-                max_degree,
-                slot_size,
-                per_page: PAYLOAD / slot_size,
-                pages: 1,
-            }
-        } else {
-            NodeLayout {
-                dim,
-                max_degree,
-                slot_size,
-                per_page: 1,
-                pages: slot_size.div_ceil(PAYLOAD),
-            }
+        NodeLayout {
+            dim,
+            max_degree,
+            slot_size: (NODE_HEAD + 4 * dim + 4 * max_degree).div_ceil(8) * 8,
         }
     }
+
+    /// Whether a node starting at payload byte `offset` ends in that page.
+    pub fn fits(&self, offset: usize) -> bool {
+        offset + self.slot_size <= PAYLOAD
+    }
 }
+
+const _: () = assert!(PAYLOAD.is_multiple_of(8));
 
 /// Code entries per code page.
 pub fn codes_per_page(code_words: usize) -> usize {

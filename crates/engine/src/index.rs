@@ -149,8 +149,9 @@ struct Codes {
     words: usize,
     per_page: usize,
     data: Vec<u64>,
+    /// Where each node starts: first page, byte offset in its payload.
     blkno: Vec<BlockNo>,
-    slot: Vec<u16>,
+    offset: Vec<u16>,
     ids: Vec<u64>,
     flags: Vec<u8>,
     /// Code page of entries `i * per_page ..`.
@@ -308,7 +309,7 @@ impl<S: PageStore> Index<S> {
                 per_page: format::codes_per_page(words),
                 data: Vec::new(),
                 blkno: Vec::new(),
-                slot: Vec::new(),
+                offset: Vec::new(),
                 ids: Vec::new(),
                 flags: Vec::new(),
                 pages: Vec::new(),
@@ -359,7 +360,7 @@ impl<S: PageStore> Index<S> {
         let c = &mut self.codes;
         c.data.clear();
         c.blkno.clear();
-        c.slot.clear();
+        c.offset.clear();
         c.ids.clear();
         c.flags.clear();
         c.pages.clear();
@@ -383,7 +384,7 @@ impl<S: PageStore> Index<S> {
             for (head, words) in entries {
                 self.codes.push(&words, &head.factors);
                 self.codes.blkno.push(head.blkno);
-                self.codes.slot.push(head.slot);
+                self.codes.offset.push(head.offset);
                 self.codes.ids.push(head.id);
                 self.codes.flags.push(head.flags as u8);
                 let node = self.codes.ids.len() as u32 - 1;
@@ -543,14 +544,14 @@ impl<S: PageStore> Index<S> {
             debug_assert_eq!(n as usize, self.codes.len());
             self.codes.push(&words, &head.factors);
             self.codes.blkno.push(head.blkno);
-            self.codes.slot.push(head.slot);
+            self.codes.offset.push(head.offset);
             self.codes.ids.push(head.id);
             self.codes.flags.push(format::FLAG_DELETED as u8);
         } else {
             self.unaccount(n);
             self.codes.set(n, &words, &head.factors);
             self.codes.blkno[n as usize] = head.blkno;
-            self.codes.slot[n as usize] = head.slot;
+            self.codes.offset[n as usize] = head.offset;
             self.codes.ids[n as usize] = head.id;
         }
         self.codes.flags[n as usize] = head.flags as u8;
@@ -603,7 +604,7 @@ impl<S: PageStore> Index<S> {
     /// Bytes of the in-memory code area (codes, factors, locations, ids, flags).
     pub fn code_memory_bytes(&self) -> usize {
         let c = &self.codes;
-        c.data.len() * 8 + c.blkno.len() * 4 + c.slot.len() * 2 + c.ids.len() * 8 + c.flags.len()
+        c.data.len() * 8 + c.blkno.len() * 4 + c.offset.len() * 2 + c.ids.len() * 8 + c.flags.len()
     }
     /// Bytes of the codes proper (bits and correction factors) per vector.
     pub fn code_bytes_per_vector(&self) -> usize {
@@ -686,7 +687,8 @@ impl<S: PageStore> Index<S> {
     // ----- node pages -------------------------------------------------------
 
     /// Read node `n` and pass it to `f`. One page in the common case (viewed
-    /// in place); nodes that span pages are copied into `buf`.
+    /// in place); a node that runs on into the next page(s) of the node
+    /// stream is copied into `buf`.
     fn with_node<R>(
         &self,
         n: u32,
@@ -695,32 +697,33 @@ impl<S: PageStore> Index<S> {
         f: impl FnOnce(NodeRef<'_>) -> R,
     ) -> Result<R> {
         let blk = self.codes.blkno[n as usize];
-        let slot = self.codes.slot[n as usize] as usize;
+        let off = self.codes.offset[n as usize] as usize;
         let l = self.layout;
-        if l.pages == 1 {
+        if l.fits(off) {
             let p = self.store.read(blk)?;
             stats.pages_read += 1;
             format::check(&p, blk, Kind::Nodes)?;
-            let off = HEADER_SIZE + slot * l.slot_size;
+            let at = HEADER_SIZE + off;
             let node =
-                parse_node(&p.bytes[off..off + l.slot_size], &l).map_err(|r| corrupt(blk, r))?;
+                parse_node(&p.bytes[at..at + l.slot_size], &l).map_err(|r| corrupt(blk, r))?;
             return Ok(f(node));
         }
         buf.clear();
         buf.resize(l.slot_size.div_ceil(8), 0);
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(buf.as_mut_slice());
-        let mut b = blk;
-        let mut done = 0;
+        let (mut b, mut at, mut done) = (blk, off, 0);
         while done < l.slot_size {
-            if b == NONE {
-                return Err(corrupt(blk, "node page chain ends early"));
+            if b == NONE || at >= format::PAYLOAD {
+                return Err(corrupt(blk, "node stream ends inside a node"));
             }
             let p = self.store.read(b)?;
             stats.pages_read += 1;
             format::check(&p, b, Kind::Nodes)?;
-            let take = (l.slot_size - done).min(format::PAYLOAD);
-            bytes[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);
+            let take = (l.slot_size - done).min(format::PAYLOAD - at);
+            bytes[done..done + take]
+                .copy_from_slice(&p.bytes[HEADER_SIZE + at..HEADER_SIZE + at + take]);
             done += take;
+            at = 0;
             b = format::header(&p).next;
         }
         let node = parse_node(bytes, &l).map_err(|r| corrupt(blk, r))?;
@@ -755,50 +758,55 @@ impl<S: PageStore> Index<S> {
     }
 
     /// Read-modify-write node `n`'s slot bytes as one step (see
-    /// [`PageStore::modify`]): other writers may be changing other slots of
-    /// the same page. A node that spans pages is locked by its first page;
-    /// the rest of its chain is only ever changed under that lock.
+    /// [`PageStore::modify`]): other writers may be changing other nodes on
+    /// the same pages. A node that runs on into later pages is locked by its
+    /// first page, and the later ones are taken in stream order, so writers
+    /// always lock pages in the same order.
     fn modify_node<R>(&self, n: u32, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
         let blk = self.codes.blkno[n as usize];
-        let slot = self.codes.slot[n as usize] as usize;
+        let off = self.codes.offset[n as usize] as usize;
         let l = self.layout;
-        if l.pages == 1 {
+        if l.fits(off) {
             return self.store.modify(blk, |p| {
                 format::check(p, blk, Kind::Nodes)?;
-                let off = HEADER_SIZE + slot * l.slot_size;
-                let r = f(&mut p.bytes[off..off + l.slot_size])?;
+                let at = HEADER_SIZE + off;
+                let r = f(&mut p.bytes[at..at + l.slot_size])?;
                 let h = format::header_mut(p);
-                h.count = h.count.max(slot as u32 + 1);
+                h.count = h.count.max((off + l.slot_size) as u32);
                 Ok(r)
             });
+        }
+        if off >= format::PAYLOAD {
+            return Err(corrupt(blk, format!("node offset {off}")));
         }
         self.store.modify(blk, |first| {
             format::check(first, blk, Kind::Nodes)?;
             let mut bytes = vec![0u8; l.slot_size];
-            let mut chain = vec![blk];
-            let head = l.slot_size.min(format::PAYLOAD);
-            bytes[..head].copy_from_slice(&first.bytes[HEADER_SIZE..HEADER_SIZE + head]);
+            let head = format::PAYLOAD - off;
+            bytes[..head].copy_from_slice(&first.bytes[HEADER_SIZE + off..]);
+            let mut rest = Vec::new();
             let mut next = format::header(first).next;
             let mut done = head;
             while done < l.slot_size {
                 if next == NONE {
-                    return Err(corrupt(blk, "node page chain ends early"));
+                    return Err(corrupt(blk, "node stream ends inside a node"));
                 }
                 let p = self.store.read(next)?;
                 format::check(&p, next, Kind::Nodes)?;
                 let take = (l.slot_size - done).min(format::PAYLOAD);
                 bytes[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);
-                chain.push(next);
+                rest.push((next, done, take));
                 next = format::header(&p).next;
                 done += take;
             }
             let r = f(&mut bytes)?;
-            first.bytes[HEADER_SIZE..HEADER_SIZE + head].copy_from_slice(&bytes[..head]);
-            format::header_mut(first).count = 1;
-            for (&b, chunk) in chain[1..].iter().zip(bytes[head..].chunks(format::PAYLOAD)) {
+            first.bytes[HEADER_SIZE + off..].copy_from_slice(&bytes[..head]);
+            format::header_mut(first).count = format::PAYLOAD as u32;
+            for (b, at, take) in rest {
                 self.store.modify(b, |p| {
-                    p.bytes[HEADER_SIZE..HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
-                    format::header_mut(p).count = 1;
+                    p.bytes[HEADER_SIZE..HEADER_SIZE + take].copy_from_slice(&bytes[at..at + take]);
+                    let h = format::header_mut(p);
+                    h.count = h.count.max(take as u32);
                     Ok(())
                 })?;
             }
@@ -881,7 +889,7 @@ impl<S: PageStore> Index<S> {
         let head = CodeEntryHead {
             id: c.ids[n as usize],
             blkno: c.blkno[n as usize],
-            slot: c.slot[n as usize],
+            offset: c.offset[n as usize],
             flags: c.flags[n as usize] as u16,
             factors: *c.factors(n),
         };
@@ -929,10 +937,43 @@ impl<S: PageStore> Index<S> {
         })
     }
 
+    /// Room for a node of `size` bytes at the end of the node stream: where
+    /// it starts (page, payload offset). New pages are linked from the
+    /// stream's last page as the node needs them. Called under the meta
+    /// page's lock (`m` is the meta page being changed).
+    fn append_node_slot(&self, m: &mut MetaBody, size: usize) -> Result<(BlockNo, u16)> {
+        let new_page = |prev: BlockNo| -> Result<BlockNo> {
+            let b = self.store.extend()?;
+            self.store.write(b, &format::new_page(Kind::Nodes))?;
+            if prev != NONE {
+                self.store.modify(prev, |p| {
+                    format::check(p, prev, Kind::Nodes)?;
+                    format::header_mut(p).next = b;
+                    Ok(())
+                })?;
+            }
+            Ok(b)
+        };
+        let (mut tail, mut used) = (m.node_tail, m.node_tail_used as usize);
+        if tail == NONE || used >= format::PAYLOAD {
+            tail = new_page(tail)?;
+            used = 0;
+        }
+        let start = (tail, used as u16);
+        let mut end = used + size;
+        while end > format::PAYLOAD {
+            tail = new_page(tail)?;
+            end -= format::PAYLOAD;
+        }
+        m.node_tail = tail;
+        m.node_tail_used = end as u32;
+        Ok(start)
+    }
+
     /// A node slot for an insert, reserved (flagged deleted) on the pages:
     /// a freed slot if one can be claimed, else a new internal node, with a
-    /// new code page when the last is full and a new node page (or chain)
-    /// when the last is full. New nodes are numbered under the meta page's
+    /// new code page when the last is full and its node slot appended to
+    /// the node stream. New nodes are numbered under the meta page's
     /// lock, so concurrent writers never hand out the same one; the entry is
     /// written before the meta page counts it. Refreshes this handle.
     fn alloc_node(&mut self) -> Result<u32> {
@@ -966,35 +1007,14 @@ impl<S: PageStore> Index<S> {
             } else {
                 m.code_tail
             };
-            let (blk, slot) = if l.pages == 1 {
-                if m.node_tail != NONE && (m.node_tail_used as usize) < l.per_page {
-                    m.node_tail_used += 1;
-                    (m.node_tail, m.node_tail_used - 1)
-                } else {
-                    let b = self.store.extend()?;
-                    self.store.write(b, &format::new_page(Kind::Nodes))?;
-                    m.node_tail = b;
-                    m.node_tail_used = 1;
-                    (b, 0)
-                }
-            } else {
-                let blocks: Vec<BlockNo> = (0..l.pages)
-                    .map(|_| self.store.extend())
-                    .collect::<Result<_>>()?;
-                for (i, &b) in blocks.iter().enumerate() {
-                    let mut p = format::new_page(Kind::Nodes);
-                    format::header_mut(&mut p).next = blocks.get(i + 1).copied().unwrap_or(NONE);
-                    self.store.write(b, &p)?;
-                }
-                (blocks[0], 0)
-            };
+            let (blk, offset) = self.append_node_slot(m, l.slot_size)?;
             let off = HEADER_SIZE + (n as usize % per) * esize;
             self.store.modify(code_blk, |p| {
                 format::check(p, code_blk, Kind::Codes)?;
                 let head = CodeEntryHead {
                     id: 0,
                     blkno: blk,
-                    slot: slot as u16,
+                    offset,
                     flags: format::FLAG_DELETED as u16,
                     factors: Factors::default(),
                 };
@@ -1577,32 +1597,20 @@ impl<S: PageStore> Index<S> {
             .zip(data.par_chunks_exact(dim))
             .map(|(code, v)| self.quant.encode(v, code))
             .collect();
-        // Node pages, written in order; commits every few thousand pages so
-        // the file store's write-ahead log stays small.
+        // The node stream, page after page; commits every few thousand
+        // pages so the file store's write-ahead log stays small.
         let l = self.layout;
+        let npages = (n * l.slot_size).div_ceil(format::PAYLOAD);
+        let blocks: Vec<BlockNo> = (0..npages)
+            .map(|_| self.store.extend())
+            .collect::<Result<_>>()?;
         for i in 0..n {
-            let (blk, slot) = if l.pages == 1 {
-                if i % l.per_page == 0 {
-                    let b = self.store.extend()?;
-                    self.meta.node_tail = b;
-                    self.meta.node_tail_used = 0;
-                }
-                self.meta.node_tail_used += 1;
-                (self.meta.node_tail, (i % l.per_page) as u16)
-            } else {
-                let blocks: Vec<BlockNo> = (0..l.pages)
-                    .map(|_| self.store.extend())
-                    .collect::<Result<_>>()?;
-                for (j, &b) in blocks.iter().enumerate() {
-                    let mut p = format::new_page(Kind::Nodes);
-                    format::header_mut(&mut p).next = blocks.get(j + 1).copied().unwrap_or(NONE);
-                    self.store.write(b, &p)?;
-                }
-                (blocks[0], 0)
-            };
-            self.codes.blkno.push(blk);
-            self.codes.slot.push(slot);
+            let pos = i * l.slot_size;
+            self.codes.blkno.push(blocks[pos / format::PAYLOAD]);
+            self.codes.offset.push((pos % format::PAYLOAD) as u16);
         }
+        self.meta.node_tail = *blocks.last().unwrap();
+        self.meta.node_tail_used = (n * l.slot_size - (npages - 1) * format::PAYLOAD) as u32;
         self.codes.data = Vec::with_capacity(n * (words + 2));
         for (code, f) in code_data.chunks_exact(words).zip(&factors) {
             self.codes.push(code, f);
@@ -1610,43 +1618,43 @@ impl<S: PageStore> Index<S> {
         drop(code_data);
         self.codes.ids = ids.to_vec();
         self.codes.flags = vec![format::FLAG_LIVE as u8; n];
-        if l.pages == 1 {
-            let mut written = 0;
-            for (pi, chunk) in (0..n).collect::<Vec<_>>().chunks(l.per_page).enumerate() {
-                let mut p = format::new_page(Kind::Nodes);
-                format::header_mut(&mut p).count = chunk.len() as u32;
-                for (slot, &i) in chunk.iter().enumerate() {
-                    let off = HEADER_SIZE + slot * l.slot_size;
+        let mut node = vec![0u8; l.slot_size];
+        let mut next = 0; // next node to encode
+        let mut carry = 0; // bytes of node `next - 1` already written
+        for (pi, &b) in blocks.iter().enumerate() {
+            let mut p = format::new_page(Kind::Nodes);
+            let h = format::header_mut(&mut p);
+            h.next = blocks.get(pi + 1).copied().unwrap_or(NONE);
+            let mut at = 0;
+            while at < format::PAYLOAD {
+                if carry == 0 {
+                    if next == n {
+                        break;
+                    }
+                    node.fill(0);
                     encode_node(
-                        &mut p.bytes[off..off + l.slot_size],
-                        ids[i],
+                        &mut node,
+                        ids[next],
                         format::FLAG_LIVE,
-                        &data[i * dim..(i + 1) * dim],
-                        &adj[i],
+                        &data[next * dim..(next + 1) * dim],
+                        &adj[next],
                         dim,
                     );
+                    next += 1;
                 }
-                self.store.write(self.codes.blkno[chunk[0]], &p)?;
-                written += 1;
-                if written % 4096 == 0 {
-                    self.store.commit()?;
-                }
-                let _ = pi;
+                let take = (l.slot_size - carry).min(format::PAYLOAD - at);
+                p.bytes[HEADER_SIZE + at..HEADER_SIZE + at + take]
+                    .copy_from_slice(&node[carry..carry + take]);
+                at += take;
+                carry = (carry + take) % l.slot_size;
             }
-        } else {
-            for i in 0..n {
-                self.write_node(
-                    i as u32,
-                    ids[i],
-                    format::FLAG_LIVE,
-                    &data[i * dim..(i + 1) * dim],
-                    &adj[i],
-                )?;
-                if i % 512 == 511 {
-                    self.store.commit()?;
-                }
+            format::header_mut(&mut p).count = at as u32;
+            self.store.write(b, &p)?;
+            if pi % 4096 == 4095 {
+                self.store.commit()?;
             }
         }
+        debug_assert!(next == n && carry == 0);
         // Code pages.
         let per = self.codes.per_page;
         let npages = n.div_ceil(per);
