@@ -29,6 +29,18 @@ if ! psql_demo -tAc "SELECT 1 FROM pg_am WHERE amname = 'diskvec'" | grep -q 1; 
   pg_psql "$port" -qc "DROP DATABASE diskvec_demo" -c "CREATE DATABASE diskvec_demo"
   psql_demo -qc "CREATE EXTENSION diskvec"
 fi
+# An index written by an older diskvec format answers "REINDEX required"
+# (see FORMAT_VERSION in crates/engine/src/format.rs): rebuild it.
+for idx in glove_embedding_cosine wordnet_docs_embedding; do
+  table=$(psql_demo -tAc "SELECT tablename FROM pg_indexes WHERE indexname = '$idx'")
+  [ -n "$table" ] || continue
+  probe=$(psql_demo -tAc "SET enable_seqscan = off; SELECT 1 FROM $table
+      ORDER BY embedding <=> (SELECT embedding FROM $table LIMIT 1) LIMIT 1" 2>&1 || true)
+  if grep -q "REINDEX required" <<<"$probe"; then
+    echo "index $idx was written by an older diskvec format: rebuilding it"
+    psql_demo -qc "SET maintenance_work_mem = '1GB'" -c "REINDEX INDEX $idx"
+  fi
+done
 
 # GloVe: 399,000 words x 50 dimensions, streamed with binary COPY.
 rows=$(psql_demo -tAc "SELECT count(*) FROM pg_tables WHERE tablename = 'glove'")
