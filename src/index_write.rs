@@ -68,10 +68,10 @@ pub unsafe extern "C-unwind" fn aminsert(
         return false;
     }
     let id = tid_to_id(unsafe { &*heap_tid });
-    let mut lock = VacuumLock::shared(index_rel);
-    let mut exclusive = false;
-    loop {
-        let inserted = index_cache::write(index_rel, |index| {
+    // One try at the insert, holding the lock shared or (`exclusive`)
+    // exclusively; false if it needs the exclusive lock and lacks it.
+    let attempt = |exclusive: bool| {
+        index_cache::write(index_rel, |index| {
             let dim = index.options().dim;
             if dim != v.len() {
                 if index.slots() == 0 && typmod_dim.is_none() {
@@ -99,15 +99,14 @@ pub unsafe extern "C-unwind" fn aminsert(
                 .insert(id, v)
                 .unwrap_or_else(|e| engine_error(index_rel, e));
             true
-        });
-        if inserted {
-            break;
-        }
-        drop(lock);
-        lock = VacuumLock::exclusive(index_rel);
-        exclusive = true;
+        })
+    };
+    let shared = VacuumLock::shared(index_rel);
+    if !attempt(false) {
+        drop(shared);
+        let _exclusive = VacuumLock::exclusive(index_rel);
+        attempt(true);
     }
-    drop(lock);
     false
 }
 

@@ -193,6 +193,10 @@ impl Codes {
     fn entry_size(&self) -> usize {
         CODE_HEAD + 8 * self.words
     }
+    /// Byte offset of node `n`'s entry in its code page.
+    fn entry_offset(&self, n: u32) -> usize {
+        HEADER_SIZE + (n as usize % self.per_page) * self.entry_size()
+    }
 }
 
 /// A node read from its page(s).
@@ -411,7 +415,7 @@ impl<S: PageStore> Index<S> {
     /// Entry `i` of code page `p` (block `blk`).
     fn parse_code(&self, p: &Page, blk: BlockNo, i: usize) -> Result<(CodeEntryHead, Vec<u64>)> {
         let esize = self.codes.entry_size();
-        let off = HEADER_SIZE + i * esize;
+        let off = self.codes.entry_offset(i as u32);
         let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
         if head.flags as u32 > format::FLAG_DELETED {
             return Err(corrupt(blk, format!("code entry flags {}", head.flags)));
@@ -588,13 +592,12 @@ impl<S: PageStore> Index<S> {
     pub fn into_store(self) -> S {
         self.store
     }
-    /// Internal node numbers handed out (live, deleted and free slots).
     /// Inner product only: the largest vector norm the index has seen (the
     /// shift of its graph distance), as of the last refresh; 0 otherwise.
     pub fn ip_norm_bound(&self) -> f32 {
         self.meta.ip_max_norm
     }
-
+    /// Internal node numbers handed out (live, deleted and free slots).
     pub fn slots(&self) -> usize {
         self.codes.len()
     }
@@ -708,24 +711,23 @@ impl<S: PageStore> Index<S> {
                 parse_node(&p.bytes[at..at + l.slot_size], &l).map_err(|r| corrupt(blk, r))?;
             return Ok(f(node));
         }
+        if off >= format::PAYLOAD {
+            return Err(corrupt(blk, format!("node offset {off}")));
+        }
         buf.clear();
         buf.resize(l.slot_size.div_ceil(8), 0);
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(buf.as_mut_slice());
-        let (mut b, mut at, mut done) = (blk, off, 0);
-        while done < l.slot_size {
-            if b == NONE || at >= format::PAYLOAD {
-                return Err(corrupt(blk, "node stream ends inside a node"));
-            }
-            let p = self.store.read(b)?;
+        let head = format::PAYLOAD - off;
+        let next = {
+            let p = self.store.read(blk)?;
             stats.pages_read += 1;
-            format::check(&p, b, Kind::Nodes)?;
-            let take = (l.slot_size - done).min(format::PAYLOAD - at);
-            bytes[done..done + take]
-                .copy_from_slice(&p.bytes[HEADER_SIZE + at..HEADER_SIZE + at + take]);
-            done += take;
-            at = 0;
-            b = format::header(&p).next;
-        }
+            format::check(&p, blk, Kind::Nodes)?;
+            bytes[..head].copy_from_slice(&p.bytes[HEADER_SIZE + off..]);
+            format::header(&p).next
+        };
+        self.read_run_on(blk, next, &mut bytes[head..], |_, _, _| {
+            stats.pages_read += 1
+        })?;
         let node = parse_node(bytes, &l).map_err(|r| corrupt(blk, r))?;
         Ok(f(node))
     }
@@ -785,20 +787,10 @@ impl<S: PageStore> Index<S> {
             let head = format::PAYLOAD - off;
             bytes[..head].copy_from_slice(&first.bytes[HEADER_SIZE + off..]);
             let mut rest = Vec::new();
-            let mut next = format::header(first).next;
-            let mut done = head;
-            while done < l.slot_size {
-                if next == NONE {
-                    return Err(corrupt(blk, "node stream ends inside a node"));
-                }
-                let p = self.store.read(next)?;
-                format::check(&p, next, Kind::Nodes)?;
-                let take = (l.slot_size - done).min(format::PAYLOAD);
-                bytes[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);
-                rest.push((next, done, take));
-                next = format::header(&p).next;
-                done += take;
-            }
+            let next = format::header(first).next;
+            self.read_run_on(blk, next, &mut bytes[head..], |b, at, take| {
+                rest.push((b, head + at, take))
+            })?;
             let r = f(&mut bytes)?;
             first.bytes[HEADER_SIZE + off..].copy_from_slice(&bytes[..head]);
             format::header_mut(first).count = format::PAYLOAD as u32;
@@ -814,12 +806,37 @@ impl<S: PageStore> Index<S> {
         })
     }
 
+    /// Copy the part of a node (first page `first`) that runs on past its
+    /// first page: `rest` is filled from page `next` on, following the node
+    /// chain. `on_page(blkno, at, len)` hears of each page read and which
+    /// bytes of `rest` it held.
+    fn read_run_on(
+        &self,
+        first: BlockNo,
+        mut next: BlockNo,
+        rest: &mut [u8],
+        mut on_page: impl FnMut(BlockNo, usize, usize),
+    ) -> Result<()> {
+        let mut done = 0;
+        while done < rest.len() {
+            if next == NONE {
+                return Err(corrupt(first, "node stream ends inside a node"));
+            }
+            let p = self.store.read(next)?;
+            format::check(&p, next, Kind::Nodes)?;
+            let take = (rest.len() - done).min(format::PAYLOAD);
+            rest[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);
+            on_page(next, done, take);
+            next = format::header(&p).next;
+            done += take;
+        }
+        Ok(())
+    }
+
     /// Set node `n`'s flags on its page, keeping everything else.
     fn set_node_flags(&self, n: u32, flags: u32) -> Result<()> {
         self.modify_node(n, |bytes| {
-            let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
-            head.flags = flags;
-            bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+            update_head(bytes, |h| h.flags = flags);
             Ok(())
         })
     }
@@ -835,9 +852,7 @@ impl<S: PageStore> Index<S> {
             if now.neighbors != expected {
                 return Ok(false);
             }
-            let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
-            head.degree = new.len() as u32;
-            bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+            update_head(bytes, |h| h.degree = new.len() as u32);
             let vend = NODE_HEAD + 4 * l.dim;
             bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
             Ok(true)
@@ -884,8 +899,7 @@ impl<S: PageStore> Index<S> {
     /// Code entry `n` as this handle holds it, into its page image.
     fn encode_code(&self, p: &mut Page, n: u32) {
         let c = &self.codes;
-        let slot = n as usize % c.per_page;
-        let off = HEADER_SIZE + slot * c.entry_size();
+        let off = c.entry_offset(n);
         let head = CodeEntryHead {
             id: c.ids[n as usize],
             blkno: c.blkno[n as usize],
@@ -897,7 +911,7 @@ impl<S: PageStore> Index<S> {
         p.bytes[off + CODE_HEAD..off + c.entry_size()]
             .copy_from_slice(bytemuck::cast_slice(c.code(n)));
         let h = format::header_mut(p);
-        h.count = h.count.max(slot as u32 + 1);
+        h.count = h.count.max((n as usize % c.per_page) as u32 + 1);
     }
 
     /// Write code entry `n` to its page, without logging it.
@@ -923,7 +937,7 @@ impl<S: PageStore> Index<S> {
     fn claim_free(&self, n: u32) -> Result<bool> {
         let c = &self.codes;
         let blk = c.pages[n as usize / c.per_page];
-        let off = HEADER_SIZE + (n as usize % c.per_page) * c.entry_size();
+        let off = c.entry_offset(n);
         self.store.modify(blk, |p| {
             format::check(p, blk, Kind::Codes)?;
             let mut head: CodeEntryHead =
@@ -937,32 +951,35 @@ impl<S: PageStore> Index<S> {
         })
     }
 
+    /// A new empty page of `kind`, linked from `prev` (the last page of its
+    /// chain) unless there is none.
+    fn append_page(&self, kind: Kind, prev: BlockNo) -> Result<BlockNo> {
+        let b = self.store.extend()?;
+        self.store.write(b, &format::new_page(kind))?;
+        if prev != NONE {
+            self.store.modify(prev, |p| {
+                format::check(p, prev, kind)?;
+                format::header_mut(p).next = b;
+                Ok(())
+            })?;
+        }
+        Ok(b)
+    }
+
     /// Room for a node of `size` bytes at the end of the node stream: where
     /// it starts (page, payload offset). New pages are linked from the
     /// stream's last page as the node needs them. Called under the meta
     /// page's lock (`m` is the meta page being changed).
     fn append_node_slot(&self, m: &mut MetaBody, size: usize) -> Result<(BlockNo, u16)> {
-        let new_page = |prev: BlockNo| -> Result<BlockNo> {
-            let b = self.store.extend()?;
-            self.store.write(b, &format::new_page(Kind::Nodes))?;
-            if prev != NONE {
-                self.store.modify(prev, |p| {
-                    format::check(p, prev, Kind::Nodes)?;
-                    format::header_mut(p).next = b;
-                    Ok(())
-                })?;
-            }
-            Ok(b)
-        };
         let (mut tail, mut used) = (m.node_tail, m.node_tail_used as usize);
         if tail == NONE || used >= format::PAYLOAD {
-            tail = new_page(tail)?;
+            tail = self.append_page(Kind::Nodes, tail)?;
             used = 0;
         }
         let start = (tail, used as u16);
         let mut end = used + size;
         while end > format::PAYLOAD {
-            tail = new_page(tail)?;
+            tail = self.append_page(Kind::Nodes, tail)?;
             end -= format::PAYLOAD;
         }
         m.node_tail = tail;
@@ -990,16 +1007,8 @@ impl<S: PageStore> Index<S> {
         let n = self.update_meta(|m| {
             let n = m.n_nodes as u32;
             let code_blk = if (n as usize).is_multiple_of(per) {
-                let b = self.store.extend()?;
-                self.store.write(b, &format::new_page(Kind::Codes))?;
-                if m.code_tail != NONE {
-                    let tail = m.code_tail;
-                    self.store.modify(tail, |t| {
-                        format::check(t, tail, Kind::Codes)?;
-                        format::header_mut(t).next = b;
-                        Ok(())
-                    })?;
-                } else {
+                let b = self.append_page(Kind::Codes, m.code_tail)?;
+                if m.code_tail == NONE {
                     m.code_head = b;
                 }
                 m.code_tail = b;
@@ -1008,7 +1017,7 @@ impl<S: PageStore> Index<S> {
                 m.code_tail
             };
             let (blk, offset) = self.append_node_slot(m, l.slot_size)?;
-            let off = HEADER_SIZE + (n as usize % per) * esize;
+            let off = self.codes.entry_offset(n);
             self.store.modify(code_blk, |p| {
                 format::check(p, code_blk, Kind::Codes)?;
                 let head = CodeEntryHead {
@@ -1831,6 +1840,13 @@ fn encode_node(out: &mut [u8], id: u64, flags: u32, vector: &[f32], nbrs: &[u32]
     let vend = NODE_HEAD + 4 * dim;
     out[NODE_HEAD..vend].copy_from_slice(bytemuck::cast_slice(vector));
     out[vend..vend + 4 * nbrs.len()].copy_from_slice(bytemuck::cast_slice(nbrs));
+}
+
+/// Change the head of a node slot in place.
+fn update_head(bytes: &mut [u8], f: impl FnOnce(&mut NodeHead)) {
+    let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
+    f(&mut head);
+    bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
 }
 
 fn parse_node<'a>(bytes: &'a [u8], l: &NodeLayout) -> std::result::Result<NodeRef<'a>, String> {

@@ -6,6 +6,28 @@ mod common;
 
 use diskvec_engine::{FileStore, Index, MemStore, Metric, Options, PageStore, SearchParams};
 
+/// A file-store index at `path` over `base`: the first half bulk-built, the
+/// rest inserted one by one, so both paths write the nodes under test.
+fn half_built_half_inserted(
+    path: &std::path::Path,
+    base: &[f32],
+    dim: usize,
+    metric: Metric,
+) -> Index<FileStore> {
+    let n = base.len() / dim;
+    let mut index =
+        Index::create(FileStore::create(path).unwrap(), Options::new(dim, metric)).unwrap();
+    let half = n / 2;
+    let ids: Vec<u64> = (0..half as u64).collect();
+    index.build(&base[..half * dim], &ids, usize::MAX).unwrap();
+    for i in half..n {
+        index
+            .insert(i as u64, &base[i * dim..(i + 1) * dim])
+            .unwrap();
+    }
+    index
+}
+
 #[test]
 fn spanning_nodes_round_trip() {
     for dim in [2100usize, 16000] {
@@ -13,20 +35,8 @@ fn spanning_nodes_round_trip() {
         let base = common::clustered(n, dim, 6, dim as u64);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big");
-        let mut index = Index::create(
-            FileStore::create(&path).unwrap(),
-            Options::new(dim, Metric::L2),
-        )
-        .unwrap();
-        // Half bulk, half incremental: both write spanning nodes.
         let half = n / 2;
-        let ids: Vec<u64> = (0..half as u64).collect();
-        index.build(&base[..half * dim], &ids, usize::MAX).unwrap();
-        for i in half..n {
-            index
-                .insert(i as u64, &base[i * dim..(i + 1) * dim])
-                .unwrap();
-        }
+        let mut index = half_built_half_inserted(&path, &base, dim, Metric::L2);
         index.delete(3).unwrap();
         index.consolidate().unwrap();
         index.check_graph(true).unwrap();
@@ -59,19 +69,7 @@ fn nodes_run_on_across_pages_with_no_space_lost() {
     let base = common::clustered(n, dim, 10, 384);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stream");
-    let mut index = Index::create(
-        FileStore::create(&path).unwrap(),
-        Options::new(dim, Metric::Cosine),
-    )
-    .unwrap();
-    let half = n / 2;
-    let ids: Vec<u64> = (0..half as u64).collect();
-    index.build(&base[..half * dim], &ids, usize::MAX).unwrap();
-    for i in half..n {
-        index
-            .insert(i as u64, &base[i * dim..(i + 1) * dim])
-            .unwrap();
-    }
+    let mut index = half_built_half_inserted(&path, &base, dim, Metric::Cosine);
     // Deletes rewrite the flags, consolidation the neighbour lists and the
     // freed slots; reinserts reuse them: all through nodes that straddle.
     index.delete_where(|id| id % 5 == 2).unwrap();
