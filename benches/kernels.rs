@@ -1,6 +1,8 @@
 //! Distance-kernel throughput: simsimd (run-time dispatch) against the scalar
 //! reference, at the dimensions embeddings commonly have. Prints GB/s of
-//! vector data read (two f32 vectors per call).
+//! vector data read (two f32 vectors per call). Then the RaBitQ bit-plane
+//! kernels (`popcount.rs`): million code/query products per second for each
+//! implementation this CPU runs, at the code sizes the index picks.
 //!
 //! Run: `cargo bench -p diskvec-engine --bench kernels`
 
@@ -45,6 +47,50 @@ fn main() {
     );
     for (name, dim, s, r) in summary {
         println!("{name:<8} {dim:>6} {s:>12.2} {r:>12.2} {:>7.1}x", s / r);
+    }
+    bit_planes();
+}
+
+/// Million `<code, query>` products per second, per bit-plane kernel, over
+/// 4096 codes (so they stay in cache: this measures arithmetic, not memory).
+fn bit_planes() {
+    use diskvec_engine::popcount::{self, QUERY_PLANES};
+    // (dimension padded to D, bits): what `rabitq::default_bits` picks.
+    let sizes = [(64usize, 4usize), (128, 4), (256, 2), (512, 1), (1024, 1)];
+    println!(
+        "\n{:<10} {:>5} {:>5}  M products/s per kernel (dispatched: see last column)",
+        "code", "D", "bits"
+    );
+    for (d, bits) in sizes {
+        let words = d / 64;
+        let mut st = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            st
+        };
+        let codes: Vec<u64> = (0..4096 * bits * words).map(|_| next()).collect();
+        let query: Vec<u64> = (0..QUERY_PLANES * words).map(|_| next()).collect();
+        let mut line = format!("{:<10} {d:>5} {bits:>5} ", "rabitq");
+        for (name, k) in popcount::available() {
+            if name == "avx512-wide" && words % 8 != 0 {
+                continue;
+            }
+            let start = std::time::Instant::now();
+            let (mut calls, mut sink) = (0u64, 0i64);
+            while start.elapsed().as_secs_f64() < 0.2 {
+                for c in codes.chunks_exact(bits * words) {
+                    // SAFETY: `available` lists only kernels this CPU runs.
+                    sink += unsafe { k(black_box(c), bits, black_box(&query), words) };
+                }
+                calls += 4096;
+            }
+            black_box(sink);
+            let rate = calls as f64 / start.elapsed().as_secs_f64() / 1e6;
+            line += &format!(" {name} {rate:.0}");
+        }
+        println!("{line}  [dispatched: {}]", popcount::description(words));
     }
 }
 

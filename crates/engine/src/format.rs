@@ -124,7 +124,10 @@ pub struct MetaBody {
     /// Inner product only: the largest norm seen, `M` in the graph distance
     /// `M^2 - <a, b>`.
     pub ip_max_norm: f32,
-    pub _pad: u32,
+    /// Inner product only: the mean squared norm of the vectors indexed,
+    /// which scales the pruning slack (`Index::graph_alpha`). 0 in indexes
+    /// written before it was kept (the slack is then used as given).
+    pub ip_mean_sq_norm: f32,
     /// Bumped by every write of a code entry. A reader that caches the code
     /// area compares it with its own copy to know whether it is stale.
     pub change_seq: u64,

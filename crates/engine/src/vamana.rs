@@ -282,15 +282,34 @@ pub fn medoid(points: &Points) -> u32 {
         .unwrap_or(0)
 }
 
-/// Build the graph. Returns adjacency lists (each at most `max_degree`, no
-/// self loops) and the medoid.
-pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
+/// A built graph, its nodes renumbered for locality (see [`build`]).
+pub struct Graph {
+    /// Adjacency lists in the new numbering: each at most `max_degree`, no
+    /// self loops.
+    pub adj: Vec<Vec<u32>>,
+    /// The entry point (the medoid), in the new numbering: always 0.
+    pub entry: u32,
+    /// `order[new] = old`: the input point that node `new` is.
+    pub order: Vec<u32>,
+}
+
+/// Build the graph.
+///
+/// After the first pass the points are renumbered in breadth-first order
+/// from the medoid, so that nodes close in the graph are close in memory:
+/// the second pass, and later every search, then finds a node's neighbours'
+/// vectors, codes and visited marks on the same cache lines, TLB entries
+/// and pages instead of missing on nearly every one. Callers store node
+/// `i` as input point `order[i]`.
+pub fn build(points: &Points, params: &BuildParams) -> Graph {
     let n = points.len();
     if n == 0 {
-        return (Vec::new(), 0);
+        return Graph {
+            adj: Vec::new(),
+            entry: 0,
+            order: Vec::new(),
+        };
     }
-    let r = params.max_degree;
-    let cap = ((r as f32) * SLACK) as usize;
     // Scratches outlive rayon's splits: allocating (and page-faulting) a
     // fresh visited array for every split costs more than the work in it.
     let pool: parking_lot::Mutex<Vec<Scratch>> = parking_lot::Mutex::new(Vec::new());
@@ -302,71 +321,52 @@ pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
         let j = (crate::rabitq::splitmix64(&mut st) % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
-    let debug = std::env::var_os("DISKVEC_DEBUG").is_some();
+    // The first pass only has to make the graph navigable for the second:
+    // half the list size is enough (GloVe-100k: recall@10 at list 48 0.9585
+    // against 0.9625) and saves a quarter of the build.
     let first_list = (params.list_size / 2).max(16).min(params.list_size);
-    for (pass, alpha) in [(0, 1.0f32), (1, params.alpha)] {
-        if pass == 1 {
-            // Second pass in breadth-first order of the first pass's graph:
-            // consecutive points then search the same neighbourhoods, which
-            // stay in cache. The build is bound by memory latency, and a
-            // random order misses on nearly every vector it touches
-            // (GloVe-400k: 117 s of CPU for the whole build, against 138 s).
-            order = bfs_order(&adj, start);
-        }
-        let t = std::time::Instant::now();
-        // The first pass only has to make the graph navigable for the
-        // second: half the list size is enough (GloVe-100k: recall@10 at
-        // list 48 0.9585 against 0.9625) and saves a quarter of the build.
-        let list_size = if pass == 0 {
-            first_list
-        } else {
-            params.list_size
-        };
-        // Growing batches: the first points see a tiny graph, so they go in
-        // small batches; later ones in large parallel batches.
-        let mut done = 0;
-        while done < n {
-            let batch = if pass == 0 {
-                (done / 2).clamp(64, 20_000)
-            } else {
-                20_000
-            };
-            let end = (done + batch).min(n);
-            order[done..end].par_iter().for_each_init(
-                || Pooled {
-                    pool: &pool,
-                    s: Some(pool.lock().pop().unwrap_or_else(|| Scratch::new(n))),
-                },
-                |s, &p| {
-                    let s = s.s.as_mut().unwrap();
-                    search_and_prune(points, &adj, start, p, list_size, alpha, r, s);
-                    let chosen = std::mem::take(&mut s.chosen);
-                    *adj[p as usize].write() = chosen.clone();
-                    for &m in &chosen {
-                        let mut list = adj[m as usize].write();
-                        if list.contains(&p) {
-                            continue;
-                        }
-                        if list.len() < cap {
-                            list.push(p);
-                        } else {
-                            let mut c: Vec<(f32, u32)> = list
-                                .iter()
-                                .chain(std::iter::once(&p))
-                                .map(|&x| (points.dist(m, x), x))
-                                .collect();
-                            *list = back_prune(m, &mut c, alpha, r, points);
-                        }
-                    }
-                    s.chosen = chosen;
-                },
-            );
-            done = end;
-        }
-        if debug {
-            eprintln!("vamana pass {pass}: {:.1} s", t.elapsed().as_secs_f64());
-        }
+    run_pass(
+        points, &adj, start, &order, first_list, 1.0, params, &pool, 0,
+    );
+
+    // Renumber in breadth-first order of the first pass's graph, then run
+    // the second pass in that (now sequential) order: consecutive points
+    // search the same neighbourhoods, which stay in cache. The build is
+    // bound by memory latency, and a random order misses on nearly every
+    // vector it touches.
+    let numbering = bfs_order(&adj, start);
+    let mut new_of = vec![0u32; n];
+    for (new, &old) in numbering.iter().enumerate() {
+        new_of[old as usize] = new as u32;
     }
+    let data: Vec<f32> = numbering
+        .par_iter()
+        .flat_map_iter(|&old| points.vector(old).iter().copied())
+        .collect();
+    let points = Points::new(&data, points.dim, points.ip_shift);
+    let adj: Vec<RwLock<Vec<u32>>> = numbering
+        .par_iter()
+        .map(|&old| {
+            let list = adj[old as usize].read();
+            RwLock::new(list.iter().map(|&m| new_of[m as usize]).collect())
+        })
+        .collect();
+    let start = new_of[start as usize];
+    drop(new_of);
+    let order: Vec<u32> = (0..n as u32).collect();
+    run_pass(
+        &points,
+        &adj,
+        start,
+        &order,
+        params.list_size,
+        params.alpha,
+        params,
+        &pool,
+        1,
+    );
+
+    let r = params.max_degree;
     let adj: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
     let adj = adj
         .into_par_iter()
@@ -382,5 +382,73 @@ pub fn build(points: &Points, params: &BuildParams) -> (Vec<Vec<u32>>, u32) {
             robust_prune(p as u32, &mut c, params.alpha, r, |a, b| points.dist(a, b))
         })
         .collect();
-    (adj, start)
+    Graph {
+        adj,
+        entry: start,
+        order: numbering,
+    }
+}
+
+/// One pass: each point in `order` searches the graph so far, takes the
+/// pruned result as its neighbours and adds itself to theirs.
+#[allow(clippy::too_many_arguments)]
+fn run_pass(
+    points: &Points,
+    adj: &[RwLock<Vec<u32>>],
+    start: u32,
+    order: &[u32],
+    list_size: usize,
+    alpha: f32,
+    params: &BuildParams,
+    pool: &parking_lot::Mutex<Vec<Scratch>>,
+    pass: usize,
+) {
+    let n = points.len();
+    let r = params.max_degree;
+    let cap = ((r as f32) * SLACK) as usize;
+    let t = std::time::Instant::now();
+    // Growing batches: the first points see a tiny graph, so they go in
+    // small batches; later ones in large parallel batches.
+    let mut done = 0;
+    while done < n {
+        let batch = if pass == 0 {
+            (done / 2).clamp(64, 20_000)
+        } else {
+            20_000
+        };
+        let end = (done + batch).min(n);
+        order[done..end].par_iter().for_each_init(
+            || Pooled {
+                pool,
+                s: Some(pool.lock().pop().unwrap_or_else(|| Scratch::new(n))),
+            },
+            |s, &p| {
+                let s = s.s.as_mut().unwrap();
+                search_and_prune(points, adj, start, p, list_size, alpha, r, s);
+                let chosen = std::mem::take(&mut s.chosen);
+                *adj[p as usize].write() = chosen.clone();
+                for &m in &chosen {
+                    let mut list = adj[m as usize].write();
+                    if list.contains(&p) {
+                        continue;
+                    }
+                    if list.len() < cap {
+                        list.push(p);
+                    } else {
+                        let mut c: Vec<(f32, u32)> = list
+                            .iter()
+                            .chain(std::iter::once(&p))
+                            .map(|&x| (points.dist(m, x), x))
+                            .collect();
+                        *list = back_prune(m, &mut c, alpha, r, points);
+                    }
+                }
+                s.chosen = chosen;
+            },
+        );
+        done = end;
+    }
+    if std::env::var_os("DISKVEC_DEBUG").is_some() {
+        eprintln!("vamana pass {pass}: {:.1} s", t.elapsed().as_secs_f64());
+    }
 }

@@ -140,3 +140,52 @@ fn search_iter_streams_past_k() {
     let all = index.search_iter(q, &params).unwrap().count();
     assert!(all >= n * 99 / 100, "streamed {all} of {n}");
 }
+
+/// Inner product scales the pruning slack to the data's norms: below
+/// `alpha` where norms vary (GloVe), `alpha` itself for unit vectors, and the
+/// same whether the index was bulk-built or filled by inserts (a running
+/// mean kept on the meta page, so it also survives reopening).
+#[test]
+fn inner_product_slack_follows_the_norms() {
+    let ds = dataset::load("glove50");
+    let (n, dim) = (3000, ds.base.cols);
+    let base = &ds.base.data[..n * dim];
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let opts = Options::new(dim, Metric::InnerProduct);
+    let mut bulk = Index::create(MemStore::new(), opts.clone()).unwrap();
+    bulk.build(base, &ids, usize::MAX).unwrap();
+    let a = bulk.pruning_alpha();
+    assert!(
+        a > 1.0 && a < 1.1,
+        "GloVe slack {a} for alpha {}",
+        opts.alpha
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ip");
+    let mut inc = Index::create(FileStore::create(&path).unwrap(), opts.clone()).unwrap();
+    for (i, v) in base.chunks_exact(dim).enumerate() {
+        inc.insert(i as u64, v).unwrap();
+    }
+    inc.commit().unwrap();
+    drop(inc);
+    let inc = Index::open(FileStore::open(&path).unwrap()).unwrap();
+    let b = inc.pruning_alpha();
+    assert!((a - b).abs() < 1e-3, "bulk {a}, inserted and reopened {b}");
+
+    let unit: Vec<f32> = base
+        .chunks_exact(dim)
+        .flat_map(|v| {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter().map(move |x| x / norm)
+        })
+        .collect();
+    let mut normalized = Index::create(MemStore::new(), opts.clone()).unwrap();
+    normalized.build(&unit, &ids, usize::MAX).unwrap();
+    let c = normalized.pruning_alpha();
+    assert!(
+        (c - opts.alpha).abs() < 1e-3,
+        "unit vectors: slack {c}, alpha {}",
+        opts.alpha
+    );
+}
