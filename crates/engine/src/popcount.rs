@@ -52,7 +52,7 @@ pub fn kernel(words: usize) -> Kernel {
     });
     match long {
         Some(l) if words >= 8 && words.is_multiple_of(8) => l,
-        _ if words <= SHORT_WORDS => short,
+        _ if (2..=SHORT_WORDS).contains(&words) => short,
         _ => pop,
     }
 }
@@ -76,8 +76,15 @@ pub fn available() -> Vec<(&'static str, Kernel)> {
     out
 }
 
-/// Codes of at most this many words per plane (D <= 256) take the
-/// short-code kernel.
+/// Codes of 2 to this many words per plane (64 < D <= 256) take the
+/// short-code kernel: 3-6x the POPCNT loop there (`benches/kernels.rs`). At
+/// one word (D = 64) the AVX-512 kernel is faster in isolation (58-64
+/// against 32-43 M products/s), but the engine's GloVe search showed no
+/// difference beyond this VM's noise (the estimate waits on memory), and
+/// single-row INSERTs through SQL looked slower with it (GloVe, 10k-row
+/// index, one session: 384-488 rows/s in 4 runs against 516-522 in 2 with
+/// POPCNT; noisy, not explained), so one-word codes stay on POPCNT until
+/// that is understood.
 const SHORT_WORDS: usize = 4;
 
 /// Name of the kernel in use, for benchmark reports.
