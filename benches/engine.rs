@@ -10,9 +10,10 @@
 //!      store is swept twice: CRC verified on every read, then on first read),
 //!      `DISKVEC_BENCH_REPEAT=3` (passes per point: QPS is the best, median beside it),
 //!      `DISKVEC_BENCH_QUERIES=200` (queries for l2/ip, whose truth is brute force),
-//!      `DISKVEC_BENCH_KEEP=dir` (file store: keep the built index as
-//!      `dir/{set}-{metric}-n{n}-R{R}.dv` and reuse it on the next run, to
-//!      iterate on search without rebuilding).
+//!      `DISKVEC_BENCH_KEEP=dir` (file store: keep the built index in `dir`,
+//!      named by set, metric, size and build options, and reuse it on the
+//!      next run with the same ones, to iterate on search without rebuilding),
+//!      `DISKVEC_BENCH_R`, `_L`, `_ALPHA`, `_BITS` (build options).
 
 use diskvec_engine::dataset::{self, brute_force, recall};
 use diskvec_engine::file_store::Verify;
@@ -46,11 +47,7 @@ fn main() {
             let nq = if metric == Metric::Cosine && n == ds.base.rows {
                 ds.queries.rows
             } else {
-                std::env::var("DISKVEC_BENCH_QUERIES")
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(200usize)
-                    .min(ds.queries.rows)
+                env_or("DISKVEC_BENCH_QUERIES", 200usize).min(ds.queries.rows)
             };
             let queries = &ds.queries.data[..nq * dim];
             let truth: Vec<Vec<u32>> = if metric == Metric::Cosine && n == ds.base.rows {
@@ -61,95 +58,68 @@ fn main() {
                 brute_force(base, dim, queries, 10, metric)
             };
             println!("\n== {set} {m}: n={n} dim={dim} queries={nq} store={store_kind}");
-            match store_kind.as_str() {
-                "mem" => drop(run(
-                    MemStore::new(),
-                    base,
-                    dim,
-                    queries,
-                    &truth,
-                    metric,
-                    &format!("{set} {m} (memory store)"),
-                )),
-                _ => {
-                    let dir = tempfile::tempdir().unwrap();
-                    let kept = std::env::var("DISKVEC_BENCH_KEEP").ok().map(|d| {
-                        let r = std::env::var("DISKVEC_BENCH_R").unwrap_or_else(|_| "48".into());
-                        std::path::Path::new(&d).join(format!("{set}-{m}-n{n}-R{r}.dv"))
-                    });
-                    if let Some(path) = kept.as_ref().filter(|p| p.exists()) {
-                        println!("reusing {}", path.display());
-                        let mut index = Index::open(FileStore::open(path).unwrap()).unwrap();
-                        sweep(
-                            &index,
-                            dim,
-                            queries,
-                            &truth,
-                            &format!("engine {set} {m} (CRC on every read)"),
-                        );
-                        println!("-- CRC verified on first read only (Verify::FirstRead):");
-                        index.store_mut().set_verify(Verify::FirstRead);
-                        sweep(
-                            &index,
-                            dim,
-                            queries,
-                            &truth,
-                            &format!("engine {set} {m} (CRC on first read)"),
-                        );
-                        continue;
-                    }
-                    let path = kept.unwrap_or_else(|| dir.path().join("index.dv"));
-                    let store = FileStore::create(path).unwrap();
-                    let mut index = run(
-                        store,
-                        base,
-                        dim,
-                        queries,
-                        &truth,
-                        metric,
-                        &format!("{set} {m} (CRC on every read)"),
-                    );
-                    println!(
-                        "-- same file store, CRC verified on first read only (Verify::FirstRead):"
-                    );
-                    index.store_mut().set_verify(Verify::FirstRead);
-                    sweep(
-                        &index,
-                        dim,
-                        queries,
-                        &truth,
-                        &format!("engine {set} {m} (CRC on first read)"),
-                    );
-                }
+            let opts = options(dim, metric);
+            if store_kind == "mem" {
+                let index = build(MemStore::new(), base, opts, metric);
+                print_header_and_brute_force(base, dim, queries, metric);
+                let label = format!("engine {set} {m} (memory store)");
+                sweep(&index, dim, queries, &truth, &label);
+                continue;
             }
+            let dir = tempfile::tempdir().unwrap();
+            let kept = std::env::var("DISKVEC_BENCH_KEEP").ok().map(|d| {
+                let b = opts.bits.map_or("auto".into(), |b| b.to_string());
+                std::path::Path::new(&d).join(format!(
+                    "{set}-{m}-n{n}-R{}-L{}-a{}-b{b}.dv",
+                    opts.max_degree, opts.build_list_size, opts.alpha
+                ))
+            });
+            let mut index = match kept.as_ref().filter(|p| p.exists()) {
+                Some(path) => {
+                    println!("reusing {}", path.display());
+                    Index::open(FileStore::open(path).unwrap()).unwrap()
+                }
+                None => {
+                    let path = kept.unwrap_or_else(|| dir.path().join("index.dv"));
+                    build(FileStore::create(path).unwrap(), base, opts, metric)
+                }
+            };
+            print_header_and_brute_force(base, dim, queries, metric);
+            let label = format!("engine {set} {m} (CRC on every read)");
+            sweep(&index, dim, queries, &truth, &label);
+            println!("-- same file store, CRC verified on first read only (Verify::FirstRead):");
+            index.store_mut().set_verify(Verify::FirstRead);
+            let label = format!("engine {set} {m} (CRC on first read)");
+            sweep(&index, dim, queries, &truth, &label);
         }
     }
 }
 
-fn run<S: PageStore>(
-    store: S,
-    base: &[f32],
-    dim: usize,
-    queries: &[f32],
-    truth: &[Vec<u32>],
-    metric: Metric,
-    label: &str,
-) -> Index<S> {
-    let n = base.len() / dim;
+/// `key` from the environment, parsed, else `default`.
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Default options, with `DISKVEC_BENCH_R`, `_L`, `_ALPHA` and `_BITS` applied.
+fn options(dim: usize, metric: Metric) -> Options {
     let mut opts = Options::new(dim, metric);
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
-    if let Some(r) = env("DISKVEC_BENCH_R") {
-        opts.max_degree = r as usize;
-    }
-    if let Some(l) = env("DISKVEC_BENCH_L") {
-        opts.build_list_size = l as usize;
-    }
-    if let Some(a) = env("DISKVEC_BENCH_ALPHA") {
-        opts.alpha = a as f32;
-    }
-    if let Some(b) = env("DISKVEC_BENCH_BITS") {
-        opts.bits = Some(b as usize);
-    }
+    opts.max_degree = env_or("DISKVEC_BENCH_R", opts.max_degree);
+    opts.build_list_size = env_or("DISKVEC_BENCH_L", opts.build_list_size);
+    opts.alpha = env_or("DISKVEC_BENCH_ALPHA", opts.alpha);
+    opts.bits = std::env::var("DISKVEC_BENCH_BITS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .or(opts.bits);
+    opts
+}
+
+/// Build an index of `base` in `store` and print what the build cost.
+fn build<S: PageStore>(store: S, base: &[f32], opts: Options, metric: Metric) -> Index<S> {
+    let dim = opts.dim;
+    let n = base.len() / dim;
     let mut index = Index::create(store, opts).unwrap();
     let ids: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
@@ -159,9 +129,16 @@ fn run<S: PageStore>(
     let build = t.elapsed().as_secs_f64();
     let build_cpu = cpu_seconds() - cpu0;
     let opts = index.options();
-    let raw = n * dim * 4;
+    let pruning = if metric == Metric::InnerProduct {
+        format!(
+            " (pruning with {:.4}: scaled to the norms)",
+            index.pruning_alpha()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "build {build:.1} s wall, {build_cpu:.1} s CPU ({} threads), R={} L={} alpha={} bits={}",
+        "build {build:.1} s wall, {build_cpu:.1} s CPU ({} threads), R={} L={} alpha={}{pruning} bits={}",
         rayon::current_num_threads(),
         opts.max_degree,
         opts.build_list_size,
@@ -176,31 +153,29 @@ fn run<S: PageStore>(
         dim * 4,
         index.store().len() as f64 * diskvec_engine::PAGE_SIZE as f64 / n as f64
     );
-    let _ = raw;
-    // Exact brute force, one thread.
+    index
+}
+
+/// The table's header and its first row: exact brute force on one thread,
+/// over the first 100 queries.
+fn print_header_and_brute_force(base: &[f32], dim: usize, queries: &[f32], metric: Metric) {
     let t = Instant::now();
-    let bf: Vec<Vec<u64>> = queries
-        .chunks_exact(dim)
-        .take(100)
-        .map(|q| {
-            let mut d: Vec<(f32, u64)> = base
-                .chunks_exact(dim)
-                .enumerate()
-                .map(|(i, v)| {
-                    let x = match metric {
-                        Metric::L2 => diskvec_engine::distance::l2_squared(q, v),
-                        _ => -diskvec_engine::distance::dot(q, v),
-                    };
-                    (x as f32, i as u64)
-                })
-                .collect();
-            d.select_nth_unstable_by(9, |a, b| a.0.total_cmp(&b.0));
-            d.truncate(10);
-            d.into_iter().map(|x| x.1).collect()
-        })
-        .collect();
-    let bf_qps = 100.0 / t.elapsed().as_secs_f64();
-    let _ = bf;
+    for q in queries.chunks_exact(dim).take(100) {
+        let mut d: Vec<(f32, u64)> = base
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, v)| {
+                let x = match metric {
+                    Metric::L2 => diskvec_engine::distance::l2_squared(q, v),
+                    _ => -diskvec_engine::distance::dot(q, v),
+                };
+                (x as f32, i as u64)
+            })
+            .collect();
+        d.select_nth_unstable_by(9, |a, b| a.0.total_cmp(&b.0));
+        std::hint::black_box(&d[..10]);
+    }
+    let bf_qps = (queries.len() / dim).min(100) as f64 / t.elapsed().as_secs_f64();
     println!(
         "{:>8} {:>7} {:>10} {:>11} {:>8} {:>10} {:>9}",
         "list", "rerank", "recall@10", "QPS(1 thr)", "median", "pages/q", "expanded"
@@ -210,8 +185,6 @@ fn run<S: PageStore>(
         "brute", "-", "1.000*", bf_qps, "-", "-", "-"
     );
     println!("(* brute force is exact by construction)");
-    sweep(&index, dim, queries, truth, &format!("engine {label}"));
-    index
 }
 
 /// Prints the recall/QPS table, plus one `curve` line per point (label,
@@ -237,15 +210,8 @@ fn sweep<S: PageStore>(
     for q in queries.chunks_exact(dim) {
         index.search(q, 10, &warm).unwrap();
     }
-    let rerank: usize = std::env::var("DISKVEC_BENCH_RERANK")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16);
-    let repeat: usize = std::env::var("DISKVEC_BENCH_REPEAT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3usize)
-        .max(1);
+    let rerank: usize = env_or("DISKVEC_BENCH_RERANK", 16);
+    let repeat: usize = env_or("DISKVEC_BENCH_REPEAT", 3usize).max(1);
     for &list in &lists {
         let params = SearchParams {
             search_list_size: list,

@@ -125,7 +125,7 @@ pub struct MetaBody {
     /// `M^2 - <a, b>`.
     pub ip_max_norm: f32,
     /// Inner product only: the mean squared norm of the vectors indexed,
-    /// which scales the pruning slack (`Index::graph_alpha`). 0 in indexes
+    /// which scales the pruning slack (`Index::pruning_alpha`). 0 in indexes
     /// written before it was kept (the slack is then used as given).
     pub ip_mean_sq_norm: f32,
     /// Bumped by every write of a code entry. A reader that caches the code

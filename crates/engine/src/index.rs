@@ -81,7 +81,7 @@ pub struct Options {
     /// `alpha`: RobustPrune's distance slack (on squared distances) for the
     /// second build pass and inserts; > 1 keeps long edges so searches
     /// converge in fewer hops. Default 1.2. (Inner product scales it to the
-    /// data's norms: see `Index::graph_alpha`.)
+    /// data's norms: see `Index::pruning_alpha`.)
     pub alpha: f32,
     /// RaBitQ bits per dimension (1 to 4). `None` picks 4 below 128
     /// dimensions, 2 below 256 and 1 from 256 up.
@@ -680,12 +680,7 @@ impl<S: PageStore> Index<S> {
     }
 
     /// The slack RobustPrune uses on this index's graph distance: `alpha`,
-    /// scaled to the data's norms for inner product (see `graph_alpha`).
-    pub fn pruning_alpha(&self) -> f32 {
-        self.graph_alpha()
-    }
-
-    /// RobustPrune's slack on the graph distance.
+    /// scaled to the data's norms for inner product.
     ///
     /// `alpha` is meant for distances at the data's own scale, as squared L2
     /// is. Inner product's `M^2 - <a, b>` (`M` the largest norm) carries an
@@ -704,7 +699,7 @@ impl<S: PageStore> Index<S> {
     /// WordNet-117k (unit vectors), list 32: 0.9730 scaled (1.19997), 0.9593
     /// with a fixed 1.05: a fixed smaller slack would cost unit vectors, the
     /// common case for inner product.
-    fn graph_alpha(&self) -> f32 {
+    pub fn pruning_alpha(&self) -> f32 {
         let a = self.meta.alpha;
         let m2 = self.meta.ip_max_norm * self.meta.ip_max_norm;
         let mean = self.meta.ip_mean_sq_norm;
@@ -1029,11 +1024,9 @@ impl<S: PageStore> Index<S> {
     /// the node stream. New nodes are numbered under the meta page's
     /// lock, so concurrent writers never hand out the same one; the entry is
     /// written before the meta page counts it. Refreshes this handle.
-    /// A node slot for a new vector: a freed one if any, else a new one at
-    /// the end. `ip_norm_sq` (inner product: the vector's squared norm)
-    /// joins the running mean behind [`Self::graph_alpha`] when the slot is
-    /// new (a reused slot leaves the mean as it is, to spare the meta page
-    /// a write).
+    /// `ip_norm_sq` (inner product: the vector's squared norm) joins the
+    /// running mean behind [`Self::pruning_alpha`] when the node is new (a
+    /// reused slot leaves the mean as it is, to spare the meta page a write).
     fn alloc_node(&mut self, ip_norm_sq: Option<f32>) -> Result<u32> {
         while let Some(n) = self.free.pop() {
             if self.claim_free(n)? {
@@ -1315,8 +1308,10 @@ impl<S: PageStore> Index<S> {
         if self.id_map.contains_key(&id) {
             return Err(Error::Invalid(format!("id {id} is already in the index")));
         }
-        if self.metric == Metric::InnerProduct {
-            let norm = crate::distance::norm_squared(&v).sqrt() as f32;
+        let norm_sq =
+            (self.metric == Metric::InnerProduct).then(|| crate::distance::norm_squared(&v) as f32);
+        if let Some(sq) = norm_sq {
+            let norm = sq.sqrt();
             if norm > self.meta.ip_max_norm {
                 self.meta.ip_max_norm = self.update_meta(|m| {
                     m.ip_max_norm = m.ip_max_norm.max(norm);
@@ -1324,8 +1319,6 @@ impl<S: PageStore> Index<S> {
                 })?;
             }
         }
-        let norm_sq =
-            (self.metric == Metric::InnerProduct).then(|| crate::distance::norm_squared(&v) as f32);
         let n = self.alloc_node(norm_sq)?;
         {
             let mut code = vec![0u64; self.codes.words];
@@ -1356,7 +1349,7 @@ impl<S: PageStore> Index<S> {
             self.refresh()?;
         }
         let r = self.meta.max_degree as usize;
-        let alpha = self.graph_alpha();
+        let alpha = self.pruning_alpha();
         // Search for the new vector's neighbours, keeping the vectors of
         // every expanded node for RobustPrune.
         let mut s = self.scratch();
@@ -1416,7 +1409,7 @@ impl<S: PageStore> Index<S> {
     fn add_back_edge(&mut self, m: u32, n: u32, v: &[f32]) -> Result<()> {
         const TRIES: usize = 8;
         let r = self.meta.max_degree as usize;
-        let alpha = self.graph_alpha();
+        let alpha = self.pruning_alpha();
         for _ in 0..TRIES {
             let (head, mv, mn) = self.read_node(m)?;
             if head.flags == format::FLAG_FREE || mn.contains(&n) {
@@ -1511,7 +1504,7 @@ impl<S: PageStore> Index<S> {
         }
         let is_gone = |m: u32, codes: &Codes| codes.flags[m as usize] as u32 != format::FLAG_LIVE;
         let r = self.meta.max_degree as usize;
-        let alpha = self.graph_alpha();
+        let alpha = self.pruning_alpha();
         for p in 0..n {
             if is_gone(p, &self.codes) {
                 continue;
@@ -1625,22 +1618,12 @@ impl<S: PageStore> Index<S> {
             self.meta.seed,
         );
         if self.metric == Metric::InnerProduct {
-            self.meta.ip_max_norm = data
-                .chunks_exact(dim)
-                .map(|v| crate::distance::norm_squared(v).sqrt() as f32)
-                .fold(0.0, f32::max);
-            self.meta.ip_mean_sq_norm = (data
+            let (max_sq, sum_sq) = data
                 .chunks_exact(dim)
                 .map(crate::distance::norm_squared)
-                .sum::<f64>()
-                / n as f64) as f32;
-            if std::env::var_os("DISKVEC_DEBUG").is_some() {
-                eprintln!(
-                    "inner product: pruning slack {} for alpha {}",
-                    self.graph_alpha(),
-                    self.meta.alpha
-                );
-            }
+                .fold((0f64, 0f64), |(max, sum), sq| (max.max(sq), sum + sq));
+            self.meta.ip_max_norm = max_sq.sqrt() as f32;
+            self.meta.ip_mean_sq_norm = (sum_sq / n as f64) as f32;
         }
         let r = self.meta.max_degree as usize;
         if self.build_memory(n) > memory_budget {
@@ -1656,22 +1639,14 @@ impl<S: PageStore> Index<S> {
         let params = vamana::BuildParams {
             max_degree: r,
             list_size: self.meta.build_list_size as usize,
-            alpha: self.graph_alpha(),
+            alpha: self.pruning_alpha(),
             seed: self.meta.seed,
         };
         let graph = vamana::build(&points, &params);
+        drop(data);
         // Nodes are stored in the graph's numbering (see `vamana::build`).
-        let data: Vec<f32> = graph
-            .order
-            .par_iter()
-            .flat_map_iter(|&old| {
-                data[old as usize * dim..(old as usize + 1) * dim]
-                    .iter()
-                    .copied()
-            })
-            .collect();
+        let (data, adj, medoid) = (graph.vectors, graph.adj, graph.entry);
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
-        let (adj, medoid) = (graph.adj, graph.entry);
         // Codes, in parallel.
         let words = self.codes.words;
         let mut code_data = vec![0u64; n * words];
@@ -1699,7 +1674,7 @@ impl<S: PageStore> Index<S> {
             self.codes.push(code, f);
         }
         drop(code_data);
-        self.codes.ids = ids.clone();
+        self.codes.ids = ids;
         self.codes.flags = vec![format::FLAG_LIVE as u8; n];
         let mut node = vec![0u8; l.slot_size];
         let mut next = 0; // next node to encode
@@ -1717,7 +1692,7 @@ impl<S: PageStore> Index<S> {
                     node.fill(0);
                     encode_node(
                         &mut node,
-                        ids[next],
+                        self.codes.ids[next],
                         format::FLAG_LIVE,
                         &data[next * dim..(next + 1) * dim],
                         &adj[next],
@@ -1757,7 +1732,7 @@ impl<S: PageStore> Index<S> {
             self.store.write(b, &p)?;
         }
         self.meta.entry = medoid;
-        for (i, &id) in ids.iter().enumerate() {
+        for (i, &id) in self.codes.ids.iter().enumerate() {
             self.id_map.insert(id, i as u32);
         }
         self.live = n;

@@ -291,6 +291,8 @@ pub struct Graph {
     pub entry: u32,
     /// `order[new] = old`: the input point that node `new` is.
     pub order: Vec<u32>,
+    /// The points' vectors in the new numbering (node `i`'s at `i * dim`).
+    pub vectors: Vec<f32>,
 }
 
 /// Build the graph.
@@ -300,7 +302,7 @@ pub struct Graph {
 /// the second pass, and later every search, then finds a node's neighbours'
 /// vectors, codes and visited marks on the same cache lines, TLB entries
 /// and pages instead of missing on nearly every one. Callers store node
-/// `i` as input point `order[i]`.
+/// `i` as input point `order[i]`, whose vector is `vectors[i * dim..]`.
 pub fn build(points: &Points, params: &BuildParams) -> Graph {
     let n = points.len();
     if n == 0 {
@@ -308,6 +310,7 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
             adj: Vec::new(),
             entry: 0,
             order: Vec::new(),
+            vectors: Vec::new(),
         };
     }
     // Scratches outlive rayon's splits: allocating (and page-faulting) a
@@ -386,6 +389,7 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
         adj,
         entry: start,
         order: numbering,
+        vectors: data,
     }
 }
 
