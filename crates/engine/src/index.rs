@@ -13,7 +13,7 @@ use crate::format::{
     self, CodeEntryHead, Kind, MetaBody, NodeHead, NodeLayout, CODE_HEAD, HEADER_SIZE, NODE_HEAD,
     NONE,
 };
-use crate::page::{BlockNo, Error, Page, PageStore, Result};
+use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
 use crate::rabitq::{self, Factors, RaBitQ, Space};
 use crate::search::{pack, unpack, Scratch, SearchStats};
 use crate::vamana;
@@ -722,7 +722,9 @@ impl<S: PageStore> Index<S> {
 
     /// Read node `n` and pass it to `f`. One page in the common case (viewed
     /// in place); a node that runs on into the next page(s) of the node
-    /// stream is copied into `buf`.
+    /// stream is copied into `buf`. Only the page headers and the node's
+    /// bytes are read (`read_parts`): the file store then hashes those
+    /// few hundred bytes, not the whole page.
     fn with_node<R>(
         &self,
         n: u32,
@@ -734,10 +736,12 @@ impl<S: PageStore> Index<S> {
         let off = self.codes.offset[n as usize] as usize;
         let l = self.layout;
         if l.fits(off) {
-            let p = self.store.read(blk)?;
+            let at = HEADER_SIZE + off;
+            let p = self
+                .store
+                .read_parts(blk, &[0..HEADER_SIZE, at..at + l.slot_size])?;
             stats.pages_read += 1;
             format::check(&p, blk, Kind::Nodes)?;
-            let at = HEADER_SIZE + off;
             let node =
                 parse_node(&p.bytes[at..at + l.slot_size], &l).map_err(|r| corrupt(blk, r))?;
             return Ok(f(node));
@@ -750,7 +754,9 @@ impl<S: PageStore> Index<S> {
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(buf.as_mut_slice());
         let head = format::PAYLOAD - off;
         let next = {
-            let p = self.store.read(blk)?;
+            let p = self
+                .store
+                .read_parts(blk, &[0..HEADER_SIZE, HEADER_SIZE + off..PAGE_SIZE])?;
             stats.pages_read += 1;
             format::check(&p, blk, Kind::Nodes)?;
             bytes[..head].copy_from_slice(&p.bytes[HEADER_SIZE + off..]);
@@ -853,9 +859,9 @@ impl<S: PageStore> Index<S> {
             if next == NONE {
                 return Err(corrupt(first, "node stream ends inside a node"));
             }
-            let p = self.store.read(next)?;
-            format::check(&p, next, Kind::Nodes)?;
             let take = (rest.len() - done).min(format::PAYLOAD);
+            let p = self.store.read_parts(next, &[0..HEADER_SIZE + take])?;
+            format::check(&p, next, Kind::Nodes)?;
             rest[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);
             on_page(next, done, take);
             next = format::header(&p).next;
