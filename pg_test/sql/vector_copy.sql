@@ -1,8 +1,13 @@
 -- COPY round trips of 100,000 vectors, text and binary, compared exactly
 -- (bit patterns via vector_send, not float equality, so -0 and denormals count).
 CREATE TABLE copy_src (id int PRIMARY KEY, v vector);
+-- Magnitudes from 1e-41 (denormal) to 5e29, never below the smallest
+-- denormal: a double that rounds to 0 as real is an underflow error.
+SELECT setseed(0.42);
 INSERT INTO copy_src
-  SELECT i, ARRAY(SELECT ((random() - 0.5) * power(10, (random() * 70 - 40)::int))::real
+  SELECT i, ARRAY(SELECT (CASE WHEN random() < 0.5 THEN -1 ELSE 1 END
+                          * (0.1 + 0.4 * random())
+                          * power(10, (random() * 70 - 40)::int))::real
                   FROM generate_series(1, 1 + i % 24) WHERE i > 0)::vector
   FROM generate_series(1, 100000) i;
 UPDATE copy_src SET v = '[-0,0,1e-45,3.4028235e38,-3.4028235e38,1.1754944e-38]' WHERE id = 1;
