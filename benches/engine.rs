@@ -7,7 +7,8 @@
 //!      `DISKVEC_BENCH_N=100000` (base subset), `DISKVEC_BENCH_RERANK=16`, `DISKVEC_BENCH_METRICS=cos,l2,ip`
 //!      (l2/ip use brute-force truth for the first 200 queries),
 //!      `DISKVEC_BENCH_STORE=file|mem` (default file, in a temp dir; the file
-//!      store is swept twice: CRC verified on every read, then on first read),
+//!      store is swept twice: CRC verified on every read, where a node read
+//!      checks the 256-byte sectors it touches, then on first read only),
 //!      `DISKVEC_BENCH_REPEAT=3` (passes per point: QPS is the best, median beside it),
 //!      `DISKVEC_BENCH_QUERIES=200` (queries for l2/ip, whose truth is brute force),
 //!      `DISKVEC_BENCH_KEEP=dir` (file store: keep the built index in `dir`,

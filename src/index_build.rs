@@ -77,8 +77,13 @@ pub fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
 pub fn engine_options(index: pg_sys::Relation, dim: usize) -> Options {
     let (r, l, alpha, bits) = index_options::of(index);
     let mut o = Options::new(dim, metric_of(index));
-    o.max_degree = r;
-    o.build_list_size = l;
+    // 0: keep the metric's default.
+    if r > 0 {
+        o.max_degree = r;
+    }
+    if l > 0 {
+        o.build_list_size = l;
+    }
     o.alpha = alpha;
     o.bits = bits;
     o

@@ -23,8 +23,13 @@ pub struct RelOptions {
 
 static mut KIND: pg_sys::relopt_kind::Type = 0;
 
-pub const DEFAULT_MAX_NEIGHBORS: i32 = 48;
-pub const DEFAULT_BUILD_LIST_SIZE: i32 = 64;
+/// 0: the operator class's default (`diskvec_engine::Options::new`: L2
+/// builds a denser graph than cosine and inner product).
+pub const DEFAULT_MAX_NEIGHBORS: i32 = 0;
+pub const DEFAULT_BUILD_LIST_SIZE: i32 = 0;
+/// Smallest values that may be set explicitly.
+const MIN_MAX_NEIGHBORS: i32 = 4;
+const MIN_BUILD_LIST_SIZE: i32 = 8;
 pub const DEFAULT_ALPHA: f64 = 1.2;
 
 pub fn init() {
@@ -64,18 +69,18 @@ pub fn init() {
         pg_sys::add_int_reloption(
             KIND,
             c"max_neighbors".as_ptr(),
-            c"Maximum out-degree R of a graph node".as_ptr(),
+            c"Maximum out-degree R of a graph node, 4 to 1024 (0: 56 for L2, else 48)".as_ptr(),
             DEFAULT_MAX_NEIGHBORS,
-            4,
+            0,
             1024,
             lock,
         );
         pg_sys::add_int_reloption(
             KIND,
             c"build_list_size".as_ptr(),
-            c"Candidate list size L while building".as_ptr(),
+            c"Candidate list size L while building, 8 to 2000 (0: 96 for L2, else 64)".as_ptr(),
             DEFAULT_BUILD_LIST_SIZE,
-            8,
+            0,
             2000,
             lock,
         );
@@ -138,7 +143,7 @@ pub unsafe extern "C-unwind" fn amoptions(
         ),
         elt(c"alpha", RELOPT_TYPE_REAL, offset_of!(RelOptions, alpha)),
     ];
-    unsafe {
+    let opts = unsafe {
         pg_sys::build_reloptions(
             reloptions,
             validate,
@@ -147,8 +152,32 @@ pub unsafe extern "C-unwind" fn amoptions(
             parse.as_ptr(),
             parse.len() as i32,
         )
-        .cast()
+    };
+    if validate && !opts.is_null() {
+        // 0 stands for the operator class's default, so Postgres' bounds
+        // start at 0; the gap up to the real minimum is checked here.
+        let o = unsafe { &*(opts as *const RelOptions) };
+        for (name, value, min, max) in [
+            ("max_neighbors", o.max_neighbors, MIN_MAX_NEIGHBORS, 1024),
+            (
+                "build_list_size",
+                o.build_list_size,
+                MIN_BUILD_LIST_SIZE,
+                2000,
+            ),
+        ] {
+            if value > 0 && value < min {
+                crate::errors::raise(
+                    pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("value {value} out of bounds for option \"{name}\""),
+                    Some(&format!(
+                        "Valid values are between \"{min}\" and \"{max}\", or 0 for the operator class's default."
+                    )),
+                );
+            }
+        }
     }
+    opts.cast()
 }
 
 /// The index's options, defaults filled in.

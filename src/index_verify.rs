@@ -130,9 +130,11 @@ pg_function! {
             ));
         }
         let summary = format!(
-            "index \"{name}\" is consistent: {pages} pages ({unused} never written), {} live vectors in {} slots, graph invariants hold, all {} live heap rows indexed",
+            "index \"{name}\" is consistent: {pages} pages ({unused} never written), {} live vectors in {} slots, graph (R = {}, L = {}) invariants hold, all {} live heap rows indexed",
             index.len(),
             index.slots(),
+            index.options().max_degree,
+            index.options().build_list_size,
             st.live
         );
         pgrx::IntoDatum::into_datum(summary).unwrap()

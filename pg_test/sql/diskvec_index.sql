@@ -74,6 +74,7 @@ CREATE INDEX ON other USING diskvec (n);
 CREATE INDEX ON other USING diskvec (t vector_l2_ops);
 CREATE INDEX ON items USING diskvec (embedding vector_l2_ops, category);
 CREATE INDEX ON items USING diskvec (embedding) WITH (max_neighbors = 2);
+CREATE INDEX ON items USING diskvec (embedding) WITH (build_list_size = 5);
 CREATE INDEX ON items USING diskvec (embedding) WITH (alpha = 0.5);
 CREATE INDEX ON items USING diskvec (embedding) WITH (quant_bits = 9);
 CREATE INDEX ON items USING diskvec (embedding) WITH (colour = 1);
@@ -121,6 +122,12 @@ SELECT diskvec_verify('wide_v');
 CREATE INDEX items_opts ON items USING diskvec (embedding)
   WITH (max_neighbors = 16, build_list_size = 32, alpha = 1.1, quant_bits = 2);
 SELECT reloptions FROM pg_class WHERE relname = 'items_opts';
+SELECT diskvec_verify('items_opts');
+DROP INDEX items_opts;
+-- R and L left at 0 take the operator class's default (L2: 56 and 96).
+CREATE INDEX items_opts ON items USING diskvec (embedding vector_l2_ops)
+  WITH (max_neighbors = 0, alpha = 1.3);
+SELECT diskvec_verify('items_opts');
 DROP INDEX items_opts;
 REINDEX INDEX items_l2;
 SELECT top('<->', 10, true) = top('<->', 10, false) AS same_after_reindex;
