@@ -36,7 +36,8 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let tuples = (*info.rel).tuples.max(1.0);
         let list = SEARCH_LIST_SIZE.get().max(1) as f64;
         let reads = (list * 1.2).min(info.pages.max(1) as f64);
-        // Neighbours estimated per expanded node: about R (48; 56 for L2).
+        // Neighbours estimated per expanded node: about R, 48 by default
+        // (56 for L2; a cost estimate need not tell them apart).
         let estimates = list * 48.0;
         // Node pages are the index's hot set and mostly in shared buffers, so
         // a read is charged like a sequential page, not a random one.

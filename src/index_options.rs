@@ -27,9 +27,9 @@ static mut KIND: pg_sys::relopt_kind::Type = 0;
 /// builds a denser graph than cosine and inner product).
 pub const DEFAULT_MAX_NEIGHBORS: i32 = 0;
 pub const DEFAULT_BUILD_LIST_SIZE: i32 = 0;
-/// Smallest values that may be set explicitly.
-const MIN_MAX_NEIGHBORS: i32 = 4;
-const MIN_BUILD_LIST_SIZE: i32 = 8;
+/// Bounds of an explicit value (0 aside).
+const MAX_NEIGHBORS_RANGE: (i32, i32) = (4, 1024);
+const BUILD_LIST_SIZE_RANGE: (i32, i32) = (8, 2000);
 pub const DEFAULT_ALPHA: f64 = 1.2;
 
 pub fn init() {
@@ -72,7 +72,7 @@ pub fn init() {
             c"Maximum out-degree R of a graph node, 4 to 1024 (0: 56 for L2, else 48)".as_ptr(),
             DEFAULT_MAX_NEIGHBORS,
             0,
-            1024,
+            MAX_NEIGHBORS_RANGE.1,
             lock,
         );
         pg_sys::add_int_reloption(
@@ -81,7 +81,7 @@ pub fn init() {
             c"Candidate list size L while building, 8 to 2000 (0: 96 for L2, else 64)".as_ptr(),
             DEFAULT_BUILD_LIST_SIZE,
             0,
-            2000,
+            BUILD_LIST_SIZE_RANGE.1,
             lock,
         );
         pg_sys::add_real_reloption(
@@ -157,14 +157,9 @@ pub unsafe extern "C-unwind" fn amoptions(
         // 0 stands for the operator class's default, so Postgres' bounds
         // start at 0; the gap up to the real minimum is checked here.
         let o = unsafe { &*(opts as *const RelOptions) };
-        for (name, value, min, max) in [
-            ("max_neighbors", o.max_neighbors, MIN_MAX_NEIGHBORS, 1024),
-            (
-                "build_list_size",
-                o.build_list_size,
-                MIN_BUILD_LIST_SIZE,
-                2000,
-            ),
+        for (name, value, (min, max)) in [
+            ("max_neighbors", o.max_neighbors, MAX_NEIGHBORS_RANGE),
+            ("build_list_size", o.build_list_size, BUILD_LIST_SIZE_RANGE),
         ] {
             if value > 0 && value < min {
                 crate::errors::raise(

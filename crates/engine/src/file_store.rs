@@ -108,17 +108,58 @@ pub enum Verify {
     FirstRead,
 }
 
+/// Per mapped page: whether its checksum passed since it was last written,
+/// and its sector sums.
+#[derive(Default)]
+struct Verified {
+    /// One bit per page. `Verify::FirstRead`: no further checks.
+    /// `EveryRead`: set by partial reads only, once `sector_sums` is filled.
+    pages: Vec<AtomicU64>,
+    /// `SECTORS` CRCs per page, valid where its bit is set.
+    sector_sums: Vec<AtomicU32>,
+}
+
+impl Verified {
+    fn bit(blkno: BlockNo) -> (usize, u64) {
+        (blkno as usize / 64, 1u64 << (blkno % 64))
+    }
+
+    fn is_set(&self, blkno: BlockNo) -> bool {
+        let (word, bit) = Self::bit(blkno);
+        // Acquire: pairs with `set`, so the sums are visible with the bit.
+        self.pages
+            .get(word)
+            .is_some_and(|w| w.load(Ordering::Acquire) & bit != 0)
+    }
+
+    fn set(&self, blkno: BlockNo) {
+        let (word, bit) = Self::bit(blkno);
+        if let Some(w) = self.pages.get(word) {
+            w.fetch_or(bit, Ordering::Release);
+        }
+    }
+
+    fn clear(&self, blkno: BlockNo) {
+        let (word, bit) = Self::bit(blkno);
+        if let Some(w) = self.pages.get(word) {
+            w.fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+
+    fn sums(&self, blkno: BlockNo) -> &[AtomicU32] {
+        let base = blkno as usize * SECTORS;
+        &self.sector_sums[base..base + SECTORS]
+    }
+}
+
 pub struct FileStore {
     path: PathBuf,
     file: File,
     state: RwLock<State>,
     verify: Verify,
-    /// One bit per mapped page, set once its checksum passed since it was
-    /// last written. `Verify::FirstRead`: no further checks. `EveryRead`:
-    /// set by partial reads only, once the page's `sector_sums` are filled.
-    verified: RwLock<Vec<AtomicU64>>,
-    /// `SECTORS` CRCs per mapped page, valid where `verified` is set.
-    sector_sums: RwLock<Vec<AtomicU32>>,
+    /// What later reads of each mapped page may rely on (one lock for both
+    /// parts: a page read takes it once).
+    verified: RwLock<Verified>,
     crash: Mutex<Option<CrashPoint>>,
     broken: Mutex<bool>,
     /// Held by `modify` (see `page::modify_by_copy`).
@@ -201,8 +242,7 @@ impl FileStore {
             broken: Mutex::new(false),
             modifying: ReentrantMutex::new(()),
             verify: Verify::EveryRead,
-            verified: RwLock::new(Vec::new()),
-            sector_sums: RwLock::new(Vec::new()),
+            verified: RwLock::new(Verified::default()),
         };
         store.remap()?;
         // The free list is a chain through the free pages.
@@ -240,6 +280,7 @@ impl FileStore {
         self.verify = verify;
         self.verified
             .write()
+            .pages
             .iter()
             .for_each(|w| w.store(0, Ordering::Relaxed));
     }
@@ -316,11 +357,10 @@ impl FileStore {
         };
         st.map = Some(map);
         st.mapped_pages = committed;
-        self.verified
-            .write()
+        let mut v = self.verified.write();
+        v.pages
             .resize_with((committed as usize).div_ceil(64), Default::default);
-        self.sector_sums
-            .write()
+        v.sector_sums
             .resize_with(committed as usize * SECTORS, Default::default);
         Ok(())
     }
@@ -365,16 +405,12 @@ impl FileStore {
         bytes: &[u8],
         parts: Option<&[Range<usize>]>,
     ) -> Result<()> {
-        let (word, bit) = (blkno as usize / 64, 1u64 << (blkno % 64));
-        let known = self
-            .verified
-            .read_recursive()
-            .get(word)
-            .is_some_and(|w| w.load(Ordering::Acquire) & bit != 0);
+        let verified = self.verified.read_recursive();
+        let known = verified.is_set(blkno);
         match (self.verify, known, parts) {
             (Verify::FirstRead, true, _) => return Ok(()),
             (Verify::EveryRead, true, Some(parts)) => {
-                return self.verify_sectors(blkno, bytes, parts)
+                return verify_sectors(blkno, bytes, verified.sums(blkno), parts)
             }
             _ => {}
         }
@@ -385,50 +421,16 @@ impl FileStore {
                 reason: format!("checksum mismatch (stored {stored:#010x})"),
             });
         }
-        let remember = match self.verify {
-            Verify::FirstRead => true,
+        match (self.verify, parts) {
+            (Verify::FirstRead, _) => verified.set(blkno),
             // Sums of what just passed, for this page's later partial reads.
-            Verify::EveryRead if parts.is_some() && !known => {
-                let sums = self.sector_sums.read_recursive();
-                let base = blkno as usize * SECTORS;
-                for (i, sector) in bytes.chunks(SECTOR).enumerate() {
-                    sums[base + i].store(crc32fast::hash(sector), Ordering::Relaxed);
+            (Verify::EveryRead, Some(_)) => {
+                for (sum, sector) in verified.sums(blkno).iter().zip(bytes.chunks(SECTOR)) {
+                    sum.store(crc32fast::hash(sector), Ordering::Relaxed);
                 }
-                true
+                verified.set(blkno);
             }
-            Verify::EveryRead => false,
-        };
-        if remember {
-            if let Some(w) = self.verified.read_recursive().get(word) {
-                // Release: a reader that sees the bit sees the sums.
-                w.fetch_or(bit, Ordering::Release);
-            }
-        }
-        Ok(())
-    }
-
-    /// Check the sectors `parts` touch against the page's remembered sums.
-    fn verify_sectors(&self, blkno: BlockNo, bytes: &[u8], parts: &[Range<usize>]) -> Result<()> {
-        let sums = self.sector_sums.read_recursive();
-        let base = blkno as usize * SECTORS;
-        let mut checked = 0u32;
-        for r in parts.iter().filter(|r| r.start < r.end) {
-            for i in r.start / SECTOR..=(r.end - 1) / SECTOR {
-                if checked & (1 << i) != 0 {
-                    continue;
-                }
-                checked |= 1 << i;
-                let span = i * SECTOR..((i + 1) * SECTOR).min(PAGE_SIZE);
-                if crc32fast::hash(&bytes[span.clone()]) != sums[base + i].load(Ordering::Relaxed) {
-                    return Err(Error::Corrupt {
-                        blkno,
-                        reason: format!(
-                            "checksum mismatch in bytes {}..{} (changed since the page was verified)",
-                            span.start, span.end
-                        ),
-                    });
-                }
-            }
+            (Verify::EveryRead, None) => {}
         }
         Ok(())
     }
@@ -499,11 +501,7 @@ impl FileStore {
         {
             // Rewritten pages are verified again on their next read.
             let v = self.verified.read();
-            for &b in dirty.keys() {
-                if let Some(w) = v.get(b as usize / 64) {
-                    w.fetch_and(!(1u64 << (b % 64)), Ordering::Relaxed);
-                }
-            }
+            dirty.keys().for_each(|&b| v.clear(b));
         }
         apply(
             &self.file,
@@ -522,6 +520,33 @@ impl FileStore {
         drop(st);
         self.remap()
     }
+}
+
+/// Check the sectors of page `blkno` that `parts` touch against `sums`.
+fn verify_sectors(
+    blkno: BlockNo,
+    bytes: &[u8],
+    sums: &[AtomicU32],
+    parts: &[Range<usize>],
+) -> Result<()> {
+    // One bit per sector any part touches.
+    let touched = parts.iter().filter(|r| r.start < r.end).fold(0u32, |m, r| {
+        let (first, last) = (r.start / SECTOR, (r.end - 1) / SECTOR);
+        m | ((1u64 << (last + 1)) - (1u64 << first)) as u32
+    });
+    for (i, (sum, sector)) in sums.iter().zip(bytes.chunks(SECTOR)).enumerate() {
+        if touched & (1 << i) != 0 && crc32fast::hash(sector) != sum.load(Ordering::Relaxed) {
+            return Err(Error::Corrupt {
+                blkno,
+                reason: format!(
+                    "checksum mismatch in bytes {}..{} (changed since the page was verified)",
+                    i * SECTOR,
+                    i * SECTOR + sector.len()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parse a log; `None` if torn or not ours.
