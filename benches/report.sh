@@ -105,7 +105,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "## Machine"
   echo
   echo "- CPU: $cpu, $(nproc) cores; RAM $mem; $(uname -sr)"
-  echo "- $(/usr/lib/postgresql/15/bin/postgres --version); $(rustc --version)"
+  echo "- $("${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version); $(rustc --version)"
   echo "- diskvec $(git rev-parse --short HEAD)"
   echo
   echo "## Recall@10 against QPS"

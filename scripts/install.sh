@@ -23,7 +23,8 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "0.18.0"; then
   cargo install cargo-pgrx --version 0.18.0 --locked
 fi
 
-pg_config=/usr/lib/postgresql/15/bin/pg_config
+# PG_BIN picks another PostgreSQL 15 installation (a relocated copy, say).
+pg_config=${PG_BIN:-/usr/lib/postgresql/15/bin}/pg_config
 if ! grep -qs "pg15" "$HOME/.pgrx/config.toml"; then
   log "cargo pgrx init --pg15"
   cargo pgrx init --pg15 "$pg_config" >/dev/null

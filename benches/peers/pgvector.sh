@@ -10,7 +10,7 @@
 # left alone: a private apt configuration under $DISKVEC_DATA/peers is used.
 # Skips everything when pgvector is already installed.
 set -euo pipefail
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_CONFIG=${PG_CONFIG:-${PG_BIN:-/usr/lib/postgresql/15/bin}/pg_config}
 VERSION=0.8.0
 SHA256=867a2c328d4928a5a9d6f052cd3bc78c7d60228a9b914ad32aa3db88e9de27b0
 if [ -f "$("$PG_CONFIG" --sharedir)/extension/vector--$VERSION.sql" ]; then

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The PostgreSQL 15 binaries: `$PG_BIN` (as in `scripts/pg.sh`), else
+/// Debian's.
+pub fn pg_bin() -> String {
+    std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into())
+}
 
 pub struct Server {
     pub dir: PathBuf,
@@ -61,7 +65,7 @@ impl Server {
     /// `start`, choosing whether the cluster has data checksums.
     pub fn start_with(name: &str, port: u16, settings: &[&str], checksums: bool) -> Server {
         let dir = fresh_dir(name);
-        let initdb = format!("{PG_BIN}/initdb");
+        let initdb = format!("{}/initdb", pg_bin());
         let mut args = vec![
             initdb.as_str(),
             "-D",
@@ -88,7 +92,7 @@ impl Server {
         let dir = fresh_dir(name);
         std::fs::remove_dir_all(&dir).unwrap();
         as_postgres(&[
-            &format!("{PG_BIN}/pg_basebackup"),
+            &format!("{}/pg_basebackup", pg_bin()),
             "-h",
             "/tmp",
             "-p",
@@ -119,7 +123,7 @@ impl Server {
 
     pub fn up(&self) {
         as_postgres(&[
-            &format!("{PG_BIN}/pg_ctl"),
+            &format!("{}/pg_ctl", pg_bin()),
             "-D",
             self.dir.to_str().unwrap(),
             "-l",
@@ -135,7 +139,7 @@ impl Server {
 
     pub fn stop(&self) {
         let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--", &format!("{PG_BIN}/pg_ctl")])
+            .args(["-u", "postgres", "--", &format!("{}/pg_ctl", pg_bin())])
             .args(["-D", self.dir.to_str().unwrap(), "-m", "fast", "-w", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

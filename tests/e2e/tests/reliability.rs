@@ -2,7 +2,7 @@
 //! under concurrent inserts, a streaming replica, and a pgbench mix of
 //! inserts, deletes, searches and VACUUM. Each test prints its figures.
 
-use diskvec_e2e::server::{as_postgres, port_for, Server, PG_BIN};
+use diskvec_e2e::server::{as_postgres, pg_bin, port_for, Server};
 use diskvec_e2e::{binary_copy, copy_in, fresh_database, Vector};
 use diskvec_engine::dataset::{self, recall};
 use postgres::Client;
@@ -266,7 +266,7 @@ fn pgbench_mix_of_writes_searches_and_vacuum() {
         ("vacuum.sql", 1, "VACUUM items;\n".to_string()),
     ];
     let mut args: Vec<String> = vec![
-        format!("{PG_BIN}/pgbench"),
+        format!("{}/pgbench", pg_bin()),
         "-h".into(),
         "/tmp".into(),
         "-p".into(),
