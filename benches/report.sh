@@ -48,7 +48,7 @@ else
 fi
 
 step "kernels"
-cargo bench -q -p diskvec-engine --bench kernels 2>/dev/null | grep -v "^Benchmarking\|^$\|time:\|thrpt:\|change:\|Found\|outlier\|high\|low " >"$logs/kernels.txt" || true
+cargo bench -q -p diskvec-engine --bench kernels >"$logs/kernels.txt"
 step "engine in-process"
 env "${engine_env[@]}" cargo bench -q -p diskvec-engine --bench engine >"$logs/engine.txt" 2>>"$curves"
 step "SQL end to end (cached and disk-resident)"
@@ -156,7 +156,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   cat "$logs/encoder.txt"
   echo '```'
   echo
-  echo "## Distance kernels (simsimd, run-time dispatch, against scalar)"
+  echo "## SIMD kernels, every target this CPU runs (the first is the one used)"
   echo
   echo "Reproduce: \`cargo bench -p diskvec-engine --bench kernels\`"
   echo

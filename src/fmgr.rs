@@ -6,12 +6,18 @@
 //! raw `fcinfo -> Datum` symbol plus the `pg_finfo_*` record Postgres looks
 //! up, wrapped in `#[pg_guard]` so Rust panics and `ereport!` become ordinary
 //! Postgres errors.
+//!
+//! Bodies are safe code: they read their arguments through [`Args`], whose
+//! one `unsafe` construction is justified once, here, and keep `unsafe`
+//! blocks (with their own SAFETY comments) for the raw pointers they touch.
 
+use crate::vector_datum::VectorArg;
 use pgrx::pg_sys;
 
-/// `pg_function!(fn name(fcinfo) { ... })` exports `name` and `pg_finfo_name`.
+/// `pg_function!(fn name(args) { ... })` exports `name` and `pg_finfo_name`;
+/// the body sees the call's arguments as `args: Args`.
 macro_rules! pg_function {
-    ($(#[$meta:meta])* fn $name:ident($fcinfo:ident) $body:block) => {
+    ($(#[$meta:meta])* fn $name:ident($args:ident) $body:block) => {
         paste::paste! {
             #[unsafe(no_mangle)]
             #[doc(hidden)]
@@ -27,27 +33,64 @@ macro_rules! pg_function {
         pub unsafe extern "C-unwind" fn $name(
             fcinfo: pgrx::pg_sys::FunctionCallInfo,
         ) -> pgrx::pg_sys::Datum {
-            // The body lives in an inner fn so that `$fcinfo` (the caller's
+            // The body lives in an inner fn so that `$args` (the caller's
             // name) survives #[pg_guard]'s rewrite, and `return` works.
-            #[allow(unused_unsafe)]
-            unsafe fn body($fcinfo: pgrx::pg_sys::FunctionCallInfo) -> pgrx::pg_sys::Datum {
-                unsafe { $body }
-            }
-            unsafe { body(fcinfo) }
+            fn body($args: $crate::fmgr::Args) -> pgrx::pg_sys::Datum $body
+            // SAFETY: Postgres calls this symbol only through the SQL
+            // declaration in sql/ that names it, with that declaration's
+            // arguments (see `Args::new`).
+            body(unsafe { $crate::fmgr::Args::new(fcinfo) })
         }
     };
 }
 
-/// Argument `n` as a raw datum. Every function is declared STRICT, so
-/// arguments are never NULL.
-#[inline]
-pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
-    unsafe { pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, n) }
-}
+/// The arguments of one function call, as Postgres passed them.
+#[derive(Clone, Copy)]
+pub struct Args(pg_sys::FunctionCallInfo);
 
-#[inline]
-pub unsafe fn arg_i32(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> i32 {
-    unsafe { arg(fcinfo, n).value() as i32 }
+impl Args {
+    /// # Safety
+    /// `fcinfo` is the live call's own, and the function's SQL declaration
+    /// (in `sql/`) matches how the body reads it: every function is
+    /// declared STRICT, so no argument is NULL, and argument `n` has the
+    /// type the accessor for `n` assumes. That pairing of each body with
+    /// its declaration is what every accessor below relies on.
+    pub unsafe fn new(fcinfo: pg_sys::FunctionCallInfo) -> Self {
+        Args(fcinfo)
+    }
+
+    /// Argument `n` as a raw datum.
+    #[inline]
+    pub fn datum(self, n: usize) -> pg_sys::Datum {
+        // SAFETY: a live call's fcinfo with at least `n + 1` arguments
+        // (`Args::new`).
+        unsafe { pgrx::fcinfo::pg_getarg_datum_raw(self.0, n) }
+    }
+
+    /// Argument `n`, an `int4`.
+    #[inline]
+    pub fn i32(self, n: usize) -> i32 {
+        self.datum(n).value() as i32
+    }
+
+    /// Argument `n`, a `vector`, detoasted.
+    #[inline]
+    pub fn vector(self, n: usize) -> VectorArg {
+        // SAFETY: argument `n` is a non-null vector (`Args::new`).
+        unsafe { VectorArg::from_datum(self.datum(n)) }
+    }
+
+    /// Argument `n`, an `oid` (`regclass` too).
+    #[inline]
+    pub fn oid(self, n: usize) -> pg_sys::Oid {
+        pg_sys::Oid::from(self.datum(n).value() as u32)
+    }
+
+    /// A NULL result.
+    pub fn null(self) -> pg_sys::Datum {
+        // SAFETY: the live call's fcinfo (`Args::new`).
+        unsafe { pgrx::fcinfo::pg_return_null(self.0) }
+    }
 }
 
 #[inline]

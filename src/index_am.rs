@@ -10,12 +10,13 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 
 pg_function! {
     /// `diskvec_handler(internal) RETURNS index_am_handler`.
-    fn diskvec_handler(_fcinfo) {
-        let am = unsafe {
-            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
-                as *mut pg_sys::IndexAmRoutine
+    fn diskvec_handler(_args) {
+        // SAFETY: a fresh zeroed allocation of one IndexAmRoutine, which
+        // Postgres takes over as this handler's result.
+        let a = unsafe {
+            &mut *(pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
+                as *mut pg_sys::IndexAmRoutine)
         };
-        let a = unsafe { &mut *am };
         a.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
         a.amstrategies = 0;
         a.amsupport = 1;
@@ -58,6 +59,6 @@ pg_function! {
         a.amestimateparallelscan = None;
         a.aminitparallelscan = None;
         a.amparallelrescan = None;
-        pg_sys::Datum::from(am)
+        pg_sys::Datum::from(a as *mut pg_sys::IndexAmRoutine)
     }
 }

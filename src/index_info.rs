@@ -8,12 +8,18 @@ pub struct OpenIndex(pub pg_sys::Relation);
 
 impl OpenIndex {
     pub fn open(oid: pg_sys::Oid) -> Self {
+        // SAFETY: index_open raises an ERROR for an oid that is not an
+        // index; otherwise the relation stays open (and locked) until the
+        // matching index_close in `drop`.
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as i32) };
+        // SAFETY: an open relation's rd_rel is valid; get_am_name returns
+        // NULL or a palloc'd name.
         let ours = unsafe {
             let name = pg_sys::get_am_name((*(*rel).rd_rel).relam);
             !name.is_null() && std::ffi::CStr::from_ptr(name) == c"diskvec"
         };
         if !ours {
+            // SAFETY: opened just above with the same lock mode.
             unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as i32) };
             crate::errors::raise(
                 pgrx::PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
@@ -27,6 +33,7 @@ impl OpenIndex {
 
 impl Drop for OpenIndex {
     fn drop(&mut self) {
+        // SAFETY: opened by `open` with this lock mode, closed only here.
         unsafe { pg_sys::index_close(self.0, pg_sys::AccessShareLock as i32) };
     }
 }
@@ -34,9 +41,8 @@ impl Drop for OpenIndex {
 pg_function! {
     /// `diskvec_cache_bytes(regclass) RETURNS bigint`: bytes this backend
     /// holds in memory for the index (codes, ids, locations).
-    fn diskvec_cache_bytes(fcinfo) {
-        let oid = pg_sys::Oid::from(unsafe { crate::fmgr::arg(fcinfo, 0) }.value() as u32);
-        let rel = OpenIndex::open(oid);
+    fn diskvec_cache_bytes(args) {
+        let rel = OpenIndex::open(args.oid(0));
         let bytes = index_cache::reader(rel.0).code_memory_bytes();
         pg_sys::Datum::from(bytes as i64)
     }

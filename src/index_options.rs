@@ -63,6 +63,8 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // SAFETY: `_PG_init` runs once per backend, before any other use of
+    // KIND; the option names and descriptions are static C strings.
     unsafe {
         KIND = pg_sys::add_reloption_kind();
         let lock = pg_sys::AccessExclusiveLock as i32;
@@ -143,6 +145,8 @@ pub unsafe extern "C-unwind" fn amoptions(
         ),
         elt(c"alpha", RELOPT_TYPE_REAL, offset_of!(RelOptions, alpha)),
     ];
+    // SAFETY: `parse` describes fields of RelOptions at their offsets, and
+    // KIND was registered in `init`.
     let opts = unsafe {
         pg_sys::build_reloptions(
             reloptions,
@@ -156,6 +160,7 @@ pub unsafe extern "C-unwind" fn amoptions(
     if validate && !opts.is_null() {
         // 0 stands for the operator class's default, so Postgres' bounds
         // start at 0; the gap up to the real minimum is checked here.
+        // SAFETY: what build_reloptions just filled, a RelOptions.
         let o = unsafe { &*(opts as *const RelOptions) };
         for (name, value, (min, max)) in [
             ("max_neighbors", o.max_neighbors, MAX_NEIGHBORS_RANGE),
@@ -175,22 +180,32 @@ pub unsafe extern "C-unwind" fn amoptions(
     opts.cast()
 }
 
-/// The index's options, defaults filled in.
-pub fn of(index: pg_sys::Relation) -> (usize, usize, f32, Option<usize>) {
-    let opts = unsafe { (*index).rd_options as *const RelOptions };
-    if opts.is_null() {
-        return (
-            DEFAULT_MAX_NEIGHBORS as usize,
-            DEFAULT_BUILD_LIST_SIZE as usize,
-            DEFAULT_ALPHA as f32,
-            None,
-        );
+/// An index's `WITH (...)` options as given: 0 (or `None`) where the
+/// operator class's or the dimension's default applies.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexOptions {
+    pub max_neighbors: usize,
+    pub build_list_size: usize,
+    pub alpha: f32,
+    pub quant_bits: Option<usize>,
+}
+
+/// The index's options.
+pub fn of(index: pg_sys::Relation) -> IndexOptions {
+    // SAFETY: an open index's rd_options is NULL or what `amoptions` built.
+    let opts = unsafe { ((*index).rd_options as *const RelOptions).as_ref() };
+    match opts {
+        None => IndexOptions {
+            max_neighbors: DEFAULT_MAX_NEIGHBORS as usize,
+            build_list_size: DEFAULT_BUILD_LIST_SIZE as usize,
+            alpha: DEFAULT_ALPHA as f32,
+            quant_bits: None,
+        },
+        Some(o) => IndexOptions {
+            max_neighbors: o.max_neighbors as usize,
+            build_list_size: o.build_list_size as usize,
+            alpha: o.alpha as f32,
+            quant_bits: (o.quant_bits > 0).then_some(o.quant_bits as usize),
+        },
     }
-    let o = unsafe { &*opts };
-    (
-        o.max_neighbors as usize,
-        o.build_list_size as usize,
-        o.alpha as f32,
-        (o.quant_bits > 0).then_some(o.quant_bits as usize),
-    )
 }

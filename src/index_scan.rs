@@ -44,11 +44,17 @@ impl ScanState {
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn free_on_reset(arg: *mut std::ffi::c_void) {
     if !arg.is_null() {
+        // SAFETY: `arg` is the Box `ambeginscan` leaked, still owned by
+        // the scan: `amendscan` clears it before freeing the state itself.
         drop(unsafe { Box::from_raw(arg as *mut ScanState) });
     }
 }
 
-fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+/// # Safety
+/// `scan` is a scan `ambeginscan` set up and `amendscan` has not ended.
+unsafe fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+    // SAFETY: the caller's promise: `opaque` is our live ScanState, used by
+    // one callback at a time.
     unsafe { &mut *((*scan).opaque as *mut ScanState) }
 }
 
@@ -59,6 +65,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
     unsafe {
+        // SAFETY: Postgres hands us the open index; the scan descriptor and
+        // the reset hook live in the current (scan) memory context, and the
+        // hook frees the state if that context goes without `amendscan`.
         let scan = pg_sys::RelationGetIndexScan(index_rel, nkeys, norderbys);
         let hook = pg_sys::palloc0(std::mem::size_of::<pg_sys::MemoryContextCallback>())
             as *mut pg_sys::MemoryContextCallback;
@@ -86,8 +95,12 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    let st = state(scan);
+    // SAFETY: Postgres calls amrescan on a scan ambeginscan made.
+    let st = unsafe { state(scan) };
     st.clear();
+    // SAFETY: `orderbys` holds `norderbys` keys and `orderByData` room for
+    // as many (ambeginscan's `norderbys`); an ORDER BY key's argument is a
+    // vector datum unless flagged NULL.
     unsafe {
         if !orderbys.is_null() && norderbys > 0 {
             std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
@@ -111,6 +124,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     let Some(q) = st.query.take() else {
         return false;
     };
+    // SAFETY: a live scan descriptor.
     let rel = unsafe { (*scan).indexRelation };
     let index = index_cache::reader(rel);
     let Options { dim, metric, .. } = index.options();
@@ -141,11 +155,13 @@ pub unsafe extern "C-unwind" fn amgettuple(
     scan: pg_sys::IndexScanDesc,
     _direction: pg_sys::ScanDirection::Type,
 ) -> bool {
-    let st = state(scan);
+    // SAFETY: Postgres calls amgettuple on a scan ambeginscan made.
+    let st = unsafe { state(scan) };
     if st.iter.is_none() && !start(scan, st) {
         return false;
     }
     let max = MAX_SCAN_TUPLES.get().max(1) as usize;
+    // SAFETY: a live scan descriptor.
     let rel = unsafe { (*scan).indexRelation };
     let iter = st.iter.as_mut().unwrap();
     loop {
@@ -162,6 +178,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
                     continue;
                 }
                 st.last = d;
+                // SAFETY: a live scan descriptor's output fields.
                 unsafe {
                     (*scan).xs_heaptid = id_to_tid(id);
                     (*scan).xs_recheck = false;
@@ -175,6 +192,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    // SAFETY: the state ambeginscan leaked, freed once: the reset hook is
+    // disarmed first and `opaque` cleared after.
     unsafe {
         let st = (*scan).opaque as *mut ScanState;
         if st.is_null() {

@@ -4,12 +4,18 @@
 //! transition and the combine function (see sql/vector.sql).
 
 use crate::errors::{check_dim, check_element, check_expected_dim, overflow};
-use crate::fmgr::{arg, float8};
-use crate::vector_datum::{new_vector, vector_arg};
+use crate::fmgr::float8;
+use crate::vector_datum::new_vector;
 use pgrx::pg_sys;
 
 /// The state array's values. Postgres owns the array; we only read it.
+///
+/// # Safety
+/// `datum` is a non-null `float8[]` (the aggregates' declared state type).
 unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
+    // SAFETY: a detoasted float8[] is an ArrayType with its dimensions
+    // after the header; the shape is checked before its data is read as
+    // `dims[0]` doubles at ARR_DATA_PTR.
     unsafe {
         let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
         let a = &*array;
@@ -28,6 +34,8 @@ unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
 
 fn state_array(values: &[f64]) -> pg_sys::Datum {
     let mut datums: Vec<pg_sys::Datum> = values.iter().map(|&v| float8(v)).collect();
+    // SAFETY: `datums.len()` float8 datums, by value, with float8's storage
+    // parameters; the array is copied out of them.
     unsafe {
         pg_sys::Datum::from(pg_sys::construct_array(
             datums.as_mut_ptr(),
@@ -49,9 +57,10 @@ fn checked(v: f64) -> f64 {
 
 pg_function! {
     /// vector_accum(float8[], vector) -> float8[]
-    fn vector_accum(fcinfo) {
-        let state = state_values(arg(fcinfo, 0), "vector_accum");
-        let v = vector_arg(fcinfo, 1);
+    fn vector_accum(args) {
+        // SAFETY: argument 0 is the float8[] state (sql/vector.sql).
+        let state = unsafe { state_values(args.datum(0), "vector_accum") };
+        let v = args.vector(1);
         let x = v.as_slice();
         let mut next = Vec::with_capacity(x.len() + 1);
         next.push(state[0] + 1.0);
@@ -67,9 +76,11 @@ pg_function! {
 
 pg_function! {
     /// vector_combine(float8[], float8[]) -> float8[]
-    fn vector_combine(fcinfo) {
-        let a = state_values(arg(fcinfo, 0), "vector_combine");
-        let b = state_values(arg(fcinfo, 1), "vector_combine");
+    fn vector_combine(args) {
+        // SAFETY: both arguments are float8[] states (sql/vector.sql).
+        let (a, b) = unsafe {
+            (state_values(args.datum(0), "vector_combine"), state_values(args.datum(1), "vector_combine"))
+        };
         if a[0] == 0.0 {
             return state_array(b);
         }
@@ -86,11 +97,12 @@ pg_function! {
 
 pg_function! {
     /// vector_avg(float8[]) -> vector; NULL over no rows, as SQL's avg.
-    fn vector_avg(fcinfo) {
-        let state = state_values(arg(fcinfo, 0), "vector_avg");
+    fn vector_avg(args) {
+        // SAFETY: argument 0 is the float8[] state (sql/vector.sql).
+        let state = unsafe { state_values(args.datum(0), "vector_avg") };
         let n = state[0];
         if n == 0.0 {
-            return pgrx::fcinfo::pg_return_null(fcinfo);
+            return args.null();
         }
         let dim = check_dim((state.len() - 1) as i64);
         new_vector(dim, |out| {

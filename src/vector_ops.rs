@@ -3,15 +3,15 @@
 //! comparison family. Distances use the engine's SIMD kernels.
 
 use crate::errors::{check_dim, check_same_dims, overflow, underflow};
-use crate::fmgr::{arg_i32, float8};
-use crate::vector_datum::{new_vector, vector_arg, VectorArg};
+use crate::fmgr::{float8, Args};
+use crate::vector_datum::{new_vector, VectorArg};
 use diskvec_engine::distance;
 use pgrx::pg_sys;
 use std::cmp::Ordering;
 
 /// Both vector arguments, checked for equal dimensions.
-unsafe fn two_vectors(fcinfo: pg_sys::FunctionCallInfo) -> (VectorArg, VectorArg) {
-    let (a, b) = unsafe { (vector_arg(fcinfo, 0), vector_arg(fcinfo, 1)) };
+fn two_vectors(args: Args) -> (VectorArg, VectorArg) {
+    let (a, b) = (args.vector(0), args.vector(1));
     check_same_dims(a.dim(), b.dim());
     (a, b)
 }
@@ -20,8 +20,8 @@ macro_rules! distance_function {
     ($(#[$meta:meta])* $name:ident, |$a:ident, $b:ident| $expr:expr) => {
         pg_function! {
             $(#[$meta])*
-            fn $name(fcinfo) {
-                let (a, b) = two_vectors(fcinfo);
+            fn $name(args) {
+                let (a, b) = two_vectors(args);
                 let ($a, $b) = (a.as_slice(), b.as_slice());
                 float8($expr)
             }
@@ -29,24 +29,27 @@ macro_rules! distance_function {
     };
 }
 
+// Sums in f32, as pgvector computes them (its results, overflow to
+// infinity included), widened to float8 at the end.
 distance_function!(/// `<->`
-    l2_distance, |a, b| distance::l2_squared(a, b).sqrt());
-distance_function!(vector_l2_squared_distance, |a, b| distance::l2_squared(
-    a, b
-));
-distance_function!(inner_product, |a, b| distance::dot(a, b));
+    l2_distance, |a, b| (distance::l2_squared_f32(a, b) as f64).sqrt());
+distance_function!(
+    vector_l2_squared_distance,
+    |a, b| distance::l2_squared_f32(a, b) as f64
+);
+distance_function!(inner_product, |a, b| distance::dot_f32(a, b) as f64);
 distance_function!(/// `<#>`: negated so that smaller is closer, as ORDER BY needs.
-    vector_negative_inner_product, |a, b| -distance::dot(a, b));
+    vector_negative_inner_product, |a, b| -(distance::dot_f32(a, b) as f64));
 distance_function!(/// `<=>`: NaN when either vector is zero, as in pgvector.
-    cosine_distance, |a, b| distance::cosine_distance(a, b));
+    cosine_distance, |a, b| distance::cosine_distance_f32(a, b));
 distance_function!(/// `<+>`
-    l1_distance, |a, b| distance::l1(a, b));
+    l1_distance, |a, b| distance::l1_f32(a, b) as f64);
 distance_function!(/// Angular distance in [0, 1] for unit vectors (pgvector's spherical k-means helper).
-    vector_spherical_distance, |a, b| distance::dot(a, b).clamp(-1.0, 1.0).acos() / std::f64::consts::PI);
+    vector_spherical_distance, |a, b| (distance::dot_f32(a, b) as f64).clamp(-1.0, 1.0).acos() / std::f64::consts::PI);
 
 pg_function! {
-    fn vector_dims(fcinfo) {
-        pg_sys::Datum::from(vector_arg(fcinfo, 0).dim() as i32)
+    fn vector_dims(args) {
+        pg_sys::Datum::from(args.vector(0).dim() as i32)
     }
 }
 
@@ -57,15 +60,15 @@ fn norm(x: &[f32]) -> f64 {
 }
 
 pg_function! {
-    fn vector_norm(fcinfo) {
-        float8(norm(vector_arg(fcinfo, 0).as_slice()))
+    fn vector_norm(args) {
+        float8(norm(args.vector(0).as_slice()))
     }
 }
 
 pg_function! {
     /// Unit-length copy; a zero vector stays zero (pgvector's behaviour).
-    fn l2_normalize(fcinfo) {
-        let a = vector_arg(fcinfo, 0);
+    fn l2_normalize(args) {
+        let a = args.vector(0);
         let x = a.as_slice();
         let norm = norm(x);
         new_vector(x.len(), |out| {
@@ -85,8 +88,8 @@ pg_function! {
 macro_rules! elementwise_function {
     ($name:ident, |$x:ident, $y:ident| $expr:expr, $check_underflow:expr) => {
         pg_function! {
-            fn $name(fcinfo) {
-                let (a, b) = two_vectors(fcinfo);
+            fn $name(args) {
+                let (a, b) = two_vectors(args);
                 let (ax, bx) = (a.as_slice(), b.as_slice());
                 new_vector(ax.len(), |out| {
                     for ((o, &$x), &$y) in out.iter_mut().zip(ax).zip(bx) {
@@ -110,8 +113,8 @@ elementwise_function!(vector_mul, |x, y| x * y, true);
 
 pg_function! {
     /// `||`: concatenation, still limited to 16000 dimensions.
-    fn vector_concat(fcinfo) {
-        let (a, b) = (vector_arg(fcinfo, 0), vector_arg(fcinfo, 1));
+    fn vector_concat(args) {
+        let (a, b) = (args.vector(0), args.vector(1));
         let dim = check_dim((a.dim() + b.dim()) as i64);
         new_vector(dim, |out| {
             out[..a.dim()].copy_from_slice(a.as_slice());
@@ -123,10 +126,10 @@ pg_function! {
 pg_function! {
     /// subvector(v, start, count): 1-based like substring, clipped to the
     /// vector; an empty result is an error.
-    fn subvector(fcinfo) {
-        let a = vector_arg(fcinfo, 0);
-        let start = arg_i32(fcinfo, 1) as i64;
-        let count = arg_i32(fcinfo, 2) as i64;
+    fn subvector(args) {
+        let a = args.vector(0);
+        let start = args.i32(1) as i64;
+        let count = args.i32(2) as i64;
         let dim = a.dim() as i64;
         let end = (start + count).min(dim + 1); // i64: no overflow
         let start = start.max(1);
@@ -138,15 +141,19 @@ pg_function! {
 
 pg_function! {
     /// binary_quantize(vector) -> bit: one bit per element, set when > 0.
-    fn binary_quantize(fcinfo) {
-        let a = vector_arg(fcinfo, 0);
+    fn binary_quantize(args) {
+        let a = args.vector(0);
         let x = a.as_slice();
         let nbytes = x.len().div_ceil(8);
         let size = pg_sys::VARHDRSZ + 4 + nbytes;
-        let ptr = pg_sys::palloc0(size) as *mut u8;
-        pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
-        (ptr.add(pg_sys::VARHDRSZ) as *mut i32).write(x.len() as i32);
-        let bits = std::slice::from_raw_parts_mut(ptr.add(pg_sys::VARHDRSZ + 4), nbytes);
+        // SAFETY: a fresh zeroed `bit` value of `size` bytes (palloc is
+        // MAXALIGNed): varlena header, int32 bit length, then the bytes.
+        let (ptr, bits) = unsafe {
+            let ptr = pg_sys::palloc0(size) as *mut u8;
+            pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
+            (ptr.add(pg_sys::VARHDRSZ) as *mut i32).write(x.len() as i32);
+            (ptr, std::slice::from_raw_parts_mut(ptr.add(pg_sys::VARHDRSZ + 4), nbytes))
+        };
         for (i, &v) in x.iter().enumerate() {
             if v > 0.0 {
                 bits[i / 8] |= 0x80 >> (i % 8);
@@ -167,17 +174,17 @@ fn compare(a: &[f32], b: &[f32]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-unsafe fn compare_args(fcinfo: pg_sys::FunctionCallInfo) -> Ordering {
-    let (a, b) = unsafe { (vector_arg(fcinfo, 0), vector_arg(fcinfo, 1)) };
+fn compare_args(args: Args) -> Ordering {
+    let (a, b) = (args.vector(0), args.vector(1));
     compare(a.as_slice(), b.as_slice())
 }
 
 macro_rules! comparison_function {
     ($name:ident, $test:expr) => {
         pg_function! {
-            fn $name(fcinfo) {
+            fn $name(args) {
                 let test: fn(Ordering) -> bool = $test;
-                pg_sys::Datum::from(test(compare_args(fcinfo)))
+                pg_sys::Datum::from(test(compare_args(args)))
             }
         }
     };
@@ -191,7 +198,7 @@ comparison_function!(vector_ge, |o| o.is_ge());
 comparison_function!(vector_gt, |o| o.is_gt());
 
 pg_function! {
-    fn vector_cmp(fcinfo) {
-        pg_sys::Datum::from(compare_args(fcinfo) as i32)
+    fn vector_cmp(args) {
+        pg_sys::Datum::from(compare_args(args) as i32)
     }
 }
