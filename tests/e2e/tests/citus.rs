@@ -284,7 +284,17 @@ fn distributed_table_with_diskvec_index() {
     println!("recall@10 at search_list_size = 64 after the move: {r_after:.4}");
     assert!(r_after >= 0.95, "recall@10 {r_after} after the move");
 
-    // Every shard index on every worker passes diskvec_verify.
+    // UPDATE, DELETE, VACUUM and REINDEX run on every shard; then every
+    // shard index on every worker passes diskvec_verify.
+    for sql in [
+        "UPDATE items SET embedding = embedding + embedding WHERE id % 97 = 0",
+        "DELETE FROM items WHERE id % 101 = 0",
+        "VACUUM items",
+        "REINDEX INDEX items_idx",
+    ] {
+        c.batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
     for w in 0..2 {
         let mut wc = cluster.worker(w);
         for (name, _) in cluster.shard_indexes(w, "items_idx") {
