@@ -16,7 +16,9 @@
 //! * `DISKVEC_BENCH_LISTS` (default `16,24,32,48,64,96,128`): search list
 //!   sizes; one node sets `diskvec.search_list_size`, the cluster the
 //!   index option (`ALTER INDEX ... SET (search_list_size = ...)`), which
-//!   reaches every shard.
+//!   reaches every shard. The cluster is measured twice: with Citus's
+//!   defaults (a worker's shards searched one after the other on one
+//!   connection), and with a connection per shard.
 
 use diskvec_e2e::bench::{run_queries, Run};
 use diskvec_e2e::citus::Cluster;
@@ -159,6 +161,20 @@ fn main() {
         dim,
         &truth,
     );
+    // Each worker's shards searched side by side: one connection per shard,
+    // kept open between queries.
+    c.batch_execute(
+        "SET citus.force_max_query_parallelization = on; SET citus.max_cached_conns_per_worker = 2",
+    )
+    .unwrap();
+    let parallel = sweep(
+        &mut c,
+        &lists,
+        |l| format!("ALTER INDEX items_idx SET (search_list_size = {l})"),
+        queries,
+        dim,
+        &truth,
+    );
 
     println!(
         "\n## GloVe ({n} x {dim}), cosine: one node vs Citus 13.2.2 ({SHARDS} shards on 2 workers), one machine\n"
@@ -176,6 +192,17 @@ fn main() {
         println!(
             "| {l} | {:.4} | {:.0} | {:.2} | {:.2} | {:.4} | {:.0} | {:.2} | {:.2} |",
             a.recall, a.qps, a.p50, a.p99, b.recall, b.qps, b.p50, b.p99
+        );
+    }
+    println!(
+        "\nCitus with citus.force_max_query_parallelization = on and citus.max_cached_conns_per_worker = 2 (a connection per shard):\n"
+    );
+    println!("| search_list_size | recall@10 | QPS | p50 ms | p99 ms |");
+    println!("|---:|---:|---:|---:|---:|");
+    for (l, b) in lists.iter().zip(&parallel) {
+        println!(
+            "| {l} | {:.4} | {:.0} | {:.2} | {:.2} |",
+            b.recall, b.qps, b.p50, b.p99
         );
     }
 }
