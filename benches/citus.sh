@@ -11,4 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/pg.sh"
 PG_CONFIG="$PG_BIN/pg_config" "$root/../shared/vendor/citus/build.sh" >&2
 cd "$root"
+# Other work on the machine shows in the figures: say how busy it was.
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 cargo bench -q -p diskvec-e2e --bench citus
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
