@@ -291,11 +291,10 @@ pub struct SearchSettings {
 /// if it set one, else the index's option if set, else the setting's value
 /// (from the server's configuration or the built-in default).
 pub fn search_settings(index: pg_sys::Relation) -> SearchSettings {
-    let gucs = [SEARCH_LIST_SIZE.get(), RERANK.get(), MAX_SCAN_TUPLES.get()];
+    let mut v = [SEARCH_LIST_SIZE.get(), RERANK.get(), MAX_SCAN_TUPLES.get()];
     // SAFETY: `index` is an open index relation of this access method, so
     // its rd_options, when not null, is what `amoptions` built.
     let opts = unsafe { ((*index).rd_options as *const RelOptions).as_ref() };
-    let mut v = gucs;
     if let Some(o) = opts {
         for (i, option) in search_options(o).into_iter().enumerate() {
             if option != UNSET && !set_by_session(SEARCH_OPTIONS[i].1) {
