@@ -7,21 +7,23 @@
 //! without LIMIT (every row fetched at random) the sequential scan wins.
 //! Without an ORDER BY on the indexed operator the index is never chosen.
 
-use crate::index_options::SEARCH_LIST_SIZE;
+use crate::index_options::search_settings;
 use crate::index_store::{Logging, PgStore};
 use pgrx::pg_sys;
 
-/// The index's graph degree `R`, from its meta page; 0 if it cannot be read
-/// (the estimate then counts no neighbour estimates).
-fn max_degree(index_oid: pg_sys::Oid) -> usize {
+/// What a search of the index will do: its list size (the scan's own
+/// settings) and the graph degree `R` (from the meta page; 0 if it cannot
+/// be read, and the estimate then counts no neighbour estimates).
+fn search_shape(index_oid: pg_sys::Oid) -> (usize, usize) {
     // SAFETY: the planner holds a lock on every index it considers, so
-    // opening it with NoLock is safe; closed right after the read.
+    // opening it with NoLock is safe; closed right after the reads.
     unsafe {
         let rel = pg_sys::index_open(index_oid, pg_sys::NoLock as i32);
+        let list = search_settings(rel).search_list_size;
         let store = PgStore::new(rel, pg_sys::ForkNumber::MAIN_FORKNUM, Logging::Generic);
         let r = diskvec_engine::read_options(&store).map_or(0, |o| o.max_degree);
         pg_sys::index_close(rel, pg_sys::NoLock as i32);
-        r
+        (list, r)
     }
 }
 
@@ -50,10 +52,11 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         }
         let info = &*(*path).indexinfo;
         let tuples = (*info.rel).tuples.max(1.0);
-        let list = SEARCH_LIST_SIZE.get().max(1) as f64;
+        let (list, r) = search_shape(info.indexoid);
+        let list = list as f64;
         let reads = (list * 1.2).min(info.pages.max(1) as f64);
         // Neighbours estimated per expanded node: about R.
-        let estimates = list * max_degree(info.indexoid) as f64;
+        let estimates = list * r as f64;
         // Node pages are the index's hot set and mostly in shared buffers, so
         // a read is charged like a sequential page, not a random one.
         *startup = reads * pg_sys::seq_page_cost + estimates * pg_sys::cpu_operator_cost;

@@ -1,7 +1,8 @@
 //! `ambeginscan`, `amrescan`, `amgettuple`, `amendscan`: ORDER BY distance
 //! through the engine's streaming search.
 //!
-//! The first batch is a search with `diskvec.search_list_size`; when a
+//! The first batch is a search with `diskvec.search_list_size` (or the
+//! index's option: `index_options::search_settings`); when a
 //! filter rejects rows and the executor keeps asking, each further batch
 //! doubles the list and continues where the last stopped (pgvector's
 //! iterative scan), until `diskvec.max_scan_tuples`. Rows come out in strict
@@ -11,7 +12,7 @@
 
 use crate::index_cache::{self, PgIndex};
 use crate::index_errors::engine_error;
-use crate::index_options::{MAX_SCAN_TUPLES, RERANK, SEARCH_LIST_SIZE};
+use crate::index_options::search_settings;
 use crate::index_store::PgStore;
 use crate::index_tid::id_to_tid;
 use crate::vector_datum::VectorArg;
@@ -26,6 +27,7 @@ struct ScanState {
     query: Option<Vec<f32>>,
     last: f32,
     seen: usize,
+    max_scan_tuples: usize,
     reset_hook: *mut pg_sys::MemoryContextCallback,
 }
 
@@ -77,6 +79,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             query: None,
             last: f32::NEG_INFINITY,
             seen: 0,
+            max_scan_tuples: 1,
             reset_hook: hook,
         }));
         (*hook).func = Some(free_on_reset);
@@ -135,9 +138,11 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     if index.is_empty() || (metric == Metric::Cosine && q.iter().all(|x| *x == 0.0)) {
         return false;
     }
+    let settings = search_settings(rel);
+    st.max_scan_tuples = settings.max_scan_tuples;
     let params = SearchParams {
-        search_list_size: SEARCH_LIST_SIZE.get().max(1) as usize,
-        rerank: RERANK.get().max(0) as usize,
+        search_list_size: settings.search_list_size,
+        rerank: settings.rerank,
     };
     let iter = index
         .search_iter(&q, &params)
@@ -160,7 +165,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
     if st.iter.is_none() && !start(scan, st) {
         return false;
     }
-    let max = MAX_SCAN_TUPLES.get().max(1) as usize;
+    let max = st.max_scan_tuples;
     // SAFETY: a live scan descriptor.
     let rel = unsafe { (*scan).indexRelation };
     let iter = st.iter.as_mut().unwrap();
