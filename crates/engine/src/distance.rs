@@ -11,30 +11,32 @@
 
 use crate::simd::kernels;
 
-/// Squared Euclidean distance.
-#[inline]
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    // SAFETY: `kernels()` holds a target this CPU supports; kernels read
-    // both slices up to the shorter length.
-    unsafe { (kernels().l2_f64)(a, b) }
+/// A distance through the dispatch table's kernel `$kernel`.
+macro_rules! dispatched {
+    ($(#[$doc:meta])* $name:ident, $kernel:ident, $out:ty) => {
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(a: &[f32], b: &[f32]) -> $out {
+            debug_assert_eq!(a.len(), b.len());
+            // SAFETY: `kernels()` holds a target this CPU supports; kernels
+            // read both slices up to the shorter length.
+            unsafe { (kernels().$kernel)(a, b) }
+        }
+    };
 }
 
-/// Inner product.
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    // SAFETY: as in `l2_squared`.
-    unsafe { (kernels().dot_f64)(a, b) }
-}
-
-/// Manhattan (L1) distance.
-#[inline]
-pub fn l1(a: &[f32], b: &[f32]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    // SAFETY: as in `l2_squared`.
-    unsafe { (kernels().l1_f64)(a, b) }
-}
+dispatched!(/// Squared Euclidean distance.
+    l2_squared, l2_f64, f64);
+dispatched!(/// Inner product.
+    dot, dot_f64, f64);
+dispatched!(/// Manhattan (L1) distance.
+    l1, l1_f64, f64);
+dispatched!(/// Squared Euclidean distance, summed in `f32`.
+    l2_squared_f32, l2_f32, f32);
+dispatched!(/// Inner product, summed in `f32`.
+    dot_f32, dot_f32, f32);
+dispatched!(/// L1 distance, summed in `f32`.
+    l1_f32, l1_f32, f32);
 
 /// Squared L2 norm of one vector.
 #[inline]
@@ -59,30 +61,6 @@ pub fn cosine_from_parts(dot: f64, norm_a_sq: f64, norm_b_sq: f64) -> f64 {
     }
     // Rounding can push |similarity| a hair past 1.
     1.0 - similarity.clamp(-1.0, 1.0)
-}
-
-/// Squared Euclidean distance, summed in `f32`.
-#[inline]
-pub fn l2_squared_f32(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    // SAFETY: as in `l2_squared`.
-    unsafe { (kernels().l2_f32)(a, b) }
-}
-
-/// Inner product, summed in `f32`.
-#[inline]
-pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    // SAFETY: as in `l2_squared`.
-    unsafe { (kernels().dot_f32)(a, b) }
-}
-
-/// L1 distance, summed in `f32`.
-#[inline]
-pub fn l1_f32(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    // SAFETY: as in `l2_squared`.
-    unsafe { (kernels().l1_f32)(a, b) }
 }
 
 /// Cosine distance as pgvector computes it: the three sums in `f32`, their

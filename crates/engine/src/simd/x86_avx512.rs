@@ -16,25 +16,51 @@ fn tail_mask(rem: usize) -> __mmask16 {
     ((1u32 << rem) - 1) as u16
 }
 
-/// Lanes 8..16 of `v`.
+/// One block of sixteen `f32` lanes, as it is summed: as is, or widened to
+/// two blocks of eight `f64`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn high_half(v: __m512) -> __m256 {
-    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))
+unsafe fn as_f32(v: __m512) -> [__m512; 1] {
+    [v]
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn as_f64(v: __m512) -> [__m512d; 2] {
+    let high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    [
+        _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+        _mm512_cvtps_pd(high),
+    ]
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn sum_f32(acc: [__m512; 1]) -> f32 {
+    _mm512_reduce_add_ps(acc[0])
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn sum_f64(acc: [__m512d; 2]) -> f64 {
+    _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1]))
 }
 
 /// A kernel over sixteen `f32` lanes at a time, the tail under a mask
 /// (masked-off lanes load as zero, which adds nothing to any of these
-/// sums): `$lane` folds one block of `$x`, `$y` into `$acc`. A macro, not a
+/// sums), summed in `$t`: each block goes through `$parts` (`as_f32` or
+/// `as_f64`), `$lane` folds each part `$x`, `$y` into its accumulator
+/// `$acc` (started at `$zero`), and `$sum` reduces them. A macro, not a
 /// generic helper taking closures, so that the body is compiled inside the
 /// `#[target_feature]` function and its intrinsics inline.
-macro_rules! fold_ps {
-    ($name:ident, |$acc:ident, $x:ident, $y:ident| $lane:expr) => {
+macro_rules! fold {
+    ($name:ident -> $t:ty, $parts:ident, $zero:expr, $sum:ident,
+     |$acc:ident, $x:ident, $y:ident| $lane:expr) => {
         #[target_feature(enable = "avx512f")]
-        pub unsafe fn $name(a: &[f32], b: &[f32]) -> f32 {
+        pub unsafe fn $name(a: &[f32], b: &[f32]) -> $t {
             let n = a.len().min(b.len());
             let (pa, pb) = (a.as_ptr(), b.as_ptr());
-            let mut $acc = _mm512_setzero_ps();
+            let mut accs = $parts(_mm512_setzero_ps()).map(|_| $zero);
             let mut i = 0;
             while i < n {
                 let m = if n - i >= 16 {
@@ -42,76 +68,35 @@ macro_rules! fold_ps {
                 } else {
                     tail_mask(n - i)
                 };
-                let $x = _mm512_maskz_loadu_ps(m, pa.add(i));
-                let $y = _mm512_maskz_loadu_ps(m, pb.add(i));
-                $acc = $lane;
+                let xs = $parts(_mm512_maskz_loadu_ps(m, pa.add(i)));
+                let ys = $parts(_mm512_maskz_loadu_ps(m, pb.add(i)));
+                for h in 0..accs.len() {
+                    let ($acc, $x, $y) = (accs[h], xs[h], ys[h]);
+                    accs[h] = $lane;
+                }
                 i += 16;
             }
-            _mm512_reduce_add_ps($acc)
+            $sum(accs)
         }
     };
 }
 
-/// As [`fold_ps`], each block of sixteen widened to two `f64` blocks of
-/// eight before `$lane` sees it.
-macro_rules! fold_pd {
-    ($name:ident, |$acc:ident, $x:ident, $y:ident| $lane:expr) => {
-        #[target_feature(enable = "avx512f")]
-        pub unsafe fn $name(a: &[f32], b: &[f32]) -> f64 {
-            let n = a.len().min(b.len());
-            let (pa, pb) = (a.as_ptr(), b.as_ptr());
-            let (mut lo, mut hi) = (_mm512_setzero_pd(), _mm512_setzero_pd());
-            let mut i = 0;
-            while i < n {
-                let m = if n - i >= 16 {
-                    0xffff
-                } else {
-                    tail_mask(n - i)
-                };
-                let va = _mm512_maskz_loadu_ps(m, pa.add(i));
-                let vb = _mm512_maskz_loadu_ps(m, pb.add(i));
-                {
-                    let $acc = lo;
-                    let $x = _mm512_cvtps_pd(_mm512_castps512_ps256(va));
-                    let $y = _mm512_cvtps_pd(_mm512_castps512_ps256(vb));
-                    lo = $lane;
-                }
-                {
-                    let $acc = hi;
-                    let $x = _mm512_cvtps_pd(high_half(va));
-                    let $y = _mm512_cvtps_pd(high_half(vb));
-                    hi = $lane;
-                }
-                i += 16;
-            }
-            _mm512_reduce_add_pd(_mm512_add_pd(lo, hi))
-        }
+/// The three distance kernels of one lane type, from its intrinsics.
+macro_rules! distances {
+    ($t:ty, $parts:ident, $zero:expr, $sum:ident, $sub:ident, $fmadd:ident, $add:ident,
+     $abs:ident; $l2:ident, $dot:ident, $l1:ident) => {
+        fold!($l2 -> $t, $parts, $zero, $sum, |acc, x, y| $fmadd($sub(x, y), $sub(x, y), acc));
+        fold!($dot -> $t, $parts, $zero, $sum, |acc, x, y| $fmadd(x, y, acc));
+        fold!($l1 -> $t, $parts, $zero, $sum, |acc, x, y| $add(acc, $abs($sub(x, y))));
     };
 }
 
-fold_ps!(l2_f32, |acc, x, y| {
-    let d = _mm512_sub_ps(x, y);
-    _mm512_fmadd_ps(d, d, acc)
-});
-
-fold_ps!(dot_f32, |acc, x, y| _mm512_fmadd_ps(x, y, acc));
-
-fold_ps!(l1_f32, |acc, x, y| _mm512_add_ps(
-    acc,
-    _mm512_abs_ps(_mm512_sub_ps(x, y))
-));
-
-fold_pd!(l2_f64, |acc, x, y| {
-    let d = _mm512_sub_pd(x, y);
-    _mm512_fmadd_pd(d, d, acc)
-});
-
-fold_pd!(dot_f64, |acc, x, y| _mm512_fmadd_pd(x, y, acc));
-
-fold_pd!(l1_f64, |acc, x, y| _mm512_add_pd(
-    acc,
-    _mm512_abs_pd(_mm512_sub_pd(x, y))
-));
+distances!(f32, as_f32, _mm512_setzero_ps(), sum_f32,
+    _mm512_sub_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_abs_ps;
+    l2_f32, dot_f32, l1_f32);
+distances!(f64, as_f64, _mm512_setzero_pd(), sum_f64,
+    _mm512_sub_pd, _mm512_fmadd_pd, _mm512_add_pd, _mm512_abs_pd;
+    l2_f64, dot_f64, l1_f64);
 
 /// Short codes (2 to [`SHORT_WORDS`] words per plane, the multi-bit
 /// low-dimension case): the 8 query planes of a word sit in the 8 lanes of
