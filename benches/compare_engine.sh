@@ -21,7 +21,8 @@ work=${DISKVEC_COMPARE_DIR:-/var/tmp/diskvec-compare}
 mkdir -p "$work"
 cd "$root"
 base_sha=$(git rev-parse --short "$rev")
-head_sha=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates benches || echo "+changes")
+head_rev=$(git rev-parse --short HEAD)
+head_sha=$head_rev$(git diff --quiet HEAD -- crates benches || echo "+changes")
 
 # One benchmark binary per side, built once.
 bench_binary() {
@@ -39,14 +40,14 @@ if [ ! -x "$work/engine-$base_sha" ]; then
 fi
 cp "$(bench_binary)" "$work/engine-head"
 
-log=$work/compare-$base_sha-vs-$(git rev-parse --short HEAD).log
+log=$work/compare-$base_sha-vs-$head_rev.log
 : >"$log"
 for round in $(seq 1 "$rounds"); do
   for side in base head; do
     bin=$work/engine-$([ $side = base ] && echo "$base_sha" || echo head)
-    keep=$work/indexes-$([ $side = base ] && echo "$base_sha" || echo "$(git rev-parse --short HEAD)")
+    keep=$work/indexes-$([ $side = base ] && echo "$base_sha" || echo "$head_rev")
     mkdir -p "$keep"
-    echo "== round $round: $side" | tee -a "$log" >&2
+    echo "== round $round: $side" >&2
     DISKVEC_BENCH_KEEP=$keep "$bin" --bench 2>/dev/null | sed "s/^/$side\t$round\t/" >>"$log"
   done
 done
@@ -59,7 +60,10 @@ best = defaultdict(dict)   # (section, list) -> side -> (recall, qps)
 build = defaultdict(dict)  # section -> side -> [build lines]
 section = {}
 for line in open(sys.argv[1]):
-    side, rnd, text = line.rstrip("\n").split("\t", 2)
+    parts = line.rstrip("\n").split("\t", 2)
+    if len(parts) < 3:
+        continue
+    side, rnd, text = parts
     if text.startswith("== "):
         section[side] = text[3:].split(":")[0]
     elif text.startswith("-- same file store"):

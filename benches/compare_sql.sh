@@ -35,12 +35,13 @@ if [ ! -f "$pg/usr/lib/postgresql/15/lib/diskvec.so" ]; then
   (cd "$tree" && cargo pgrx install --release --pg-config "$base_bin/pg_config" >"$work/install-$base_sha.log" 2>&1)
 fi
 
-log=$work/sql-$base_sha-vs-$(git rev-parse --short HEAD).log
+head_rev=$(git rev-parse --short HEAD)
+log=$work/sql-$base_sha-vs-$head_rev.log
 : >"$log"
 for round in $(seq 1 "$rounds"); do
   for side in base head; do
     keep=$([ "$round" -gt 1 ] && echo 1 || echo 0)
-    echo "== round $round: $side" | tee -a "$log" >&2
+    echo "== round $round: $side" >&2
     if [ $side = base ]; then bin=$base_bin port=5445 data=/var/tmp/diskvec-compare-sql-base
     else bin=$head_bin port=5446 data=/var/tmp/diskvec-compare-sql-head; fi
     PG_BIN=$bin DISKVEC_BENCH_PORT=$port DISKVEC_BENCH_PGDATA=$data DISKVEC_BENCH_COPY=0 \
@@ -49,7 +50,7 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-echo "# SQL: $base_sha (base) against $(git rev-parse --short HEAD) (head), $rounds alternating rounds"
+echo "# SQL: $base_sha (base) against $head_rev (head), $rounds alternating rounds"
 python3 - "$log" <<'EOF'
 import re, sys
 from collections import defaultdict
