@@ -9,6 +9,9 @@
 //! * `index`: the public API, generic over the page store.
 //! * `vector_text` + `float_text`: pgvector's text and binary formats, and
 //!   floats printed exactly as Postgres prints them.
+//! * `halfvec_text` + `halfvec_kernels`, `sparsevec`, `bitvec`: pgvector's
+//!   `halfvec` (binary16 conversions, formats, F16C kernels), `sparsevec`
+//!   (formats, merge distances, order) and `bit` distances.
 //! * `dataset`: `.npy` reading and brute-force ground truth for tests and benches.
 //!
 //! ```
@@ -29,11 +32,14 @@
 //! # Ok::<(), diskvec_engine::Error>(())
 //! ```
 
+pub mod bitvec;
 pub mod dataset;
 pub mod distance;
 pub mod file_store;
 pub mod float_text;
 pub mod format;
+pub mod halfvec_kernels;
+pub mod halfvec_text;
 pub mod index;
 pub mod kernels;
 pub mod mem_store;
@@ -41,6 +47,7 @@ pub mod page;
 pub mod popcount;
 pub mod rabitq;
 pub mod search;
+pub mod sparsevec;
 pub mod vamana;
 pub mod vector_text;
 
