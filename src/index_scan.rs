@@ -116,7 +116,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     let Options { dim, metric, .. } = index.options();
     let q = if q.is_empty() { vec![0.0; dim] } else { q };
     if q.len() != dim && !index.is_empty() {
-        crate::errors::dimension_mismatch(dim, q.len());
+        crate::errors::check_same_dims(dim, q.len());
     }
     if index.is_empty() || (metric == Metric::Cosine && q.iter().all(|x| *x == 0.0)) {
         return false;

@@ -9,7 +9,7 @@ use crate::vector_datum::{new_vector, vector_arg};
 use pgrx::pg_sys;
 
 /// The state array's values. Postgres owns the array; we only read it.
-unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
+pub(crate) unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
     unsafe {
         let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
         let a = &*array;
@@ -26,7 +26,7 @@ unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
     }
 }
 
-fn state_array(values: &[f64]) -> pg_sys::Datum {
+pub(crate) fn state_array(values: &[f64]) -> pg_sys::Datum {
     let mut datums: Vec<pg_sys::Datum> = values.iter().map(|&v| float8(v)).collect();
     unsafe {
         pg_sys::Datum::from(pg_sys::construct_array(
@@ -47,21 +47,27 @@ fn checked(v: f64) -> f64 {
     v
 }
 
+/// The next avg state: `state` (`{n, sum...}`, or `{0}` before the first
+/// row) plus one row's elements, widened to f64.
+pub(crate) fn accumulate(state: &[f64], x: &[f64]) -> pg_sys::Datum {
+    let mut next = Vec::with_capacity(x.len() + 1);
+    next.push(state[0] + 1.0);
+    if state.len() == 1 {
+        next.extend_from_slice(x);
+    } else {
+        check_expected_dim((state.len() - 1) as i32, x.len());
+        next.extend(state[1..].iter().zip(x).map(|(&s, &e)| checked(s + e)));
+    }
+    state_array(&next)
+}
+
 pg_function! {
     /// vector_accum(float8[], vector) -> float8[]
     fn vector_accum(fcinfo) {
         let state = state_values(arg(fcinfo, 0), "vector_accum");
         let v = vector_arg(fcinfo, 1);
-        let x = v.as_slice();
-        let mut next = Vec::with_capacity(x.len() + 1);
-        next.push(state[0] + 1.0);
-        if state.len() == 1 {
-            next.extend(x.iter().map(|&e| e as f64));
-        } else {
-            check_expected_dim((state.len() - 1) as i32, x.len());
-            next.extend(state[1..].iter().zip(x).map(|(&s, &e)| checked(s + e as f64)));
-        }
-        state_array(&next)
+        let x: Vec<f64> = v.as_slice().iter().map(|&e| e as f64).collect();
+        accumulate(state, &x)
     }
 }
 

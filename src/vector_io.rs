@@ -1,20 +1,16 @@
 //! `vector` input and output: text literal, binary send/recv, typmod.
 
-use crate::errors::raise;
 use crate::errors::{check_dim, check_expected_dim, format_error};
 use crate::fmgr::{arg, arg_i32};
+use crate::type_io::{cstring, cstring_arg, recv_bytes, recv_consume, typmod_in};
 use crate::vector_datum::{bytea, vector_arg, vector_from_slice};
 use diskvec_engine::vector_text::{self, MAX_DIM};
-use pgrx::{pg_sys, PgSqlErrorCode::*};
-use std::ffi::CStr;
 
 pg_function! {
     /// vector_in(cstring, oid, int4): parses `[1,2,3]`, then checks the typmod.
     fn vector_in(fcinfo) {
-        let literal = CStr::from_ptr(arg(fcinfo, 0).cast_mut_ptr::<std::ffi::c_char>());
+        let text = cstring_arg(fcinfo);
         let typmod = arg_i32(fcinfo, 2);
-        // Invalid UTF-8 cannot be a valid literal; report it as a syntax error.
-        let text = literal.to_string_lossy();
         let values = vector_text::parse_vector_text(&text)
             .unwrap_or_else(|e| format_error(e, Some(&text)));
         check_expected_dim(typmod, values.len());
@@ -26,45 +22,25 @@ pg_function! {
     /// vector_out(vector): the shortest text that reads back exactly.
     fn vector_out(fcinfo) {
         let v = vector_arg(fcinfo, 0);
-        let text = vector_text::format_vector_text(v.as_slice());
-        pg_sys::Datum::from(pgrx::pg_sys::pstrdup(
-            std::ffi::CString::new(text).expect("no NUL in numbers").as_ptr(),
-        ))
+        cstring(&vector_text::format_vector_text(v.as_slice()))
     }
 }
 
 pg_function! {
     /// vector_typmod_in(cstring[]): `vector(n)` with 1 <= n <= 16000.
     fn vector_typmod_in(fcinfo) {
-        let array = pg_sys::pg_detoast_datum(arg(fcinfo, 0).cast_mut_ptr()) as *mut pg_sys::ArrayType;
-        let mut n = 0;
-        let typmods = pg_sys::ArrayGetIntegerTypmods(array, &mut n);
-        if n != 1 {
-            raise(ERRCODE_INVALID_PARAMETER_VALUE, "invalid type modifier", None);
-        }
-        let dim = *typmods;
-        if dim < 1 {
-            raise(ERRCODE_INVALID_PARAMETER_VALUE, "dimensions for type vector must be at least 1", None);
-        }
-        if dim as usize > MAX_DIM {
-            raise(ERRCODE_INVALID_PARAMETER_VALUE, format!("dimensions for type vector cannot exceed {MAX_DIM}"), None);
-        }
-        pg_sys::Datum::from(dim)
+        typmod_in(fcinfo, "vector", MAX_DIM as i64)
     }
 }
 
 pg_function! {
     /// vector_recv(internal, oid, int4): pgvector's binary layout, big-endian.
     fn vector_recv(fcinfo) {
-        let buf = arg(fcinfo, 0).cast_mut_ptr::<pg_sys::StringInfoData>();
         let typmod = arg_i32(fcinfo, 2);
-        let start = (*buf).cursor as usize;
-        let len = (*buf).len as usize;
-        let bytes = std::slice::from_raw_parts((*buf).data as *const u8, len);
-        let (values, used) = vector_text::decode_vector_binary(&bytes[start.min(len)..])
+        let (values, used) = vector_text::decode_vector_binary(recv_bytes(fcinfo))
             .unwrap_or_else(|e| format_error(e, None));
         check_expected_dim(typmod, values.len());
-        (*buf).cursor += used as i32;
+        recv_consume(fcinfo, used);
         vector_from_slice(&values)
     }
 }

@@ -137,3 +137,40 @@ pub fn vector_rows(data: &[f32], dim: usize, first_id: i32) -> Vec<u8> {
         .collect();
     binary_copy(&rows)
 }
+
+/// A value escaped for the canonical record format of
+/// tests/compat/generate.mjs.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+/// One statement's outcome in the canonical record format of
+/// tests/compat/generate.mjs (simple-query protocol): `OK<TAB>rows`
+/// (columns joined by `|`, rows by `;`, NULL as `\N`) or
+/// `ERR<TAB>SQLSTATE<TAB>message`.
+pub fn canonical(client: &mut Client, sql: &str) -> String {
+    match client.simple_query(sql) {
+        Ok(messages) => {
+            let rows: Vec<String> = messages
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(escape).unwrap_or_else(|| "\\N".into()))
+                            .collect::<Vec<_>>()
+                            .join("|"),
+                    ),
+                    _ => None,
+                })
+                .collect();
+            format!("OK\t{}", rows.join(";"))
+        }
+        Err(e) => {
+            let db = e.as_db_error().unwrap_or_else(|| panic!("{sql}: {e}"));
+            format!("ERR\t{}\t{}", db.code().code(), escape(db.message()))
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! pgvector's distances over Postgres's `bit` type, `hamming_distance`
+//! (`<~>`) and `jaccard_distance` (`<%>`), and the `bit` values that
+//! `binary_quantize` makes.
+
+use crate::errors::raise;
+use crate::fmgr::{arg, float8};
+use diskvec_engine::bitvec;
+use pgrx::{pg_sys, PgSqlErrorCode::*};
+
+/// A detoasted `bit`/`varbit`: a varlena header, int32 bit length, bytes.
+struct BitArg {
+    ptr: *const u8,
+}
+
+impl BitArg {
+    fn len(&self) -> u32 {
+        // SAFETY: a detoasted varbit has its int32 bit length after the header.
+        unsafe { (self.ptr.add(pg_sys::VARHDRSZ) as *const i32).read() as u32 }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the bit length's bytes, rounded up, follow the length word.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.ptr.add(pg_sys::VARHDRSZ + 4),
+                (self.len() as usize).div_ceil(8),
+            )
+        }
+    }
+}
+
+/// Both arguments, of equal bit length.
+unsafe fn two_bits(fcinfo: pg_sys::FunctionCallInfo) -> (BitArg, BitArg) {
+    // SAFETY: both arguments are non-null bit values (the functions are STRICT).
+    let (a, b) = unsafe {
+        (
+            BitArg {
+                ptr: pg_sys::pg_detoast_datum(arg(fcinfo, 0).cast_mut_ptr()) as *const u8,
+            },
+            BitArg {
+                ptr: pg_sys::pg_detoast_datum(arg(fcinfo, 1).cast_mut_ptr()) as *const u8,
+            },
+        )
+    };
+    if a.len() != b.len() {
+        raise(
+            ERRCODE_DATA_EXCEPTION,
+            format!("different bit lengths {} and {}", a.len(), b.len()),
+            None,
+        );
+    }
+    (a, b)
+}
+
+pg_function! {
+    /// hamming_distance(bit, bit) -> float8: the number of differing bits.
+    fn hamming_distance(fcinfo) {
+        let (a, b) = two_bits(fcinfo);
+        float8(bitvec::hamming(a.bytes(), b.bytes()) as f64)
+    }
+}
+
+pg_function! {
+    /// jaccard_distance(bit, bit) -> float8.
+    fn jaccard_distance(fcinfo) {
+        let (a, b) = two_bits(fcinfo);
+        float8(bitvec::jaccard(a.bytes(), b.bytes()))
+    }
+}
+
+/// A `bit(n)` datum whose bit `i` is `set(i)` (most significant first).
+pub fn new_bits(n: usize, set: impl Fn(usize) -> bool) -> pg_sys::Datum {
+    let nbytes = n.div_ceil(8);
+    let size = pg_sys::VARHDRSZ + 4 + nbytes;
+    // SAFETY: palloc0 returns `size` zeroed bytes; the length word and the
+    // bytes written lie inside them.
+    unsafe {
+        let ptr = pg_sys::palloc0(size) as *mut u8;
+        pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
+        (ptr.add(pg_sys::VARHDRSZ) as *mut i32).write(n as i32);
+        let bits = std::slice::from_raw_parts_mut(ptr.add(pg_sys::VARHDRSZ + 4), nbytes);
+        for i in (0..n).filter(|&i| set(i)) {
+            bits[i / 8] |= 0x80 >> (i % 8);
+        }
+        pg_sys::Datum::from(ptr)
+    }
+}
