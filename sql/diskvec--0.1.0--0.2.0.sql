@@ -1,7 +1,8 @@
 -- diskvec 0.1.0 -> 0.2.0.
 --
--- 0.2.0 adds pgvector's halfvec and sparsevec types and its distances over
--- bit. A database made by the first 0.1.0 has the vector type but not the
+-- 0.2.0 adds pgvector's halfvec and sparsevec types, its distances over
+-- bit, and access methods named hnsw and ivfflat (diskvec graphs) so that
+-- pgvector dumps restore. A database made by the first 0.1.0 has the vector type but not the
 -- diskvec index access method (it came later in 0.1.0): that is created
 -- here when missing. Index pages are unchanged; an index whose page format
 -- a later version changes answers "REINDEX required".
@@ -538,3 +539,53 @@ CREATE OPERATOR <%> (
 	LEFTARG = bit, RIGHTARG = bit, PROCEDURE = jaccard_distance,
 	COMMUTATOR = '<%>'
 );
+
+-- Access methods named as pgvector's, `hnsw` and `ivfflat`, so that a
+-- pgvector dump restores its indexes: each builds a diskvec graph (see
+-- src/pgvector_am.rs for how m, ef_construction, lists, hnsw.ef_search and
+-- ivfflat.probes map onto diskvec's settings). Operator classes carry
+-- pgvector's names for the distances a diskvec graph supports.
+
+CREATE FUNCTION hnswhandler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD hnsw TYPE INDEX HANDLER hnswhandler;
+
+COMMENT ON ACCESS METHOD hnsw IS 'pgvector''s hnsw, built as a diskvec graph';
+
+CREATE FUNCTION ivfflathandler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD ivfflat TYPE INDEX HANDLER ivfflathandler;
+
+COMMENT ON ACCESS METHOD ivfflat IS 'pgvector''s ivfflat, built as a diskvec graph';
+
+CREATE OPERATOR CLASS vector_l2_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_l2_squared_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_negative_inner_product(vector, vector);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_l2_ops
+	DEFAULT FOR TYPE vector USING ivfflat AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_l2_squared_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING ivfflat AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_negative_inner_product(vector, vector);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING ivfflat AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(vector, vector);

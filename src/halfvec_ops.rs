@@ -54,8 +54,7 @@ pg_function! {
 /// The L2 norm, summed in f64 as pgvector does.
 fn norm(x: &[u16]) -> f64 {
     x.iter()
-        .map(|&h| (to_f32(h) as f64).powi(2))
-        .sum::<f64>()
+        .fold(0f64, |s, &h| s + (to_f32(h) as f64).powi(2))
         .sqrt()
 }
 

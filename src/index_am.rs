@@ -11,6 +11,16 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 pg_function! {
     /// `diskvec_handler(internal) RETURNS index_am_handler`.
     fn diskvec_handler(_fcinfo) {
+        pg_sys::Datum::from(routine())
+    }
+}
+
+/// The diskvec routine, palloc'd: the pgvector-named access methods
+/// (src/pgvector_am.rs) start from it.
+pub fn routine() -> *mut pg_sys::IndexAmRoutine {
+    {
+        // SAFETY: palloc0 returns zeroed memory of the routine's size (or
+        // raises); every field is then set below.
         let am = unsafe {
             pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
                 as *mut pg_sys::IndexAmRoutine
@@ -58,6 +68,6 @@ pg_function! {
         a.amestimateparallelscan = None;
         a.aminitparallelscan = None;
         a.amparallelrescan = None;
-        pg_sys::Datum::from(am)
+        am
     }
 }

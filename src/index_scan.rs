@@ -122,7 +122,8 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
         return false;
     }
     let params = SearchParams {
-        search_list_size: SEARCH_LIST_SIZE.get().max(1) as usize,
+        search_list_size: crate::pgvector_am::search_list_size(rel, SEARCH_LIST_SIZE.get()).max(1)
+            as usize,
         rerank: RERANK.get().max(0) as usize,
     };
     let iter = index

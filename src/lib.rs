@@ -37,6 +37,7 @@ mod index_threads;
 mod index_tid;
 mod index_verify;
 mod index_write;
+mod pgvector_am;
 
 pgrx::pg_module_magic!();
 
@@ -56,9 +57,15 @@ pgrx::extension_sql_file!(
     name = "bit_distances",
     requires = ["sparsevec_type"]
 );
-pgrx::extension_sql_file!("../sql/diskvec_index.sql", name = "diskvec_index", finalize);
+pgrx::extension_sql_file!(
+    "../sql/diskvec_index.sql",
+    name = "diskvec_index",
+    requires = ["bit_distances"]
+);
+pgrx::extension_sql_file!("../sql/pgvector_am.sql", name = "pgvector_am", finalize);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     index_options::init();
+    pgvector_am::init();
 }

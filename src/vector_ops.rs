@@ -40,10 +40,20 @@ distance_function!(/// `<#>`: negated so that smaller is closer, as ORDER BY nee
     vector_negative_inner_product, |a, b| -distance::dot(a, b));
 distance_function!(/// `<=>`: NaN when either vector is zero, as in pgvector.
     cosine_distance, |a, b| distance::cosine_distance(a, b));
-distance_function!(/// `<+>`
-    l1_distance, |a, b| distance::l1(a, b));
+distance_function!(/// `<+>`: summed in f64, but a sum beyond float4's range is infinite,
+    /// as pgvector's float4 sum is.
+    l1_distance, |a, b| float4_range(distance::l1(a, b)));
 distance_function!(/// Angular distance in [0, 1] for unit vectors (pgvector's spherical k-means helper).
     vector_spherical_distance, |a, b| distance::dot(a, b).clamp(-1.0, 1.0).acos() / std::f64::consts::PI);
+
+/// `x`, or infinity when `x` rounds beyond float4's range.
+fn float4_range(x: f64) -> f64 {
+    if (x as f32).is_infinite() {
+        f64::INFINITY.copysign(x)
+    } else {
+        x
+    }
+}
 
 pg_function! {
     fn vector_dims(fcinfo) {

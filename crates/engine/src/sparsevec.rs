@@ -415,10 +415,10 @@ pub fn cosine_distance(a: SparseRef<'_>, b: SparseRef<'_>) -> f64 {
 
 /// The L2 norm, summed in `f64`.
 pub fn norm(v: SparseRef<'_>) -> f64 {
+    // fold from +0: an empty f64 sum() is -0, which would print as "-0".
     v.values
         .iter()
-        .map(|&x| x as f64 * x as f64)
-        .sum::<f64>()
+        .fold(0f64, |s, &x| s + x as f64 * x as f64)
         .sqrt()
 }
 
@@ -476,6 +476,7 @@ mod tests {
         assert_eq!(v.indices, [0, 2]);
         assert_eq!(text(&v), "{1:1.5,3:2}/5");
         assert_eq!(text(&parse("{}/3").unwrap()), "{}/3");
+        assert!(norm(parse("{}/3").unwrap().as_ref()).is_sign_positive());
         assert_eq!(parse("[1]/3"), Err(MissingOpenBrace));
         assert_eq!(parse("{1:1}"), Err(UnexpectedEnd));
         assert_eq!(parse("{1:1}/3x"), Err(JunkAfterClose));
