@@ -9,10 +9,7 @@ pub struct OpenIndex(pub pg_sys::Relation);
 impl OpenIndex {
     pub fn open(oid: pg_sys::Oid) -> Self {
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as i32) };
-        let ours = unsafe {
-            let name = pg_sys::get_am_name((*(*rel).rd_rel).relam);
-            !name.is_null() && std::ffi::CStr::from_ptr(name) == c"diskvec"
-        };
+        let ours = crate::pgvector_am::is_diskvec_graph(rel);
         if !ours {
             unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as i32) };
             crate::errors::raise(

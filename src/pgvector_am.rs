@@ -218,17 +218,30 @@ unsafe extern "C-unwind" fn ivfflat_options(
     options(0, 0, 0, 0, given.a)
 }
 
-/// What an index was created with, if it is a `hnsw` or `ivfflat` index.
-fn given(index: pg_sys::Relation) -> Option<(&'static str, i32, i32, i32)> {
-    // SAFETY: the relation is open; rd_amhandler names its handler.
-    let handler = unsafe {
+/// The name of the open index's access method handler ("" if unknown).
+fn handler(index: pg_sys::Relation) -> String {
+    // SAFETY: the relation is open; rd_amhandler is its handler's oid.
+    unsafe {
         let name = pg_sys::get_func_name((*index).rd_amhandler);
         if name.is_null() {
-            return None;
+            return String::new();
         }
         CStr::from_ptr(name).to_string_lossy().into_owned()
-    };
-    let method = match handler.as_str() {
+    }
+}
+
+/// True for an index that is a diskvec graph: `USING diskvec`, `hnsw` or
+/// `ivfflat`.
+pub fn is_diskvec_graph(index: pg_sys::Relation) -> bool {
+    matches!(
+        handler(index).as_str(),
+        "diskvec_handler" | "hnswhandler" | "ivfflathandler"
+    )
+}
+
+/// What an index was created with, if it is a `hnsw` or `ivfflat` index.
+fn given(index: pg_sys::Relation) -> Option<(&'static str, i32, i32, i32)> {
+    let method = match handler(index).as_str() {
         "hnswhandler" => "hnsw",
         "ivfflathandler" => "ivfflat",
         _ => return None,

@@ -21,10 +21,13 @@ CREATE TABLE items (
     half halfvec(3),
     sparse sparsevec(5)
 );
--- Deterministic values (no random()): sines of the row number.
+-- Deterministic values (no random()): a sine hash of row and element,
+-- spread over [-0.5, 0.5) (a smooth function of the row would put many
+-- rows within 1e-5 of each other, a test of ties rather than of a restore).
 INSERT INTO items
 SELECT i, i % 4,
-       ARRAY(SELECT round(sin(i * 0.37 + j * 1.3)::numeric, 4) FROM generate_series(1, 8) j)::vector,
+       ARRAY(SELECT round((((sin(i * 12.9898 + j * 78.233) * 43758.5453)::numeric % 1 + 1) % 1 - 0.5), 4)
+             FROM generate_series(1, 8) j)::vector,
        ARRAY[round(sin(i)::numeric, 3), round(cos(i)::numeric, 3), (i % 7)::numeric]::halfvec,
        ARRAY[CASE WHEN i % 3 = 0 THEN 0 ELSE i % 5 END, 0, (i % 11) * 0.5,
              CASE WHEN i % 2 = 0 THEN 1.5 ELSE 0 END, -(i % 13)]::sparsevec
