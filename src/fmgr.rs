@@ -38,6 +38,34 @@ macro_rules! pg_function {
     };
 }
 
+/// `btree_functions!(vector, compare_args)` exports the btree family
+/// `vector_lt`, `_le`, `_eq`, `_ne`, `_ge`, `_gt` and `vector_cmp` over
+/// `unsafe fn compare_args(fcinfo) -> std::cmp::Ordering`.
+macro_rules! btree_functions {
+    ($prefix:ident, $compare:ident) => {
+        paste::paste! {
+            btree_functions!(@test [<$prefix _lt>], $compare, is_lt);
+            btree_functions!(@test [<$prefix _le>], $compare, is_le);
+            btree_functions!(@test [<$prefix _eq>], $compare, is_eq);
+            btree_functions!(@test [<$prefix _ne>], $compare, is_ne);
+            btree_functions!(@test [<$prefix _ge>], $compare, is_ge);
+            btree_functions!(@test [<$prefix _gt>], $compare, is_gt);
+            pg_function! {
+                fn [<$prefix _cmp>](fcinfo) {
+                    pgrx::pg_sys::Datum::from($compare(fcinfo) as i32)
+                }
+            }
+        }
+    };
+    (@test $name:ident, $compare:ident, $test:ident) => {
+        pg_function! {
+            fn $name(fcinfo) {
+                pgrx::pg_sys::Datum::from($compare(fcinfo).$test())
+            }
+        }
+    };
+}
+
 /// Argument `n` as a raw datum. Every function is declared STRICT, so
 /// arguments are never NULL.
 #[inline]

@@ -154,26 +154,4 @@ unsafe fn compare_args(fcinfo: pg_sys::FunctionCallInfo) -> Ordering {
     a.dim().cmp(&b.dim())
 }
 
-macro_rules! comparison_function {
-    ($name:ident, $test:expr) => {
-        pg_function! {
-            fn $name(fcinfo) {
-                let test: fn(Ordering) -> bool = $test;
-                pg_sys::Datum::from(test(compare_args(fcinfo)))
-            }
-        }
-    };
-}
-
-comparison_function!(halfvec_lt, |o| o.is_lt());
-comparison_function!(halfvec_le, |o| o.is_le());
-comparison_function!(halfvec_eq, |o| o.is_eq());
-comparison_function!(halfvec_ne, |o| o.is_ne());
-comparison_function!(halfvec_ge, |o| o.is_ge());
-comparison_function!(halfvec_gt, |o| o.is_gt());
-
-pg_function! {
-    fn halfvec_cmp(fcinfo) {
-        pg_sys::Datum::from(compare_args(fcinfo) as i32)
-    }
-}
+btree_functions!(halfvec, compare_args);

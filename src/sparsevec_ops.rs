@@ -85,29 +85,7 @@ unsafe fn compare_args(fcinfo: pg_sys::FunctionCallInfo) -> Ordering {
     sparse::compare(a.get(), b.get())
 }
 
-macro_rules! comparison_function {
-    ($name:ident, $test:expr) => {
-        pg_function! {
-            fn $name(fcinfo) {
-                let test: fn(Ordering) -> bool = $test;
-                pg_sys::Datum::from(test(compare_args(fcinfo)))
-            }
-        }
-    };
-}
-
-comparison_function!(sparsevec_lt, |o| o.is_lt());
-comparison_function!(sparsevec_le, |o| o.is_le());
-comparison_function!(sparsevec_eq, |o| o.is_eq());
-comparison_function!(sparsevec_ne, |o| o.is_ne());
-comparison_function!(sparsevec_ge, |o| o.is_ge());
-comparison_function!(sparsevec_gt, |o| o.is_gt());
-
-pg_function! {
-    fn sparsevec_cmp(fcinfo) {
-        pg_sys::Datum::from(compare_args(fcinfo) as i32)
-    }
-}
+btree_functions!(sparsevec, compare_args);
 
 /// A dense value's sparsevec, after pgvector's dimension and typmod checks.
 unsafe fn to_sparse(

@@ -181,26 +181,4 @@ unsafe fn compare_args(fcinfo: pg_sys::FunctionCallInfo) -> Ordering {
     compare(a.as_slice(), b.as_slice())
 }
 
-macro_rules! comparison_function {
-    ($name:ident, $test:expr) => {
-        pg_function! {
-            fn $name(fcinfo) {
-                let test: fn(Ordering) -> bool = $test;
-                pg_sys::Datum::from(test(compare_args(fcinfo)))
-            }
-        }
-    };
-}
-
-comparison_function!(vector_lt, |o| o.is_lt());
-comparison_function!(vector_le, |o| o.is_le());
-comparison_function!(vector_eq, |o| o.is_eq());
-comparison_function!(vector_ne, |o| o.is_ne());
-comparison_function!(vector_ge, |o| o.is_ge());
-comparison_function!(vector_gt, |o| o.is_gt());
-
-pg_function! {
-    fn vector_cmp(fcinfo) {
-        pg_sys::Datum::from(compare_args(fcinfo) as i32)
-    }
-}
+btree_functions!(vector, compare_args);

@@ -24,6 +24,13 @@ pub fn connect(dbname: &str) -> Client {
 
 /// A fresh database with the extension created, named after the test.
 pub fn fresh_database(test: &str) -> Client {
+    let mut client = empty_database(test);
+    client.batch_execute("CREATE EXTENSION diskvec").unwrap();
+    client
+}
+
+/// A fresh database without the extension, named after the test.
+pub fn empty_database(test: &str) -> Client {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "e2e_{}_{}_{}",
@@ -38,9 +45,7 @@ pub fn fresh_database(test: &str) -> Client {
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    let mut client = connect(&name);
-    client.batch_execute("CREATE EXTENSION diskvec").unwrap();
-    client
+    connect(&name)
 }
 
 /// The repository root (tests/e2e/../..).

@@ -4,7 +4,7 @@
 //! and must then answer queries, index scans and the new types, with the
 //! same extension members as a fresh 0.2.0 install.
 
-use diskvec_e2e::{connect, fresh_database, repo_root, server::pg_bin};
+use diskvec_e2e::{empty_database, fresh_database, repo_root, server::pg_bin};
 use postgres::Client;
 use std::process::Command;
 
@@ -14,19 +14,6 @@ fn extension_dir() -> std::path::PathBuf {
         .output()
         .expect("pg_config");
     std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("extension")
-}
-
-/// A database (not dropped) with no extension yet.
-fn empty_database(name: &str) -> Client {
-    let name = format!("e2e_upgrade_{name}_{}", std::process::id());
-    let mut admin = connect("postgres");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    connect(&name)
 }
 
 /// The extension's members, described, sorted.
