@@ -72,20 +72,32 @@ pg_function! {
 }
 
 pg_function! {
-    /// vector_combine(float8[], float8[]) -> float8[]
+    /// vector_combine(float8[], float8[]) -> float8[]: partial states of
+    /// parallel workers. A state without elements (`{n}`) takes the other's
+    /// elements; both states' dimensions are checked, as pgvector does since
+    /// 0.8.6, so a state beyond 16,000 dimensions is rejected here too.
     fn vector_combine(fcinfo) {
         let a = state_values(arg(fcinfo, 0), "vector_combine");
         let b = state_values(arg(fcinfo, 1), "vector_combine");
-        if a[0] == 0.0 {
-            return state_array(b);
-        }
-        if b[0] == 0.0 {
-            return state_array(a);
-        }
-        check_expected_dim((a.len() - 1) as i32, b.len() - 1);
-        let mut next = Vec::with_capacity(a.len());
+        let (da, db) = (a.len() - 1, b.len() - 1);
+        let mut next = Vec::with_capacity(da.max(db) + 1);
         next.push(a[0] + b[0]);
-        next.extend(a[1..].iter().zip(&b[1..]).map(|(&x, &y)| checked(x + y)));
+        match (da, db) {
+            (0, 0) => {}
+            (0, _) => {
+                check_dim(db as i64);
+                next.extend_from_slice(&b[1..]);
+            }
+            (_, 0) => {
+                check_dim(da as i64);
+                next.extend_from_slice(&a[1..]);
+            }
+            _ => {
+                check_dim(da as i64);
+                check_expected_dim(da as i32, db);
+                next.extend(a[1..].iter().zip(&b[1..]).map(|(&x, &y)| checked(x + y)));
+            }
+        }
         state_array(&next)
     }
 }
