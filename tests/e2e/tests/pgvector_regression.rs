@@ -1,7 +1,9 @@
-//! pgvector 0.8.1's own regression SQL (vector, halfvec, sparsevec, bit,
-//! casts, btree, COPY; tests/compat/regression/*.sql, unmodified) replayed
-//! against diskvec, each file in a fresh database, statement by statement,
-//! next to pgvector's answers recorded in PGlite (record_regression.mjs).
+//! pgvector's own regression SQL (vector, halfvec, sparsevec, bit, casts,
+//! btree, COPY; unmodified) replayed against diskvec, each file in a fresh
+//! database, statement by statement, next to pgvector's answers: 0.8.1's
+//! files recorded in PGlite (tests/compat/regression, record_regression.mjs)
+//! and master's recorded from pgvector built on PostgreSQL 15
+//! (tests/compat/regression_master, `record_pgvector_answers`).
 //!
 //! Every statement must give pgvector's rows, or its SQLSTATE and message,
 //! except the few listed in `KNOWN_DIFFERENCES` with the reason; and each
