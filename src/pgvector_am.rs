@@ -246,13 +246,12 @@ fn given(index: pg_sys::Relation) -> Option<(&'static str, i32, i32, i32)> {
         "ivfflathandler" => "ivfflat",
         _ => return None,
     };
-    // SAFETY: the options of a hnsw/ivfflat index come from `options` above.
-    let o = unsafe { (*index).rd_options as *const PgvectorOptions };
-    if o.is_null() {
-        return Some((method, 0, 0, 0));
-    }
-    let o = unsafe { &*o };
-    Some((method, o.m, o.ef_construction, o.lists))
+    // SAFETY: the options of a hnsw/ivfflat index, when set, are the
+    // PgvectorOptions that `options` above made (relcache keeps them).
+    let o = unsafe { ((*index).rd_options as *const PgvectorOptions).as_ref() };
+    Some(o.map_or((method, 0, 0, 0), |o| {
+        (method, o.m, o.ef_construction, o.lists)
+    }))
 }
 
 #[pgrx::pg_guard]
