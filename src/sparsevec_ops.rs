@@ -100,6 +100,7 @@ unsafe fn to_sparse(
         dim as i64,
     ));
     let v = SparseVec::from_dense(dense);
+    sparse_ok(sparse::check_nnz(v.indices.len() as i64, dim as i64));
     new_sparsevec(dim as i32, &v.indices, &v.values)
 }
 
@@ -120,10 +121,12 @@ pg_function! {
 }
 
 pg_function! {
-    /// array_to_sparsevec(anyarray, int4, bool): the non-zero elements.
+    /// array_to_sparsevec(anyarray, int4, bool): the non-zero elements (at
+    /// most 16,000, as pgvector master checks).
     fn array_to_sparsevec(fcinfo) {
         let values = array_values(fcinfo, |n| { sparse_ok(sparse::check_dim(n as i64)); });
         let v = SparseVec::from_dense(values.iter().copied());
+        sparse_ok(sparse::check_nnz(v.indices.len() as i64, values.len() as i64));
         for &x in &v.values {
             if x.is_nan() {
                 sparse_ok::<()>(Err(sparse::SparseFormatError::NaN));

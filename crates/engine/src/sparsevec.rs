@@ -115,6 +115,19 @@ pub fn check_expected_dim(typmod: i32, dim: i64) -> Result<(), SparseFormatError
     }
 }
 
+/// pgvector's `CheckNnz`: 0 to 16,000 non-zero elements, no more than `dim`.
+pub fn check_nnz(nnz: i64, dim: i64) -> Result<(), SparseFormatError> {
+    if nnz < 0 {
+        Err(SparseFormatError::NegativeNonZero)
+    } else if nnz > MAX_NNZ as i64 {
+        Err(SparseFormatError::TooManyNonZero)
+    } else if nnz > dim {
+        Err(SparseFormatError::MoreElementsThanDimensions)
+    } else {
+        Ok(())
+    }
+}
+
 /// pgvector's `CheckIndex` for element `i` of `indices`.
 fn check_index(indices: &[i32], i: usize, dim: i32) -> Result<(), SparseFormatError> {
     let index = indices[i];
@@ -289,15 +302,7 @@ pub fn decode_sparsevec_binary(
     };
     let (dim, nnz, unused) = (int(0)?, int(4)?, int(8)?);
     let dim = check_dim(dim as i64)?;
-    if nnz < 0 {
-        return Err(NegativeNonZero);
-    }
-    if nnz as usize > MAX_NNZ {
-        return Err(TooManyNonZero);
-    }
-    if nnz > dim {
-        return Err(MoreElementsThanDimensions);
-    }
+    check_nnz(nnz as i64, dim as i64)?;
     check_expected_dim(typmod, dim as i64)?;
     if unused != 0 {
         return Err(UnusedNotZero(unused));
