@@ -1,66 +1,103 @@
-//! Distance-kernel throughput: simsimd (run-time dispatch) against the scalar
-//! reference, at the dimensions embeddings commonly have. Prints GB/s of
-//! vector data read (two f32 vectors per call). Then the RaBitQ bit-plane
-//! kernels (`popcount.rs`): million code/query products per second for each
-//! implementation this CPU runs, at the code sizes the index picks.
+//! Kernel throughput for every SIMD target this CPU runs (see the engine's
+//! `simd` module), at the dimensions embeddings commonly have: GB/s of
+//! vector data read (two f32 vectors per call) for each distance kernel,
+//! then million code/query products per second for the RaBitQ bit-plane
+//! kernels at the code sizes the index picks. Prints tables; it is not a
+//! timed test.
 //!
 //! Run: `cargo bench -p diskvec-engine --bench kernels`
 
-use criterion::{black_box, Criterion, Throughput};
-use diskvec_engine::distance::{self, scalar};
+use diskvec_engine::simd::{self, Kernels, QUERY_PLANES};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-type Kernel = fn(&[f32], &[f32]) -> f64;
+/// How long each figure is measured.
+const WINDOW: Duration = Duration::from_millis(200);
 
 fn main() {
-    let mut c = Criterion::default()
-        .warm_up_time(std::time::Duration::from_millis(300))
-        .measurement_time(std::time::Duration::from_secs(1))
-        .configure_from_args();
-    println!("SIMD path on this CPU: {}", distance::simd_description());
-    let kernels: [(&str, Kernel, Kernel); 4] = [
-        ("l2sq", distance::l2_squared, scalar::l2_squared),
-        ("dot", distance::dot, scalar::dot),
-        ("cosine", distance::cosine_distance, scalar::cosine_distance),
-        ("l1", distance::l1, scalar::l1),
+    let targets = simd::targets();
+    let names: Vec<&str> = targets.iter().map(|k| k.target.name()).collect();
+    println!(
+        "SIMD targets on this CPU (first is used): {}",
+        names.join(", ")
+    );
+    distances(&targets);
+    bit_planes(&targets);
+}
+
+type Pick = fn(&Kernels) -> unsafe fn(&[f32], &[f32]) -> f64;
+type PickF32 = fn(&Kernels) -> unsafe fn(&[f32], &[f32]) -> f32;
+
+fn distances(targets: &[&'static Kernels]) {
+    let f64s: [(&str, Pick); 3] = [
+        ("l2 f64", |k| k.l2_f64),
+        ("dot f64", |k| k.dot_f64),
+        ("l1 f64", |k| k.l1_f64),
     ];
-    let mut summary = Vec::new();
+    let f32s: [(&str, PickF32); 3] = [
+        ("l2 f32", |k| k.l2_f32),
+        ("dot f32", |k| k.dot_f32),
+        ("l1 f32", |k| k.l1_f32),
+    ];
+    print!("\n{:<8} {:>6}", "kernel", "dim");
+    for k in targets {
+        print!(" {:>10}", format!("{} GB/s", k.target.name()));
+    }
+    println!();
     for dim in [50usize, 128, 384, 768, 1536] {
         let a: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.37).sin()).collect();
         let b: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.11).cos()).collect();
-        let bytes = (2 * dim * 4) as u64;
-        for (name, simd, reference) in kernels {
-            let mut group = c.benchmark_group(format!("{name}/d{dim}"));
-            group.throughput(Throughput::Bytes(bytes));
-            group.bench_function("simsimd", |bench| {
-                bench.iter(|| simd(black_box(&a), black_box(&b)))
+        for (name, pick) in f64s {
+            let rates = targets.iter().map(|k| {
+                gbps(&a, &b, |x, y| {
+                    // SAFETY: `targets` lists only kernels this CPU runs.
+                    unsafe { pick(k)(x, y) as f32 }
+                })
             });
-            group.bench_function("scalar", |bench| {
-                bench.iter(|| reference(black_box(&a), black_box(&b)))
-            });
-            group.finish();
-            summary.push((name, dim, gbps(simd, &a, &b), gbps(reference, &a, &b)));
+            row(name, dim, rates);
+        }
+        for (name, pick) in f32s {
+            // SAFETY: as above.
+            let rates = targets
+                .iter()
+                .map(|k| gbps(&a, &b, |x, y| unsafe { pick(k)(x, y) }));
+            row(name, dim, rates);
         }
     }
-    println!(
-        "\n{:<8} {:>6} {:>12} {:>12} {:>8}",
-        "kernel", "dim", "simd GB/s", "scalar GB/s", "speedup"
-    );
-    for (name, dim, s, r) in summary {
-        println!("{name:<8} {dim:>6} {s:>12.2} {r:>12.2} {:>7.1}x", s / r);
-    }
-    bit_planes();
 }
 
-/// Million `<code, query>` products per second, per bit-plane kernel, over
-/// 4096 codes (so they stay in cache: this measures arithmetic, not memory).
-fn bit_planes() {
-    use diskvec_engine::popcount::{self, QUERY_PLANES};
+fn row(name: &str, dim: usize, rates: impl Iterator<Item = f64>) {
+    print!("{name:<8} {dim:>6}");
+    for r in rates {
+        print!(" {r:>10.2}");
+    }
+    println!();
+}
+
+/// GB/s of input read by `kernel` over the measuring window.
+fn gbps(a: &[f32], b: &[f32], kernel: impl Fn(&[f32], &[f32]) -> f32) -> f64 {
+    let start = Instant::now();
+    let (mut calls, mut sink) = (0u64, 0f32);
+    while start.elapsed() < WINDOW {
+        for _ in 0..1000 {
+            sink += kernel(black_box(a), black_box(b));
+        }
+        calls += 1000;
+    }
+    black_box(sink);
+    (calls * (a.len() * 8) as u64) as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// Million `<code, query>` products per second per target, over 4096 codes
+/// (so they stay in cache: this measures arithmetic, not memory).
+fn bit_planes(targets: &[&'static Kernels]) {
     // (dimension padded to D, bits): what `rabitq::default_bits` picks.
     let sizes = [(64usize, 4usize), (128, 4), (256, 2), (512, 1), (1024, 1)];
-    println!(
-        "\n{:<10} {:>5} {:>5}  M products/s per kernel (dispatched: see last column)",
-        "code", "D", "bits"
-    );
+    print!("\n{:<8} {:>5} {:>5}", "planes", "D", "bits");
+    for k in targets {
+        print!(" {:>12}", format!("{} M/s", k.target.name()));
+    }
+    println!();
     for (d, bits) in sizes {
         let words = d / 64;
         let mut st = 0x9e37_79b9_7f4a_7c15u64;
@@ -72,36 +109,25 @@ fn bit_planes() {
         };
         let codes: Vec<u64> = (0..4096 * bits * words).map(|_| next()).collect();
         let query: Vec<u64> = (0..QUERY_PLANES * words).map(|_| next()).collect();
-        let mut line = format!("{:<10} {d:>5} {bits:>5} ", "rabitq");
-        for (name, k) in popcount::available(words) {
-            let start = std::time::Instant::now();
+        print!("{:<8} {d:>5} {bits:>5}", "rabitq");
+        for k in targets {
+            let kernel = k.planes(words);
+            let start = Instant::now();
             let (mut calls, mut sink) = (0u64, 0i64);
-            while start.elapsed().as_secs_f64() < 0.2 {
+            while start.elapsed() < WINDOW {
                 for c in codes.chunks_exact(bits * words) {
-                    // SAFETY: `available` lists only kernels this CPU runs.
-                    sink += unsafe { k(black_box(c), bits, black_box(&query), words) };
+                    // SAFETY: `targets` lists only kernels this CPU runs;
+                    // the slices have the sizes the kernel reads.
+                    sink += unsafe { kernel(black_box(c), bits, black_box(&query), words) };
                 }
                 calls += 4096;
             }
             black_box(sink);
-            let rate = calls as f64 / start.elapsed().as_secs_f64() / 1e6;
-            line += &format!(" {name} {rate:.0}");
+            print!(
+                " {:>12.0}",
+                calls as f64 / start.elapsed().as_secs_f64() / 1e6
+            );
         }
-        println!("{line}  [dispatched: {}]", popcount::description(words));
+        println!();
     }
-}
-
-/// A direct GB/s figure for the summary table, measured over ~0.2 s.
-fn gbps(kernel: Kernel, a: &[f32], b: &[f32]) -> f64 {
-    let start = std::time::Instant::now();
-    let mut calls = 0u64;
-    let mut sink = 0.0;
-    while start.elapsed().as_secs_f64() < 0.2 {
-        for _ in 0..1000 {
-            sink += kernel(black_box(a), black_box(b));
-        }
-        calls += 1000;
-    }
-    black_box(sink);
-    (calls * (a.len() * 8) as u64) as f64 / start.elapsed().as_secs_f64() / 1e9
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs every benchmark on the real sets and writes BENCHMARKS.md (tables,
-# recall-QPS plots in bench-plots/, the machine, how to reproduce each
-# figure). Each figure comes from this run, next to exact search.
+# Runs every benchmark on the real sets and writes BENCHMARKS.md: a summary
+# table (diskvec against pgvector's HNSW through the same SQL harness and
+# against hnswlib in-process), the recall-QPS plots in bench-plots/, how it
+# was measured and how to reproduce each figure, then the full tables. Each
+# figure in it comes from this run, next to exact search in the same run;
+# the notes in benches/notes/*.md (each naming its own run) follow.
 #
-#   benches/report.sh            full run (about 40 minutes on 2 cores, with
-#                                pgvector's HNSW measured too)
+#   benches/report.sh            full run (about 90 minutes on 2 cores, with
+#                                pgvector's HNSW and hnswlib measured too)
 #   benches/report.sh --smoke    tiny inputs, output in a temp dir: checks
 #                                the harness works (CI runs this)
 set -euo pipefail
@@ -48,7 +51,7 @@ else
 fi
 
 step "kernels"
-cargo bench -q -p diskvec-engine --bench kernels 2>/dev/null | grep -v "^Benchmarking\|^$\|time:\|thrpt:\|change:\|Found\|outlier\|high\|low " >"$logs/kernels.txt" || true
+cargo bench -q -p diskvec-engine --bench kernels >"$logs/kernels.txt"
 step "engine in-process"
 env "${engine_env[@]}" cargo bench -q -p diskvec-engine --bench engine >"$logs/engine.txt" 2>>"$curves"
 step "SQL end to end (cached and disk-resident)"
@@ -67,6 +70,15 @@ if [ $smoke = 0 ] && [ "${DISKVEC_REPORT_PEERS:-1}" = 1 ]; then
     benches/sql.sh >"$logs/peer_glove.txt" 2>>"$curves"
   DISKVEC_BENCH_AM=hnsw DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine \
     benches/sql.sh >"$logs/peer_wordnet.txt" 2>>"$curves"
+fi
+if [ $smoke = 0 ] && [ "${DISKVEC_REPORT_PEERS:-1}" = 1 ]; then
+  step "hnswlib 0.8.0 in-process, GloVe (cosine, l2, ip)"
+  hw=$data/hnswlib-venv
+  if ! "$hw/bin/python" -c "import hnswlib, numpy" 2>/dev/null; then
+    python3 -m venv "$hw"
+    "$hw/bin/pip" install -q numpy hnswlib==0.8.0
+  fi
+  "$hw/bin/python" benches/peers/hnswlib_glove.py cosine l2 ip >"$logs/hnswlib.txt"
 fi
 step "SciFact retrieval quality"
 dir=/var/tmp/diskvec-report-pg-$report_port port=$report_port
@@ -99,69 +111,94 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 {
   echo "# diskvec benchmarks"
   echo
-  echo "Written by \`benches/report.sh\`$([ $smoke = 1 ] && echo ' --smoke (tiny inputs: not figures to quote)') on $(date -u +%Y-%m-%d)."
-  echo "Every figure below comes from that one run, next to exact search measured in the same run."
+  echo "Written by \`benches/report.sh\`$([ $smoke = 1 ] && echo ' --smoke (tiny inputs: not figures to quote)') on $(date -u +%Y-%m-%d), diskvec $(git rev-parse --short HEAD)."
+  echo "Every figure down to \"Other measurements\" comes from that one run on one machine, next to exact search measured in the same run: this VM's speed drifts by up to 2x between minutes, so compare within a table, not across runs."
   echo
-  echo "## Machine"
+  echo "## Summary"
   echo
-  echo "- CPU: $cpu, $(nproc) cores; RAM $mem; $(uname -sr)"
-  echo "- $("${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version); $(rustc --version)"
-  echo "- diskvec $(git rev-parse --short HEAD)"
+  echo "One client, top 10. diskvec and pgvector 0.8.0 HNSW (m = 16, ef_construction = 64) run through the same SQL harness on the same server settings; the in-process rows are the engine library and hnswlib 0.8.0 (M = 16, ef_construction = 64) on one thread. Each row is the first point of its sweep with recall@10 ≥ 0.95 (its best point when none reaches it). *Cached*: index and table in memory; *disk-resident*: shared_buffers an eighth of the index and the OS page cache dropped before each measured pass."
   echo
+  python3 benches/summary.py "$logs"
   echo "## Recall@10 against QPS"
   echo
   while read -r png; do echo "![${png%.png}](bench-plots/$png)"; echo; done <"$logs/plots.txt"
-  echo "## Through SQL (one client): GloVe-400k, 50-d"
+  echo "## How it was measured"
   echo
-  echo "Reproduce: \`${sql_env[*]} benches/sql.sh\`. Exact search is the same query with index scans off."
+  echo "- Machine: $cpu, $(nproc) cores; RAM $mem; $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the run"
+  echo "- $("${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version); $(rustc --version)"
+  echo "- SIMD: $(head -1 "$logs/kernels.txt")"
+  echo "- Data: GloVe-400k (399,000 × 50, 1,000 queries) and WordNet-117k (116,659 × 384 all-MiniLM-L6-v2 embeddings of WordNet glosses, 1,000 queries) from \`../shared/data/get.sh\`; recall@10 against exact top 10 (shipped for cosine, brute force for L2 and inner product)."
+  echo "- SQL: \`SELECT id FROM t ORDER BY embedding <op> \$1 LIMIT 10\` from one client, 1,000 queries per point; exact search is the same query with index scans off. Default index options; \`maintenance_work_mem\` 2 GB for builds."
+  echo "- Not in this report yet: a new connection per query and memory per backend, WHERE filters, a memory cgroup capping the server, builds with a small \`maintenance_work_mem\` (issues 15, 16, 17 add them)."
+  echo
+  echo "Reproduce: \`benches/report.sh\` (this whole file), or each part:"
+  echo
+  echo "| part | command |"
+  echo "|---|---|"
+  echo "| SQL, GloVe | \`${sql_env[*]} benches/sql.sh\` |"
+  echo "| SQL, WordNet | \`DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine benches/sql.sh\` |"
+  echo "| pgvector HNSW | \`benches/peers/pgvector.sh\`, then the same with \`DISKVEC_BENCH_AM=hnsw\` |"
+  echo "| engine in-process | \`${engine_env[*]} cargo bench -p diskvec-engine --bench engine\` |"
+  echo "| hnswlib | \`benches/peers/hnswlib_glove.py cosine l2 ip\` (setup in its header) |"
+  echo "| kernels | \`cargo bench -p diskvec-engine --bench kernels\` |"
+  echo "| retrieval quality | \`target/release/diskvec-eval --beir \$DISKVEC_DATA/scifact --database-url ... --embeddings crates/encoder/tests/fixtures/scifact\` |"
+  echo "| encoder | \`benches/encoder_bench.sh\` |"
+  echo
+  echo "## Full results of this run"
+  echo
+  echo "### Through SQL: GloVe-400k, 50-d"
   echo
   cat "$logs/sql.txt"
   if [ -f "$logs/sql_wordnet.txt" ]; then
     echo
-    echo "## Through SQL: WordNet-117k MiniLM, 384-d"
-    echo
-    echo "Reproduce: \`DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine benches/sql.sh\`"
+    echo "### Through SQL: WordNet-117k MiniLM, 384-d"
     echo
     cat "$logs/sql_wordnet.txt"
   fi
   for f in peer_glove peer_wordnet; do
     [ -f "$logs/$f.txt" ] || continue
     echo
-    echo "## The peer: pgvector 0.8.0 HNSW (m = 16, ef_construction = 64), same harness and server settings"
-    echo
-    echo "Reproduce: \`benches/peers/pgvector.sh\`, then \`DISKVEC_BENCH_AM=hnsw DISKVEC_BENCH_SETS=$([ $f = peer_glove ] && echo 'glove50 DISKVEC_BENCH_METRICS=cosine,l2' || echo 'wordnet384 DISKVEC_BENCH_METRICS=cosine') benches/sql.sh\`"
+    echo "### pgvector 0.8.0 HNSW through the same harness: $([ $f = peer_glove ] && echo GloVe-400k || echo WordNet-117k)"
     echo
     cat "$logs/$f.txt"
   done
   echo
-  echo "## Engine in-process (no Postgres), 1 thread, file store"
-  echo
-  echo "Reproduce: \`${engine_env[*]} cargo bench -p diskvec-engine --bench engine\`"
+  echo "### Engine in-process (no Postgres), 1 thread, file store"
   echo
   echo '```'
   cat "$logs/engine.txt"
   echo '```'
+  if [ -f "$logs/hnswlib.txt" ]; then
+    echo
+    echo "### hnswlib 0.8.0 in-process, GloVe-400k, 1 thread (build on 2)"
+    echo
+    echo '```'
+    cat "$logs/hnswlib.txt"
+    echo '```'
+  fi
   echo
-  echo "## Retrieval quality: BEIR SciFact, all-MiniLM-L6-v2"
-  echo
-  echo "Reproduce: \`target/release/diskvec-eval --beir \$DISKVEC_DATA/scifact --database-url ... --embeddings crates/encoder/tests/fixtures/scifact\` (drop \`--embeddings\` to re-encode)."
+  echo "### Retrieval quality: BEIR SciFact, all-MiniLM-L6-v2"
   echo
   cat "$logs/scifact.txt"
   echo
-  echo "## Encoder: diskvec-encode against sentence-transformers"
-  echo
-  echo "Reproduce: \`benches/encoder_bench.sh\`"
+  echo "### Encoder: diskvec-encode against sentence-transformers"
   echo
   echo '```'
   cat "$logs/encoder.txt"
   echo '```'
   echo
-  echo "## Distance kernels (simsimd, run-time dispatch, against scalar)"
-  echo
-  echo "Reproduce: \`cargo bench -p diskvec-engine --bench kernels\`"
+  echo "### SIMD kernels, every target this CPU runs (the first is the one used)"
   echo
   echo '```'
   cat "$logs/kernels.txt"
   echo '```'
+  echo
+  echo "# Other measurements"
+  echo
+  echo "Each of these names its own run (commit, command, date); they are not part of the run above."
+  for note in benches/notes/*.md; do
+    echo
+    cat "$note"
+  done
 } >"$out/BENCHMARKS.md"
 step "wrote $out/BENCHMARKS.md"

@@ -30,10 +30,11 @@
 //! vectors; exact search through SQL (a sequential scan) is timed on the
 //! first `DISKVEC_BENCH_EXACT` queries and its recall checked too.
 
+use diskvec_e2e::bench::run_queries;
 use diskvec_e2e::{connect, load_vectors, Vector};
-use diskvec_engine::dataset::{self, brute_force, recall};
+use diskvec_engine::dataset::{self, brute_force};
 use diskvec_engine::Metric;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -83,13 +84,6 @@ const HNSW: Am = Am {
     label: "pgvector-hnsw ",
 };
 
-struct Run {
-    qps: f64,
-    p50: f64,
-    p99: f64,
-    recall: f64,
-}
-
 /// Empty the OS page cache, so reads that miss shared_buffers go to disk.
 fn drop_caches() {
     let ok = std::process::Command::new("sh")
@@ -98,42 +92,6 @@ fn drop_caches() {
         .map(|s| s.success())
         .unwrap_or(false);
     assert!(ok, "could not drop the page cache (needs root)");
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
-}
-
-fn run_queries(
-    client: &mut postgres::Client,
-    sql: &str,
-    queries: &[f32],
-    dim: usize,
-    truth: &[Vec<u32>],
-) -> Run {
-    let stmt = client.prepare(sql).unwrap();
-    let mut lat = Vec::new();
-    let mut got = Vec::new();
-    let start = Instant::now();
-    for q in queries.chunks_exact(dim) {
-        let t = Instant::now();
-        let rows = client.query(&stmt, &[&Vector(q)]).unwrap();
-        lat.push(t.elapsed());
-        got.push(
-            rows.iter()
-                .map(|r| (r.get::<_, i32>(0) - 1) as u64)
-                .collect::<Vec<u64>>(),
-        );
-    }
-    let total = start.elapsed().as_secs_f64();
-    lat.sort();
-    Run {
-        qps: lat.len() as f64 / total,
-        p50: percentile(&lat, 0.5),
-        p99: percentile(&lat, 0.99),
-        recall: recall(&got, &truth[..got.len()], 10),
-    }
 }
 
 /// Load speed: the whole set into a scratch table with binary COPY, then

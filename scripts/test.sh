@@ -4,7 +4,8 @@
 # cluster as the `postgres` user and runs, in order:
 #   1. cargo tests of the crates outside Postgres (engine, encoder)
 #   2. the SQL regression suite in pg_test/ (pg_regress)
-#   3. the end-to-end tests in tests/ against the server
+#   3. the end-to-end tests in tests/ against the server (the Citus test
+#      starts a cluster of its own; Citus is built first, once)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -58,6 +59,9 @@ cargo_tests cargo test --release --workspace --exclude diskvec --exclude diskvec
 step "SQL regression tests (pg_test/)"
 "$root/scripts/pg_regress.sh" "$port"
 passed=$((passed + $(ls "$root"/pg_test/sql/*.sql | wc -l)))
+
+step "Citus 13.2.2 for the scale-out test (built once, about 2 minutes; skipped when installed)"
+PG_CONFIG="$PG_BIN/pg_config" "$root/../shared/vendor/citus/build.sh"
 
 step "end-to-end tests (tests/)"
 cargo_tests cargo test --release -p diskvec-e2e

@@ -3,7 +3,7 @@
 //! `binary_quantize` makes.
 
 use crate::errors::raise;
-use crate::fmgr::{arg, float8};
+use crate::fmgr::{float8, Args};
 use diskvec_engine::bitvec;
 use pgrx::{pg_sys, PgSqlErrorCode::*};
 
@@ -30,18 +30,13 @@ impl BitArg {
 }
 
 /// Both arguments, of equal bit length.
-unsafe fn two_bits(fcinfo: pg_sys::FunctionCallInfo) -> (BitArg, BitArg) {
-    // SAFETY: both arguments are non-null bit values (the functions are STRICT).
-    let (a, b) = unsafe {
-        (
-            BitArg {
-                ptr: pg_sys::pg_detoast_datum(arg(fcinfo, 0).cast_mut_ptr()) as *const u8,
-            },
-            BitArg {
-                ptr: pg_sys::pg_detoast_datum(arg(fcinfo, 1).cast_mut_ptr()) as *const u8,
-            },
-        )
-    };
+fn two_bits(args: Args) -> (BitArg, BitArg) {
+    // SAFETY: both arguments are non-null bit values (`Args::new`: the
+    // functions are declared STRICT over (bit, bit)); detoasting gives a
+    // plain copy or the value itself.
+    let detoast =
+        |n| unsafe { pg_sys::pg_detoast_datum(args.datum(n).cast_mut_ptr()) } as *const u8;
+    let (a, b) = (BitArg { ptr: detoast(0) }, BitArg { ptr: detoast(1) });
     if a.len() != b.len() {
         raise(
             ERRCODE_DATA_EXCEPTION,
@@ -54,16 +49,16 @@ unsafe fn two_bits(fcinfo: pg_sys::FunctionCallInfo) -> (BitArg, BitArg) {
 
 pg_function! {
     /// hamming_distance(bit, bit) -> float8: the number of differing bits.
-    fn hamming_distance(fcinfo) {
-        let (a, b) = two_bits(fcinfo);
+    fn hamming_distance(args) {
+        let (a, b) = two_bits(args);
         float8(bitvec::hamming(a.bytes(), b.bytes()) as f64)
     }
 }
 
 pg_function! {
     /// jaccard_distance(bit, bit) -> float8.
-    fn jaccard_distance(fcinfo) {
-        let (a, b) = two_bits(fcinfo);
+    fn jaccard_distance(args) {
+        let (a, b) = two_bits(args);
         float8(bitvec::jaccard(a.bytes(), b.bytes()))
     }
 }

@@ -3,11 +3,10 @@
 //! vector and real[]), and the avg aggregate's halfvec steps.
 
 use crate::errors::{check_dim, check_dim_of, check_expected_dim, format_error_of};
-use crate::fmgr::{arg, arg_i32};
-use crate::halfvec_datum::{halfvec_arg, new_halfvec};
+use crate::halfvec_datum::new_halfvec;
 use crate::vector_agg::{accumulate, state_values};
 use crate::vector_cast::{array_values, float4_array};
-use crate::vector_datum::{new_vector, vector_arg};
+use crate::vector_datum::new_vector;
 use diskvec_engine::halfvec_text::{check_element, from_f32_checked, to_f32};
 
 /// Rounds float4 values to half, as pgvector's `Float4ToHalf` then
@@ -23,35 +22,35 @@ fn halves(values: &[f32], out: &mut [u16]) {
 
 pg_function! {
     /// array_to_halfvec(anyarray, int4, bool).
-    fn array_to_halfvec(fcinfo) {
-        let values = array_values(fcinfo, |n| { check_dim_of("halfvec", n as i64); });
+    fn array_to_halfvec(args) {
+        let values = array_values(args, |n| { check_dim_of("halfvec", n as i64); });
         new_halfvec(values.len(), |out| halves(&values, out))
     }
 }
 
 pg_function! {
     /// halfvec_to_float4(halfvec, int4, bool) -> real[].
-    fn halfvec_to_float4(fcinfo) {
-        float4_array(halfvec_arg(fcinfo, 0).as_slice().iter().map(|&h| to_f32(h)))
+    fn halfvec_to_float4(args) {
+        float4_array(args.halfvec(0).as_slice().iter().map(|&h| to_f32(h)))
     }
 }
 
 pg_function! {
     /// vector_to_halfvec(vector, int4, bool): each element rounded to half.
-    fn vector_to_halfvec(fcinfo) {
-        let v = vector_arg(fcinfo, 0);
+    fn vector_to_halfvec(args) {
+        let v = args.vector(0);
         check_dim_of("halfvec", v.dim() as i64);
-        check_expected_dim(arg_i32(fcinfo, 1), v.dim());
+        check_expected_dim(args.i32(1), v.dim());
         new_halfvec(v.dim(), |out| halves(v.as_slice(), out))
     }
 }
 
 pg_function! {
     /// halfvec_to_vector(halfvec, int4, bool): exact widening.
-    fn halfvec_to_vector(fcinfo) {
-        let h = halfvec_arg(fcinfo, 0);
+    fn halfvec_to_vector(args) {
+        let h = args.halfvec(0);
         check_dim(h.dim() as i64);
-        check_expected_dim(arg_i32(fcinfo, 1), h.dim());
+        check_expected_dim(args.i32(1), h.dim());
         new_vector(h.dim(), |out| {
             for (o, &x) in out.iter_mut().zip(h.as_slice()) {
                 *o = to_f32(x);
@@ -62,20 +61,20 @@ pg_function! {
 
 pg_function! {
     /// halfvec_accum(float8[], halfvec) -> float8[] (the avg state of vector).
-    fn halfvec_accum(fcinfo) {
-        let state = state_values(arg(fcinfo, 0), "halfvec_accum");
-        let x: Vec<f64> = halfvec_arg(fcinfo, 1).as_slice().iter().map(|&h| to_f32(h) as f64).collect();
+    fn halfvec_accum(args) {
+        let state = state_values(args, 0, "halfvec_accum");
+        let x: Vec<f64> = args.halfvec(1).as_slice().iter().map(|&h| to_f32(h) as f64).collect();
         accumulate(state, &x)
     }
 }
 
 pg_function! {
     /// halfvec_avg(float8[]) -> halfvec; NULL over no rows.
-    fn halfvec_avg(fcinfo) {
-        let state = state_values(arg(fcinfo, 0), "halfvec_avg");
+    fn halfvec_avg(args) {
+        let state = state_values(args, 0, "halfvec_avg");
         let n = state[0];
         if n == 0.0 {
-            return pgrx::fcinfo::pg_return_null(fcinfo);
+            return args.null();
         }
         let dim = check_dim_of("halfvec", (state.len() - 1) as i64);
         let means: Vec<f32> = state[1..].iter().map(|&s| (s / n) as f32).collect();

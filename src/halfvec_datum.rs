@@ -2,7 +2,6 @@
 //! 4-byte varlena header, int16 dim, int16 unused (0), then dim IEEE half
 //! floats, kept here as their raw `u16` bits.
 
-use crate::fmgr::arg;
 use pgrx::pg_sys;
 
 const HEADER: usize = 8;
@@ -13,6 +12,18 @@ pub struct HalfArg {
 }
 
 impl HalfArg {
+    /// Detoasts `datum` (short headers, compression and out-of-line storage
+    /// all end up as a plain 4-byte-header copy).
+    ///
+    /// # Safety
+    /// `datum` must be a non-null `halfvec` datum.
+    pub unsafe fn from_datum(datum: pg_sys::Datum) -> Self {
+        // SAFETY: the caller passes a non-null varlena datum; detoasting
+        // returns it, or a palloc'd plain copy, in the current context.
+        let ptr = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *const u8;
+        HalfArg { ptr }
+    }
+
     #[inline]
     pub fn dim(&self) -> usize {
         // SAFETY: a detoasted halfvec has its int16 dim at offset 4.
@@ -25,16 +36,6 @@ impl HalfArg {
         // dim halves after the 8-byte header.
         unsafe { std::slice::from_raw_parts(self.ptr.add(HEADER) as *const u16, self.dim()) }
     }
-}
-
-/// # Safety
-/// `fcinfo` must have a non-null halfvec argument at `n`.
-#[inline]
-pub unsafe fn halfvec_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> HalfArg {
-    // SAFETY: the caller guarantees a halfvec datum; detoasting yields a
-    // plain 4-byte-header copy (or the original when already plain).
-    let ptr = unsafe { pg_sys::pg_detoast_datum(arg(fcinfo, n).cast_mut_ptr()) } as *const u8;
-    HalfArg { ptr }
 }
 
 /// Allocates a zeroed halfvec of `dim` elements in the current memory

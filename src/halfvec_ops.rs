@@ -4,8 +4,8 @@
 
 use crate::bit_ops::new_bits;
 use crate::errors::{check_dim_of, check_same_dims_of, overflow, underflow};
-use crate::fmgr::{arg_i32, float8};
-use crate::halfvec_datum::{halfvec_arg, halfvec_from_slice, new_halfvec, HalfArg};
+use crate::fmgr::{float8, Args};
+use crate::halfvec_datum::{halfvec_from_slice, new_halfvec, HalfArg};
 use crate::vector_ops::subvector_range;
 use diskvec_engine::halfvec_kernels as k;
 use diskvec_engine::halfvec_text::{from_f32, is_infinite, is_zero, to_f32};
@@ -13,9 +13,8 @@ use pgrx::pg_sys;
 use std::cmp::Ordering;
 
 /// Both halfvec arguments, checked for equal dimensions.
-unsafe fn two_halfvecs(fcinfo: pg_sys::FunctionCallInfo) -> (HalfArg, HalfArg) {
-    // SAFETY: the functions are STRICT and declared over two halfvecs.
-    let (a, b) = unsafe { (halfvec_arg(fcinfo, 0), halfvec_arg(fcinfo, 1)) };
+fn two_halfvecs(args: Args) -> (HalfArg, HalfArg) {
+    let (a, b) = (args.halfvec(0), args.halfvec(1));
     check_same_dims_of("halfvec", a.dim() as i64, b.dim() as i64);
     (a, b)
 }
@@ -24,8 +23,8 @@ macro_rules! distance_function {
     ($(#[$meta:meta])* $name:ident, |$a:ident, $b:ident| $expr:expr) => {
         pg_function! {
             $(#[$meta])*
-            fn $name(fcinfo) {
-                let (a, b) = two_halfvecs(fcinfo);
+            fn $name(args) {
+                let (a, b) = two_halfvecs(args);
                 let ($a, $b) = (a.as_slice(), b.as_slice());
                 float8($expr)
             }
@@ -46,8 +45,8 @@ distance_function!(/// Angular distance for unit vectors (pgvector's IVFFlat hel
     halfvec_spherical_distance, |a, b| (k::dot(a, b) as f64).clamp(-1.0, 1.0).acos() / std::f64::consts::PI);
 
 pg_function! {
-    fn halfvec_vector_dims(fcinfo) {
-        pg_sys::Datum::from(halfvec_arg(fcinfo, 0).dim() as i32)
+    fn halfvec_vector_dims(args) {
+        pg_sys::Datum::from(args.halfvec(0).dim() as i32)
     }
 }
 
@@ -59,15 +58,15 @@ fn norm(x: &[u16]) -> f64 {
 }
 
 pg_function! {
-    fn halfvec_l2_norm(fcinfo) {
-        float8(norm(halfvec_arg(fcinfo, 0).as_slice()))
+    fn halfvec_l2_norm(args) {
+        float8(norm(args.halfvec(0).as_slice()))
     }
 }
 
 pg_function! {
     /// Unit-length copy; a zero vector stays zero.
-    fn halfvec_l2_normalize(fcinfo) {
-        let a = halfvec_arg(fcinfo, 0);
+    fn halfvec_l2_normalize(args) {
+        let a = args.halfvec(0);
         let x = a.as_slice();
         let norm = norm(x);
         new_halfvec(x.len(), |out| {
@@ -88,8 +87,8 @@ pg_function! {
 macro_rules! elementwise_function {
     ($name:ident, |$x:ident, $y:ident| $expr:expr, $check_underflow:expr) => {
         pg_function! {
-            fn $name(fcinfo) {
-                let (a, b) = two_halfvecs(fcinfo);
+            fn $name(args) {
+                let (a, b) = two_halfvecs(args);
                 let (ax, bx) = (a.as_slice(), b.as_slice());
                 new_halfvec(ax.len(), |out| {
                     for ((o, &hx), &hy) in out.iter_mut().zip(ax).zip(bx) {
@@ -114,8 +113,8 @@ elementwise_function!(halfvec_mul, |x, y| x * y, true);
 
 pg_function! {
     /// `||`, still limited to 16000 dimensions.
-    fn halfvec_concat(fcinfo) {
-        let (a, b) = (halfvec_arg(fcinfo, 0), halfvec_arg(fcinfo, 1));
+    fn halfvec_concat(args) {
+        let (a, b) = (args.halfvec(0), args.halfvec(1));
         let dim = check_dim_of("halfvec", (a.dim() + b.dim()) as i64);
         new_halfvec(dim, |out| {
             out[..a.dim()].copy_from_slice(a.as_slice());
@@ -125,26 +124,25 @@ pg_function! {
 }
 
 pg_function! {
-    fn halfvec_subvector(fcinfo) {
-        let a = halfvec_arg(fcinfo, 0);
-        let range = subvector_range("halfvec", a.dim(), arg_i32(fcinfo, 1), arg_i32(fcinfo, 2));
+    fn halfvec_subvector(args) {
+        let a = args.halfvec(0);
+        let range = subvector_range("halfvec", a.dim(), args.i32(1), args.i32(2));
         halfvec_from_slice(&a.as_slice()[range])
     }
 }
 
 pg_function! {
     /// binary_quantize(halfvec) -> bit: one bit per element, set when > 0.
-    fn halfvec_binary_quantize(fcinfo) {
-        let a = halfvec_arg(fcinfo, 0);
+    fn halfvec_binary_quantize(args) {
+        let a = args.halfvec(0);
         let x = a.as_slice();
         new_bits(x.len(), |i| to_f32(x[i]) > 0.0)
     }
 }
 
 /// Elements first, then length, as Postgres arrays compare.
-unsafe fn compare_args(fcinfo: pg_sys::FunctionCallInfo) -> Ordering {
-    // SAFETY: the functions are STRICT and declared over two halfvecs.
-    let (a, b) = unsafe { (halfvec_arg(fcinfo, 0), halfvec_arg(fcinfo, 1)) };
+fn compare_args(args: Args) -> Ordering {
+    let (a, b) = (args.halfvec(0), args.halfvec(1));
     for (&x, &y) in a.as_slice().iter().zip(b.as_slice()) {
         match to_f32(x).partial_cmp(&to_f32(y)) {
             Some(Ordering::Equal) | None => continue,

@@ -13,6 +13,7 @@ use crate::index_options;
 use crate::index_store::{relation_needs_wal, Logging, PgStore};
 use crate::index_tid::tid_to_id;
 use crate::vector_datum::VectorArg;
+use crate::vector_ops;
 use diskvec_engine::{Index, Metric, Options};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode::*;
@@ -38,35 +39,44 @@ pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c
 }
 
 fn progress(param: i32, value: i64) {
+    // SAFETY: plain progress reporting for the command this backend runs.
     unsafe { pg_sys::pgstat_progress_update_param(param, value) };
 }
 
 /// The metric an index's operator class stands for: its support function 1
-/// is the distance function of the operator it orders by.
+/// is the distance function of the operator it orders by, one of ours,
+/// recognised by the C function it resolves to (whatever its SQL name or
+/// schema).
 pub fn metric_of(index: pg_sys::Relation) -> Metric {
-    let name = unsafe {
-        let proc_ = pg_sys::index_getprocid(index, 1, 1);
-        let p = pg_sys::get_func_name(proc_);
-        if p.is_null() {
-            String::new()
-        } else {
-            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    };
-    match name.as_str() {
-        "vector_l2_squared_distance" => Metric::L2,
-        "vector_negative_inner_product" => Metric::InnerProduct,
-        "cosine_distance" => Metric::Cosine,
-        other => crate::errors::raise(
-            ERRCODE_WRONG_OBJECT_TYPE,
-            format!("diskvec: operator class support function \"{other}\" is not a distance diskvec knows"),
-            Some("Use vector_l2_ops, vector_ip_ops or vector_cosine_ops."),
+    type Distance = unsafe extern "C-unwind" fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+    let known: [(Distance, Metric); 3] = [
+        (vector_ops::vector_l2_squared_distance, Metric::L2),
+        (
+            vector_ops::vector_negative_inner_product,
+            Metric::InnerProduct,
         ),
-    }
+        (vector_ops::cosine_distance, Metric::Cosine),
+    ];
+    // SAFETY: an open index; index_getprocinfo returns its relcache's
+    // FmgrInfo for support function 1 (every operator class has it), with
+    // the function's address filled in.
+    let addr = unsafe { (*pg_sys::index_getprocinfo(index, 1, 1)).fn_addr }.map(|f| f as usize);
+    known
+        .iter()
+        .find(|(f, _)| Some(*f as usize) == addr)
+        .map(|(_, m)| *m)
+        .unwrap_or_else(|| {
+            crate::errors::raise(
+                ERRCODE_WRONG_OBJECT_TYPE,
+                "diskvec: the operator class's support function 1 is not a distance diskvec implements",
+                Some("Use vector_l2_ops, vector_ip_ops or vector_cosine_ops."),
+            )
+        })
 }
 
 /// The column's declared dimension, if it has a typmod.
 pub fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
+    // SAFETY: an open index's tuple descriptor has its one key column.
     let typmod = unsafe {
         let desc = (*index).rd_att;
         (*(*desc).attrs.as_ptr()).atttypmod
@@ -75,17 +85,17 @@ pub fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
 }
 
 pub fn engine_options(index: pg_sys::Relation, dim: usize) -> Options {
-    let (r, l, alpha, bits) = index_options::of(index);
+    let given = index_options::of(index);
     let mut o = Options::new(dim, metric_of(index));
     // 0: keep the metric's default.
-    if r > 0 {
-        o.max_degree = r;
+    if given.max_neighbors > 0 {
+        o.max_degree = given.max_neighbors;
     }
-    if l > 0 {
-        o.build_list_size = l;
+    if given.build_list_size > 0 {
+        o.build_list_size = given.build_list_size;
     }
-    o.alpha = alpha;
-    o.bits = bits;
+    o.alpha = given.alpha;
+    o.bits = given.quant_bits;
     o
 }
 
@@ -168,18 +178,24 @@ unsafe extern "C-unwind" fn build_callback(
     _alive: bool,
     state: *mut std::ffi::c_void,
 ) {
+    // SAFETY: `state` is the BuildState `ambuild` passed to the scan, which
+    // outlives it; the scan gives one value and null flag (one column).
     let st = unsafe { &mut *(state as *mut BuildState) };
     st.heap_tuples += 1.0;
+    // SAFETY: as above.
     if unsafe { *isnull } {
         return;
     }
+    // SAFETY: `tmp` is the build's own context, reset after each row.
     let old = unsafe { pg_sys::MemoryContextSwitchTo(st.tmp) };
+    // SAFETY: a non-null value of the vector column.
     let v = unsafe { VectorArg::from_datum(*values) };
     let v = v.as_slice();
     if st.dim.is_none() {
         st.dim = Some(v.len());
     }
     if indexable(st.index_rel, st.metric, v, st.dim) {
+        // SAFETY: the heap tuple's TID, valid for the call.
         let id = tid_to_id(unsafe { &*tid });
         match st.index.as_mut() {
             Some(index) => index
@@ -203,6 +219,7 @@ unsafe extern "C-unwind" fn build_callback(
             progress(PROGRESS_CREATE_IDX_TUPLES_DONE, st.index_tuples as i64);
         }
     }
+    // SAFETY: back to the caller's context; nothing of this row's is kept.
     unsafe {
         pg_sys::MemoryContextSwitchTo(old);
         pg_sys::MemoryContextReset(st.tmp);
@@ -216,6 +233,8 @@ pub unsafe extern "C-unwind" fn ambuild(
     index_rel: pg_sys::Relation,
     index_info: *mut pg_sys::IndexInfo,
 ) -> *mut pg_sys::IndexBuildResult {
+    // SAFETY (this function's blocks): Postgres passes the open heap and
+    // index, and the IndexInfo of the index being built.
     if unsafe {
         pg_sys::RelationGetNumberOfBlocksInFork(index_rel, pg_sys::ForkNumber::MAIN_FORKNUM)
     } != 0
@@ -235,10 +254,12 @@ pub unsafe extern "C-unwind" fn ambuild(
         dim: declared_dim(index_rel),
         ids: Vec::new(),
         vectors: Vec::new(),
+        // SAFETY: a GUC, read on the backend's thread.
         budget: unsafe { pg_sys::maintenance_work_mem } as usize * 1024,
         index: None,
         heap_tuples: 0.0,
         index_tuples: 0.0,
+        // SAFETY: a child of the current context, deleted at the end.
         tmp: unsafe {
             pg_sys::AllocSetContextCreateExtended(
                 pg_sys::CurrentMemoryContext,
@@ -250,6 +271,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         },
     };
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
+    // SAFETY: the scan calls `build_callback` with `st`, which outlives it.
     unsafe {
         let total = (*(*heap).rd_rel).reltuples;
         if total > 0.0 {
@@ -271,6 +293,8 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_WRITE);
     drop(st.index.take());
+    // SAFETY: every page is written (the index handle is dropped) before
+    // they are logged; the result is palloc'd for Postgres to take.
     unsafe {
         if relation_needs_wal(index_rel) {
             let n = pg_sys::RelationGetNumberOfBlocksInFork(
@@ -295,6 +319,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index_rel: pg_sys::Relation) {
     let store = PgStore::new(index_rel, pg_sys::ForkNumber::INIT_FORKNUM, Logging::AtEnd);
     let opts = engine_options(index_rel, declared_dim(index_rel).unwrap_or(1));
     drop(Index::create(store, opts).unwrap_or_else(|e| engine_error(index_rel, e)));
+    // SAFETY: the open index's init fork, fully written just above.
     unsafe {
         let n =
             pg_sys::RelationGetNumberOfBlocksInFork(index_rel, pg_sys::ForkNumber::INIT_FORKNUM);

@@ -32,6 +32,7 @@ thread_local! {
 }
 
 fn key(rel: pg_sys::Relation) -> (u32, u32, u32) {
+    // SAFETY: callers pass an open relation.
     let n = unsafe { (*rel).rd_node };
     (n.spcNode.into(), n.dbNode.into(), n.relNode.into())
 }

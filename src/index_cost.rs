@@ -7,8 +7,25 @@
 //! without LIMIT (every row fetched at random) the sequential scan wins.
 //! Without an ORDER BY on the indexed operator the index is never chosen.
 
-use crate::index_options::SEARCH_LIST_SIZE;
+use crate::index_options::search_settings;
+use crate::index_store::{Logging, PgStore};
 use pgrx::pg_sys;
+
+/// What a search of the index will do: its list size (the scan's own
+/// settings) and the graph degree `R` (from the meta page; 0 if it cannot
+/// be read, and the estimate then counts no neighbour estimates).
+fn search_shape(index_oid: pg_sys::Oid) -> (usize, usize) {
+    // SAFETY: the planner holds a lock on every index it considers, so
+    // opening it with NoLock is safe; closed right after the reads.
+    unsafe {
+        let rel = pg_sys::index_open(index_oid, pg_sys::NoLock as i32);
+        let list = search_settings(rel).search_list_size;
+        let store = PgStore::new(rel, pg_sys::ForkNumber::MAIN_FORKNUM, Logging::Generic);
+        let r = diskvec_engine::read_options(&store).map_or(0, |o| o.max_degree);
+        pg_sys::index_close(rel, pg_sys::NoLock as i32);
+        (list, r)
+    }
+}
 
 #[pgrx::pg_guard]
 #[allow(clippy::too_many_arguments)]
@@ -22,6 +39,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     correlation: *mut f64,
     pages: *mut f64,
 ) {
+    // SAFETY: Postgres passes a valid path and output pointers.
     unsafe {
         *selectivity = 1.0;
         *correlation = 0.0;
@@ -34,11 +52,11 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         }
         let info = &*(*path).indexinfo;
         let tuples = (*info.rel).tuples.max(1.0);
-        let list = SEARCH_LIST_SIZE.get().max(1) as f64;
+        let (list, r) = search_shape(info.indexoid);
+        let list = list as f64;
         let reads = (list * 1.2).min(info.pages.max(1) as f64);
-        // Neighbours estimated per expanded node: about R, 48 by default
-        // (56 for L2; a cost estimate need not tell them apart).
-        let estimates = list * 48.0;
+        // Neighbours estimated per expanded node: about R.
+        let estimates = list * r as f64;
         // Node pages are the index's hot set and mostly in shared buffers, so
         // a read is charged like a sequential page, not a random one.
         *startup = reads * pg_sys::seq_page_cost + estimates * pg_sys::cpu_operator_cost;

@@ -5,6 +5,8 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{pg_sys, PgLogLevel, PgSqlErrorCode, PgSqlErrorCode::*};
 
 pub fn relation_name(rel: pg_sys::Relation) -> String {
+    // SAFETY: callers pass an open relation, whose rd_rel holds its
+    // NUL-terminated name.
     unsafe {
         let name = &(*(*rel).rd_rel).relname;
         std::ffi::CStr::from_ptr(name.data.as_ptr())

@@ -1,4 +1,12 @@
 //! `CREATE INDEX ... WITH (...)` options and the `diskvec.*` settings.
+//!
+//! The search settings also exist as index options of the same name
+//! (`ALTER INDEX ... SET (search_list_size = 40)`), the index's own
+//! defaults: a scan takes each from the session (`SET`, `SET LOCAL`, the
+//! connection's options) if it set one, else from the index, else from the
+//! server's configuration (`postgresql.conf`, `ALTER DATABASE/ROLE ... SET`)
+//! or the built-in default. Index options are DDL, so Citus applies them to
+//! every shard's index, and a shard moved or split keeps them.
 
 use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CStr;
@@ -19,6 +27,9 @@ pub struct RelOptions {
     pub build_list_size: i32,
     pub quant_bits: i32,
     pub alpha: f64,
+    pub search_list_size: i32,
+    pub rerank: i32,
+    pub max_scan_tuples: i32,
 }
 
 static mut KIND: pg_sys::relopt_kind::Type = 0;
@@ -31,6 +42,30 @@ pub const DEFAULT_BUILD_LIST_SIZE: i32 = 0;
 const MAX_NEIGHBORS_RANGE: (i32, i32) = (4, 1024);
 const BUILD_LIST_SIZE_RANGE: (i32, i32) = (8, 2000);
 pub const DEFAULT_ALPHA: f64 = 1.2;
+/// A search option at -1 is not set: the `diskvec.*` setting applies.
+const UNSET: i32 = -1;
+/// The search options: name, the setting they stand in for, and bounds of
+/// an explicit value (the same as the setting's).
+const SEARCH_OPTIONS: [(&CStr, &CStr, &CStr, (i32, i32)); 3] = [
+    (
+        c"search_list_size",
+        c"diskvec.search_list_size",
+        c"Index default of diskvec.search_list_size, 1 to 10000 (-1: the setting)",
+        (1, 10000),
+    ),
+    (
+        c"rerank",
+        c"diskvec.rerank",
+        c"Index default of diskvec.rerank, 0 to 10000 (-1: the setting)",
+        (0, 10000),
+    ),
+    (
+        c"max_scan_tuples",
+        c"diskvec.max_scan_tuples",
+        c"Index default of diskvec.max_scan_tuples, 1 to 2147483647 (-1: the setting)",
+        (1, i32::MAX),
+    ),
+];
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -63,6 +98,8 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // SAFETY: `_PG_init` runs once per backend, before any other use of
+    // KIND; the option names and descriptions are static C strings.
     unsafe {
         KIND = pg_sys::add_reloption_kind();
         let lock = pg_sys::AccessExclusiveLock as i32;
@@ -103,6 +140,23 @@ pub fn init() {
             lock,
         );
     }
+    // A scan reads the search options when it starts, so changing them
+    // need not wait for running queries (as btree's deduplicate_items).
+    for (name, _, desc, (_, max)) in SEARCH_OPTIONS {
+        // SAFETY: called once from _PG_init, as the options above; the
+        // strings are 'static.
+        unsafe {
+            pg_sys::add_int_reloption(
+                KIND,
+                name.as_ptr(),
+                desc.as_ptr(),
+                UNSET,
+                UNSET,
+                max,
+                pg_sys::ShareUpdateExclusiveLock as i32,
+            );
+        }
+    }
 }
 
 fn elt(
@@ -142,7 +196,24 @@ pub unsafe extern "C-unwind" fn amoptions(
             offset_of!(RelOptions, quant_bits),
         ),
         elt(c"alpha", RELOPT_TYPE_REAL, offset_of!(RelOptions, alpha)),
+        elt(
+            SEARCH_OPTIONS[0].0,
+            RELOPT_TYPE_INT,
+            offset_of!(RelOptions, search_list_size),
+        ),
+        elt(
+            SEARCH_OPTIONS[1].0,
+            RELOPT_TYPE_INT,
+            offset_of!(RelOptions, rerank),
+        ),
+        elt(
+            SEARCH_OPTIONS[2].0,
+            RELOPT_TYPE_INT,
+            offset_of!(RelOptions, max_scan_tuples),
+        ),
     ];
+    // SAFETY: `parse` describes fields of RelOptions at their offsets, and
+    // KIND was registered in `init`.
     let opts = unsafe {
         pg_sys::build_reloptions(
             reloptions,
@@ -156,6 +227,7 @@ pub unsafe extern "C-unwind" fn amoptions(
     if validate && !opts.is_null() {
         // 0 stands for the operator class's default, so Postgres' bounds
         // start at 0; the gap up to the real minimum is checked here.
+        // SAFETY: what build_reloptions just filled, a RelOptions.
         let o = unsafe { &*(opts as *const RelOptions) };
         for (name, value, (min, max)) in [
             ("max_neighbors", o.max_neighbors, MAX_NEIGHBORS_RANGE),
@@ -171,28 +243,104 @@ pub unsafe extern "C-unwind" fn amoptions(
                 );
             }
         }
+        // -1 stands for the setting; the gap up to the real minimum.
+        for ((name, _, _, (min, max)), value) in SEARCH_OPTIONS.iter().zip(search_options(o)) {
+            if value != UNSET && value < *min {
+                crate::errors::raise(
+                    pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("value {value} out of bounds for option \"{}\"", name.to_string_lossy()),
+                    Some(&format!(
+                        "Valid values are between \"{min}\" and \"{max}\", or -1 for the diskvec.{} setting.",
+                        name.to_string_lossy()
+                    )),
+                );
+            }
+        }
     }
     opts.cast()
 }
 
-/// The index's options, defaults filled in.
-pub fn of(index: pg_sys::Relation) -> (usize, usize, f32, Option<usize>) {
-    let opts = unsafe { (*index).rd_options as *const RelOptions };
-    if opts.is_null() {
-        return (
-            DEFAULT_MAX_NEIGHBORS as usize,
-            DEFAULT_BUILD_LIST_SIZE as usize,
-            DEFAULT_ALPHA as f32,
-            None,
-        );
+/// An index's `WITH (...)` options as given: 0 (or `None`) where the
+/// operator class's or the dimension's default applies.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexOptions {
+    pub max_neighbors: usize,
+    pub build_list_size: usize,
+    pub alpha: f32,
+    pub quant_bits: Option<usize>,
+}
+
+/// The index's options.
+pub fn of(index: pg_sys::Relation) -> IndexOptions {
+    // SAFETY: an open index's rd_options is NULL or what `amoptions` built.
+    let opts = unsafe { ((*index).rd_options as *const RelOptions).as_ref() };
+    match opts {
+        None => IndexOptions {
+            max_neighbors: DEFAULT_MAX_NEIGHBORS as usize,
+            build_list_size: DEFAULT_BUILD_LIST_SIZE as usize,
+            alpha: DEFAULT_ALPHA as f32,
+            quant_bits: None,
+        },
+        Some(o) => IndexOptions {
+            max_neighbors: o.max_neighbors as usize,
+            build_list_size: o.build_list_size as usize,
+            alpha: o.alpha as f32,
+            quant_bits: (o.quant_bits > 0).then_some(o.quant_bits as usize),
+        },
     }
-    let o = unsafe { &*opts };
-    (
-        o.max_neighbors as usize,
-        o.build_list_size as usize,
-        o.alpha as f32,
-        (o.quant_bits > 0).then_some(o.quant_bits as usize),
-    )
+}
+
+fn search_options(o: &RelOptions) -> [i32; 3] {
+    [o.search_list_size, o.rerank, o.max_scan_tuples]
+}
+
+/// The search settings a scan of `index` uses, in the order of
+/// `SEARCH_OPTIONS`.
+pub struct SearchSettings {
+    pub search_list_size: usize,
+    pub rerank: usize,
+    pub max_scan_tuples: usize,
+}
+
+/// Resolves the search settings for a scan of `index`: the session's value
+/// if it set one, else the index's option if set, else the setting's value
+/// (from the server's configuration or the built-in default).
+pub fn search_settings(index: pg_sys::Relation) -> SearchSettings {
+    let mut v = [SEARCH_LIST_SIZE.get(), RERANK.get(), MAX_SCAN_TUPLES.get()];
+    // SAFETY: `index` is an open index relation of this access method, so
+    // its rd_options, when not null, is what `amoptions` built.
+    let opts = unsafe { ((*index).rd_options as *const RelOptions).as_ref() };
+    if let Some(o) = opts {
+        for (i, option) in search_options(o).into_iter().enumerate() {
+            if option != UNSET && !set_by_session(SEARCH_OPTIONS[i].1) {
+                v[i] = option;
+            }
+        }
+    }
+    SearchSettings {
+        search_list_size: v[0].max(1) as usize,
+        rerank: v[1].max(0) as usize,
+        max_scan_tuples: v[2].max(1) as usize,
+    }
+}
+
+/// Did the session choose this setting's value (`SET`, `SET LOCAL`, or the
+/// connection's start-up options), rather than inherit it from the server,
+/// database or role configuration or the built-in default?
+fn set_by_session(name: &CStr) -> bool {
+    // SAFETY: Postgres' array of settings, valid for the backend's life (it
+    // is only reallocated when a setting is added, and this runs outside
+    // that); each entry's name is a NUL-terminated string.
+    unsafe {
+        let vars = pg_sys::get_guc_variables();
+        for i in 0..pg_sys::GetNumConfigOptions().max(0) as usize {
+            let g = &**vars.add(i);
+            if CStr::from_ptr(g.name) == name {
+                return g.source >= pg_sys::GucSource::PGC_S_CLIENT;
+            }
+        }
+    }
+    false
 }
 
 /// A palloc'd options struct in the layout `of` reads, for an access method
@@ -207,6 +355,9 @@ pub fn new_rel_options(max_neighbors: i32, build_list_size: i32, extra: usize) -
         (*o).max_neighbors = max_neighbors;
         (*o).build_list_size = build_list_size;
         (*o).alpha = DEFAULT_ALPHA;
+        (*o).search_list_size = UNSET;
+        (*o).rerank = UNSET;
+        (*o).max_scan_tuples = UNSET;
         o
     }
 }

@@ -1,7 +1,8 @@
 //! `ambeginscan`, `amrescan`, `amgettuple`, `amendscan`: ORDER BY distance
 //! through the engine's streaming search.
 //!
-//! The first batch is a search with `diskvec.search_list_size`; when a
+//! The first batch is a search with `diskvec.search_list_size` (or the
+//! index's option: `index_options::search_settings`); when a
 //! filter rejects rows and the executor keeps asking, each further batch
 //! doubles the list and continues where the last stopped (pgvector's
 //! iterative scan), until `diskvec.max_scan_tuples`. Rows come out in strict
@@ -11,7 +12,7 @@
 
 use crate::index_cache::{self, PgIndex};
 use crate::index_errors::engine_error;
-use crate::index_options::{MAX_SCAN_TUPLES, RERANK, SEARCH_LIST_SIZE};
+use crate::index_options::search_settings;
 use crate::index_store::PgStore;
 use crate::index_tid::id_to_tid;
 use crate::vector_datum::VectorArg;
@@ -26,6 +27,7 @@ struct ScanState {
     query: Option<Vec<f32>>,
     last: f32,
     seen: usize,
+    max_scan_tuples: usize,
     reset_hook: *mut pg_sys::MemoryContextCallback,
 }
 
@@ -44,11 +46,17 @@ impl ScanState {
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn free_on_reset(arg: *mut std::ffi::c_void) {
     if !arg.is_null() {
+        // SAFETY: `arg` is the Box `ambeginscan` leaked, still owned by
+        // the scan: `amendscan` clears it before freeing the state itself.
         drop(unsafe { Box::from_raw(arg as *mut ScanState) });
     }
 }
 
-fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+/// # Safety
+/// `scan` is a scan `ambeginscan` set up and `amendscan` has not ended.
+unsafe fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+    // SAFETY: the caller's promise: `opaque` is our live ScanState, used by
+    // one callback at a time.
     unsafe { &mut *((*scan).opaque as *mut ScanState) }
 }
 
@@ -59,6 +67,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
     unsafe {
+        // SAFETY: Postgres hands us the open index; the scan descriptor and
+        // the reset hook live in the current (scan) memory context, and the
+        // hook frees the state if that context goes without `amendscan`.
         let scan = pg_sys::RelationGetIndexScan(index_rel, nkeys, norderbys);
         let hook = pg_sys::palloc0(std::mem::size_of::<pg_sys::MemoryContextCallback>())
             as *mut pg_sys::MemoryContextCallback;
@@ -68,6 +79,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             query: None,
             last: f32::NEG_INFINITY,
             seen: 0,
+            max_scan_tuples: 1,
             reset_hook: hook,
         }));
         (*hook).func = Some(free_on_reset);
@@ -86,8 +98,12 @@ pub unsafe extern "C-unwind" fn amrescan(
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
-    let st = state(scan);
+    // SAFETY: Postgres calls amrescan on a scan ambeginscan made.
+    let st = unsafe { state(scan) };
     st.clear();
+    // SAFETY: `orderbys` holds `norderbys` keys and `orderByData` room for
+    // as many (ambeginscan's `norderbys`); an ORDER BY key's argument is a
+    // vector datum unless flagged NULL.
     unsafe {
         if !orderbys.is_null() && norderbys > 0 {
             std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
@@ -111,6 +127,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     let Some(q) = st.query.take() else {
         return false;
     };
+    // SAFETY: a live scan descriptor.
     let rel = unsafe { (*scan).indexRelation };
     let index = index_cache::reader(rel);
     let Options { dim, metric, .. } = index.options();
@@ -121,10 +138,11 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     if index.is_empty() || (metric == Metric::Cosine && q.iter().all(|x| *x == 0.0)) {
         return false;
     }
+    let settings = search_settings(rel);
+    st.max_scan_tuples = settings.max_scan_tuples;
     let params = SearchParams {
-        search_list_size: crate::pgvector_am::search_list_size(rel, SEARCH_LIST_SIZE.get()).max(1)
-            as usize,
-        rerank: RERANK.get().max(0) as usize,
+        search_list_size: crate::pgvector_am::search_list_size(rel, settings.search_list_size),
+        rerank: settings.rerank,
     };
     let iter = index
         .search_iter(&q, &params)
@@ -142,11 +160,13 @@ pub unsafe extern "C-unwind" fn amgettuple(
     scan: pg_sys::IndexScanDesc,
     _direction: pg_sys::ScanDirection::Type,
 ) -> bool {
-    let st = state(scan);
+    // SAFETY: Postgres calls amgettuple on a scan ambeginscan made.
+    let st = unsafe { state(scan) };
     if st.iter.is_none() && !start(scan, st) {
         return false;
     }
-    let max = MAX_SCAN_TUPLES.get().max(1) as usize;
+    let max = st.max_scan_tuples;
+    // SAFETY: a live scan descriptor.
     let rel = unsafe { (*scan).indexRelation };
     let iter = st.iter.as_mut().unwrap();
     loop {
@@ -163,6 +183,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
                     continue;
                 }
                 st.last = d;
+                // SAFETY: a live scan descriptor's output fields.
                 unsafe {
                     (*scan).xs_heaptid = id_to_tid(id);
                     (*scan).xs_recheck = false;
@@ -176,6 +197,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    // SAFETY: the state ambeginscan leaked, freed once: the reset hook is
+    // disarmed first and `opaque` cleared after.
     unsafe {
         let st = (*scan).opaque as *mut ScanState;
         if st.is_null() {

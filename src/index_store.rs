@@ -37,9 +37,12 @@ pub struct PgStore {
     nblocks: Cell<BlockNo>,
 }
 
-// A backend is single-threaded and the store never leaves it. The build's
-// worker threads only run pure graph code, never a page access.
+// SAFETY: a backend is single-threaded and the store never leaves it. The
+// build shares the index (and so this store) with its worker threads, but
+// they only run pure engine code (graph, encoding, normalization), never a
+// page access: every PageStore call stays on the backend's thread.
 unsafe impl Send for PgStore {}
+// SAFETY: as for Send.
 unsafe impl Sync for PgStore {}
 
 impl PgStore {
@@ -59,6 +62,7 @@ impl PgStore {
     }
 
     fn blocks(&self) -> BlockNo {
+        // SAFETY: `rel` is the open relation this store serves.
         let n = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(self.rel.get(), self.fork) };
         self.nblocks.set(n);
         n
@@ -68,6 +72,8 @@ impl PgStore {
         if blkno >= self.nblocks.get() && blkno >= self.blocks() {
             return Err(Error::OutOfRange(blkno));
         }
+        // SAFETY: an existing block (checked above) of the open relation;
+        // ReadBufferExtended pins it or raises an ERROR.
         let buf = unsafe {
             pg_sys::ReadBufferExtended(
                 self.rel.get(),
@@ -81,7 +87,14 @@ impl PgStore {
     }
 
     /// Copy an engine page into a buffer page (header set up as ours).
+    ///
+    /// # Safety
+    /// `dst` is a whole, exclusively locked buffer page (or a Generic WAL
+    /// image of one): `BLCKSZ` writable bytes.
     unsafe fn fill(dst: *mut u8, page: &Page) {
+        // SAFETY: `dst` has BLCKSZ bytes (the caller's promise); the copy
+        // writes PAGE_SIZE - 4 bytes from PG_PAGE_HEADER + 4, which ends
+        // exactly at BLCKSZ (see the assertion at the top of this file).
         unsafe {
             pg_sys::PageInit(dst.cast(), BLCKSZ, 0);
             let hdr = dst as *mut pg_sys::PageHeaderData;
@@ -97,6 +110,9 @@ impl PgStore {
     }
 
     fn put(&self, buf: &LockedBuffer, page: &Page, full_image: bool) {
+        // SAFETY: `buf` is pinned and exclusively locked by this backend;
+        // the page written is its registered Generic WAL image (logged) or
+        // the buffer itself (a build, logged at its end), then marked dirty.
         unsafe {
             if self.logging == Logging::Generic {
                 let mut wal = GenericWal::start(self.rel.get());
@@ -121,6 +137,7 @@ pub struct LockedBuffer(pg_sys::Buffer);
 
 impl LockedBuffer {
     fn lock(buf: pg_sys::Buffer, mode: u32) -> Self {
+        // SAFETY: `buf` is a buffer this backend pinned and has not locked.
         unsafe { pg_sys::LockBuffer(buf, mode as i32) };
         LockedBuffer(buf)
     }
@@ -128,6 +145,7 @@ impl LockedBuffer {
 
 impl Drop for LockedBuffer {
     fn drop(&mut self) {
+        // SAFETY: pinned and locked by `lock`, released only here.
         unsafe { pg_sys::UnlockReleaseBuffer(self.0) };
     }
 }
@@ -142,12 +160,14 @@ struct GenericWal {
 impl GenericWal {
     fn start(rel: pg_sys::Relation) -> Self {
         GenericWal {
+            // SAFETY: `rel` is an open relation.
             state: unsafe { pg_sys::GenericXLogStart(rel) },
         }
     }
 
     fn finish(&mut self) {
         let state = std::mem::replace(&mut self.state, std::ptr::null_mut());
+        // SAFETY: a started record, finished once (the state is taken).
         unsafe { pg_sys::GenericXLogFinish(state) };
     }
 }
@@ -155,6 +175,7 @@ impl GenericWal {
 impl Drop for GenericWal {
     fn drop(&mut self) {
         if !self.state.is_null() {
+            // SAFETY: a started record that was never finished.
             unsafe { pg_sys::GenericXLogAbort(self.state) };
         }
     }
@@ -169,6 +190,9 @@ pub struct PageView {
 impl Deref for PageView {
     type Target = Page;
     fn deref(&self) -> &Page {
+        // SAFETY: `page` points into the buffer `_buf` keeps pinned and
+        // share-locked for as long as this view lives, 8-aligned after
+        // the page header (as `Page` needs).
         unsafe { &*self.page }
     }
 }
@@ -178,9 +202,11 @@ impl PageStore for PgStore {
 
     fn read(&self, blkno: BlockNo) -> Result<PageView> {
         let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_SHARE)?;
-        let page = unsafe { pg_sys::BufferGetPage(buf.0) as *const u8 };
+        // SAFETY: a pinned, share-locked buffer's page, BLCKSZ bytes; the
+        // engine page starts after the Postgres page header.
+        let page = unsafe { (pg_sys::BufferGetPage(buf.0) as *const u8).add(PG_PAGE_HEADER) };
         Ok(PageView {
-            page: unsafe { page.add(PG_PAGE_HEADER) }.cast(),
+            page: page.cast(),
             _buf: buf,
         })
     }
@@ -197,6 +223,10 @@ impl PageStore for PgStore {
     /// so the buffer keeps its old contents.
     fn modify<R>(&self, blkno: BlockNo, f: impl FnOnce(&mut Page) -> Result<R>) -> Result<R> {
         let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_EXCLUSIVE)?;
+        // SAFETY: the buffer is pinned and exclusively locked by this
+        // backend for the whole step. Under Generic WAL `f` changes the
+        // record's page image (BLCKSZ, block-aligned like a buffer), else a
+        // private copy that is written back whole.
         unsafe {
             if self.logging == Logging::Generic {
                 let mut wal = GenericWal::start(self.rel.get());
@@ -223,6 +253,9 @@ impl PageStore for PgStore {
 
     fn extend(&self) -> Result<BlockNo> {
         let rel = self.rel.get();
+        // SAFETY: the relation extension lock serializes extenders; P_NEW
+        // returns a new pinned buffer, locked before the extension lock is
+        // released so no one else can see it half-initialised.
         let buf = unsafe {
             pg_sys::LockRelationForExtension(rel, pg_sys::ExclusiveLock as i32);
             let b = pg_sys::ReadBufferExtended(
@@ -236,6 +269,7 @@ impl PageStore for PgStore {
             pg_sys::UnlockRelationForExtension(rel, pg_sys::ExclusiveLock as i32);
             locked
         };
+        // SAFETY: a pinned buffer.
         let blkno = unsafe { pg_sys::BufferGetBlockNumber(buf.0) };
         // A new page is logged whole, so replay never sees it uninitialised.
         self.put(&buf, &Page::zeroed(), true);
@@ -244,6 +278,7 @@ impl PageStore for PgStore {
     }
 
     fn free(&self, blkno: BlockNo) -> Result<()> {
+        // SAFETY: a block of the open relation.
         unsafe { pg_sys::RecordFreeIndexPage(self.rel.get(), blkno) };
         Ok(())
     }
@@ -259,7 +294,11 @@ impl PageStore for PgStore {
 }
 
 /// Postgres's `RelationNeedsWAL` (a macro, so not in the bindings).
+///
+/// # Safety
+/// `rel` is an open relation.
 pub unsafe fn relation_needs_wal(rel: pg_sys::Relation) -> bool {
+    // SAFETY: the caller's promise; reads its relcache fields.
     unsafe {
         let r = &*rel;
         (*r.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char

@@ -15,6 +15,8 @@ pub fn init() {
     START.call_once(|| {
         let _ = rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("diskvec-build-{i}"))
+            // SAFETY: a zeroed sigset_t is a valid argument to sigfillset,
+            // and pthread_sigmask changes only the calling (new) thread's mask.
             .start_handler(|_| unsafe {
                 let mut all: libc::sigset_t = std::mem::zeroed();
                 libc::sigfillset(&mut all);

@@ -16,7 +16,7 @@ use crate::index_errors::{engine_error, relation_name};
 use crate::index_store::{Logging, PgStore};
 use crate::index_tid::tid_to_id;
 use crate::vector_datum::VectorArg;
-use diskvec_engine::{format, Index, Metric, PageStore};
+use diskvec_engine::{check_pages, Index, Metric};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode::*;
 
@@ -38,15 +38,20 @@ unsafe extern "C-unwind" fn heap_callback(
     alive: bool,
     state: *mut std::ffi::c_void,
 ) {
+    // SAFETY: `state` is the HeapCheck `diskvec_verify` passed to the
+    // scan, which outlives it; one value and null flag (one column).
     let st = unsafe { &mut *(state as *mut HeapCheck) };
+    // SAFETY: as above.
     if !alive || unsafe { *isnull } {
         return;
     }
+    // SAFETY: a non-null value of the vector column.
     let v = unsafe { VectorArg::from_datum(*values) };
     if !indexable(st.index_rel, st.metric, v.as_slice(), None) {
         return;
     }
     st.live += 1;
+    // SAFETY: the heap tuple's TID, valid for the call.
     let id = tid_to_id(unsafe { &*tid });
     if !st.index.contains(id) {
         st.missing += 1;
@@ -60,41 +65,26 @@ fn corrupted(msg: String) -> ! {
 
 pg_function! {
     /// `diskvec_verify(regclass) RETURNS text`.
-    fn diskvec_verify(fcinfo) {
-        let oid = pg_sys::Oid::from(unsafe { crate::fmgr::arg(fcinfo, 0) }.value() as u32);
+    fn diskvec_verify(args) {
+        let oid = args.oid(0);
         // The table first (as amcheck does), with ShareLock: no concurrent
         // writes while we compare.
+        // SAFETY: a catalog lookup; InvalidOid when `oid` is no index.
         let heap_oid = unsafe { pg_sys::IndexGetRelation(oid, true) };
         if heap_oid == pg_sys::InvalidOid {
             crate::errors::raise(ERRCODE_WRONG_OBJECT_TYPE, "relation is not a diskvec index", None);
         }
+        // SAFETY: an existing table (its index exists); closed below, or by
+        // the transaction's end if an ERROR intervenes.
         let heap = unsafe { pg_sys::table_open(heap_oid, pg_sys::ShareLock as i32) };
         let index_rel = crate::index_info::OpenIndex::open(oid);
         let rel = index_rel.0;
         let name = relation_name(rel);
 
         let store = PgStore::new(rel, pg_sys::ForkNumber::MAIN_FORKNUM, Logging::Generic);
-        let pages = store.len();
-        let mut unused = 0;
-        for blk in 0..pages {
-            pgrx::check_for_interrupts!();
-            let p = store.read(blk).unwrap_or_else(|e| engine_error(rel, e));
-            let h = format::header(&p);
-            if h.magic == 0 && h.version == 0 && h.kind == 0 {
-                // Extended but never written (a crash between the two).
-                unused += 1;
-                continue;
-            }
-            if h.magic != format::MAGIC || h.version != format::FORMAT_VERSION {
-                corrupted(format!(
-                    "index \"{name}\": block {blk} has magic {:#x} version {} (expected {:#x} version {})",
-                    h.magic, h.version, format::MAGIC, format::FORMAT_VERSION
-                ));
-            }
-            if !(1..=4).contains(&h.kind) {
-                corrupted(format!("index \"{name}\": block {blk} has unknown page kind {}", h.kind));
-            }
-        }
+        let summary = check_pages(&store, || { pgrx::check_for_interrupts!(); })
+            .unwrap_or_else(|e| engine_error(rel, e));
+        let (pages, unused) = (summary.pages, summary.never_written);
         let index = Index::open(store).unwrap_or_else(|e| engine_error(rel, e));
         index
             .check_graph(false)
@@ -108,6 +98,8 @@ pg_function! {
             missing: 0,
             first_missing: None,
         };
+        // SAFETY: the open heap and index; the scan calls `heap_callback`
+        // with `st`, which outlives it.
         unsafe {
             let info = pg_sys::BuildIndexInfo(rel);
             pg_sys::table_index_build_scan(

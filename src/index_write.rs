@@ -33,6 +33,8 @@ impl VacuumLock {
         Self::take(rel, pg_sys::ExclusiveLock)
     }
     fn take(rel: pg_sys::Relation, mode: u32) -> Self {
+        // SAFETY: `rel` is the open index; the page lock is released in
+        // `drop`, or by Postgres itself when an ERROR aborts the transaction.
         unsafe { pg_sys::LockPage(rel, VACUUM_LOCK_BLOCK, mode as i32) };
         VacuumLock(rel, mode as i32)
     }
@@ -40,6 +42,7 @@ impl VacuumLock {
 
 impl Drop for VacuumLock {
     fn drop(&mut self) {
+        // SAFETY: taken by `take` with this mode, released once.
         unsafe { pg_sys::UnlockPage(self.0, VACUUM_LOCK_BLOCK, self.1) };
     }
 }
@@ -57,9 +60,12 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
+    // SAFETY: Postgres passes one value and null flag per index column
+    // (one column here); a non-null value is a vector.
     if unsafe { *isnull } {
         return false;
     }
+    // SAFETY: as above.
     let v = unsafe { VectorArg::from_datum(*values) };
     let v = v.as_slice();
     let metric = metric_of(index_rel);
@@ -67,6 +73,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     if !indexable(index_rel, metric, v, typmod_dim) {
         return false;
     }
+    // SAFETY: the heap tuple's TID, valid for the call.
     let id = tid_to_id(unsafe { &*heap_tid });
     // One try at the insert, holding the lock shared or (`exclusive`)
     // exclusively; false if it needs the exclusive lock and lacks it.
@@ -80,7 +87,7 @@ pub unsafe extern "C-unwind" fn aminsert(
                     if !exclusive {
                         return false;
                     }
-                    let bits = index_options::of(index_rel).3;
+                    let bits = index_options::of(index_rel).quant_bits;
                     index
                         .set_dimension(v.len(), bits)
                         .unwrap_or_else(|e| engine_error(index_rel, e));
@@ -112,6 +119,8 @@ pub unsafe extern "C-unwind" fn aminsert(
 
 fn stats_or_new(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
     if stats.is_null() {
+        // SAFETY: a zeroed result struct in the current memory context,
+        // which Postgres takes over.
         unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
     } else {
         stats
@@ -129,6 +138,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     callback: pg_sys::IndexBulkDeleteCallback,
     callback_state: *mut std::ffi::c_void,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: Postgres passes a valid IndexVacuumInfo for the open index.
     let rel = unsafe { (*info).index };
     let stats = stats_or_new(stats);
     let Some(callback) = callback else {
@@ -139,7 +149,11 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         let removed = index
             .delete_where(|id| {
                 let mut tid = id_to_tid(id);
-                unsafe { callback(&mut tid, callback_state) }
+                // SAFETY: VACUUM's own callback and state, called on the
+                // backend's thread; the guard turns an ERROR it raises
+                // (a longjmp) into a Rust panic, so it unwinds through our
+                // frames instead of jumping over them.
+                unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| callback(&mut tid, callback_state)) }
             })
             .unwrap_or_else(|e| engine_error(rel, e));
         if removed > 0 {
@@ -148,6 +162,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         }
         (removed, index.len())
     });
+    // SAFETY: `stats` is ours or Postgres's result struct; `rel` is open.
     unsafe {
         (*stats).tuples_removed += removed as f64;
         (*stats).num_index_tuples = live as f64;
@@ -163,12 +178,14 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
     stats: *mut pg_sys::IndexBulkDeleteResult,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
-    if unsafe { (*info).analyze_only } {
+    // SAFETY: Postgres passes a valid IndexVacuumInfo for the open index.
+    let (analyze_only, rel) = unsafe { ((*info).analyze_only, (*info).index) };
+    if analyze_only {
         return stats;
     }
-    let rel = unsafe { (*info).index };
     let stats = stats_or_new(stats);
     let live = index_cache::reader(rel).len();
+    // SAFETY: as in `ambulkdelete`.
     unsafe {
         (*stats).num_index_tuples = live as f64;
         (*stats).num_pages =

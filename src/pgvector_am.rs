@@ -118,6 +118,10 @@ fn check_bounds(name: &str, value: i32, (min, max, _): (i32, i32, i32)) {
 }
 
 /// Parses `reloptions` of `kind` with the option names `a` and `b`.
+///
+/// # Safety
+/// `reloptions` is the `text[]` datum (or zero) Postgres passed to
+/// `amoptions`, and `kind` a kind registered with `names`.
 unsafe fn parse(
     reloptions: pg_sys::Datum,
     validate: bool,
@@ -218,39 +222,33 @@ unsafe extern "C-unwind" fn ivfflat_options(
     options(0, 0, 0, 0, given.a)
 }
 
-/// The name of the open index's access method handler ("" if unknown).
-fn handler(index: pg_sys::Relation) -> String {
-    // SAFETY: the relation is open; rd_amhandler is its handler's oid.
-    unsafe {
-        let name = pg_sys::get_func_name((*index).rd_amhandler);
-        if name.is_null() {
-            return String::new();
-        }
-        CStr::from_ptr(name).to_string_lossy().into_owned()
-    }
+/// The open index's access method routine (relcache's copy).
+fn routine_of(index: pg_sys::Relation) -> Option<&'static pg_sys::IndexAmRoutine> {
+    // SAFETY: an open index relation's rd_indam is NULL or its access
+    // method's routine, kept by the relcache while the relation is open.
+    unsafe { (*index).rd_indam.as_ref() }
 }
 
-/// True for an index that is a diskvec graph: `USING diskvec`, `hnsw` or
-/// `ivfflat`.
+/// True for an index that is a diskvec graph (`USING diskvec`, `hnsw` or
+/// `ivfflat`): its access method scans with diskvec's callback, whatever
+/// the method is named.
 pub fn is_diskvec_graph(index: pg_sys::Relation) -> bool {
-    matches!(
-        handler(index).as_str(),
-        "diskvec_handler" | "hnswhandler" | "ivfflathandler"
-    )
+    let scan = routine_of(index).and_then(|a| a.amgettuple);
+    scan.map(|f| f as usize) == Some(crate::index_scan::amgettuple as *const () as usize)
 }
 
-/// What an index was created with, if it is a `hnsw` or `ivfflat` index.
+/// What an index was created with, if it is a `hnsw` or `ivfflat` index
+/// (told apart by their options parser, which only those methods have).
 fn given(index: pg_sys::Relation) -> Option<(&'static str, i32, i32, i32)> {
-    let method = match handler(index).as_str() {
-        "hnswhandler" => "hnsw",
-        "ivfflathandler" => "ivfflat",
-        _ => return None,
-    };
+    type Parser = unsafe extern "C-unwind" fn(pg_sys::Datum, bool) -> *mut pg_sys::bytea;
+    let parser = routine_of(index)?.amoptions.map(|f| f as usize);
+    let methods: [(Parser, &str); 2] = [(hnsw_options, "hnsw"), (ivfflat_options, "ivfflat")];
+    let (_, method) = methods.iter().find(|(f, _)| Some(*f as usize) == parser)?;
     // SAFETY: the options of a hnsw/ivfflat index, when set, are the
     // PgvectorOptions that `options` above made (relcache keeps them).
     let o = unsafe { ((*index).rd_options as *const PgvectorOptions).as_ref() };
-    Some(o.map_or((method, 0, 0, 0), |o| {
-        (method, o.m, o.ef_construction, o.lists)
+    Some(o.map_or((*method, 0, 0, 0), |o| {
+        (*method, o.m, o.ef_construction, o.lists)
     }))
 }
 
@@ -262,7 +260,8 @@ unsafe extern "C-unwind" fn ambuild(
 ) -> *mut pg_sys::IndexBuildResult {
     if let Some((method, m, ef, lists)) = given(index) {
         let name = crate::index_errors::relation_name(index);
-        let (r, l, _, _) = crate::index_options::of(index);
+        let o = crate::index_options::of(index);
+        let (r, l) = (o.max_neighbors, o.build_list_size);
         let shown = |v: usize| {
             if v == 0 {
                 "the operator class's default".to_string()
@@ -294,36 +293,35 @@ unsafe extern "C-unwind" fn ambuild(
     unsafe { index_build::ambuild(heap, index, info) }
 }
 
-/// The search list for a scan of `index`: `base` (diskvec.search_list_size),
-/// raised by hnsw.ef_search or ivfflat.probes for indexes of those methods.
-pub fn search_list_size(index: pg_sys::Relation, base: i32) -> i32 {
-    match given(index) {
-        Some(("hnsw", ..)) => base.max(EF_SEARCH.get()),
-        Some(("ivfflat", ..)) => base.max(PROBES.get().saturating_mul(LIST_PER_PROBE)),
-        _ => base,
-    }
+/// The search list for a scan of `index`: `base` (diskvec.search_list_size
+/// or the index's option), raised by hnsw.ef_search or ivfflat.probes for
+/// indexes of those methods.
+pub fn search_list_size(index: pg_sys::Relation, base: usize) -> usize {
+    let raised = match given(index) {
+        Some(("hnsw", ..)) => EF_SEARCH.get(),
+        Some(("ivfflat", ..)) => PROBES.get().saturating_mul(LIST_PER_PROBE),
+        _ => 0,
+    };
+    base.max(raised.max(0) as usize)
 }
 
 fn routine(amoptions: pg_sys::amoptions_function) -> pg_sys::Datum {
     let am = index_am::routine();
-    // SAFETY: `routine` returns a fully initialised, palloc'd routine.
-    unsafe {
-        (*am).amoptions = amoptions;
-        (*am).ambuild = Some(ambuild);
-    }
-    pg_sys::Datum::from(am)
+    am.amoptions = amoptions;
+    am.ambuild = Some(ambuild);
+    pg_sys::Datum::from(am as *mut pg_sys::IndexAmRoutine)
 }
 
 pg_function! {
     /// `hnswhandler(internal) RETURNS index_am_handler`: pgvector's name.
-    fn hnswhandler(_fcinfo) {
+    fn hnswhandler(_args) {
         routine(Some(hnsw_options))
     }
 }
 
 pg_function! {
     /// `ivfflathandler(internal) RETURNS index_am_handler`: pgvector's name.
-    fn ivfflathandler(_fcinfo) {
+    fn ivfflathandler(_args) {
         routine(Some(ivfflat_options))
     }
 }

@@ -3,7 +3,6 @@
 //! 0-based int32 indices (ascending), then nnz float4 values.
 
 use crate::errors::raise;
-use crate::fmgr::arg;
 use diskvec_engine::sparsevec::{SparseFormatError, SparseRef, MAX_DIM, MAX_NNZ};
 use pgrx::{pg_sys, PgSqlErrorCode, PgSqlErrorCode::*};
 
@@ -15,6 +14,17 @@ pub struct SparseArg {
 }
 
 impl SparseArg {
+    /// Detoasts `datum` into a plain 4-byte-header value.
+    ///
+    /// # Safety
+    /// `datum` must be a non-null `sparsevec` datum.
+    pub unsafe fn from_datum(datum: pg_sys::Datum) -> Self {
+        // SAFETY: the caller passes a non-null varlena datum; detoasting
+        // returns it, or a palloc'd plain copy, in the current context.
+        let ptr = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *const u8;
+        SparseArg { ptr }
+    }
+
     fn int(&self, at: usize) -> i32 {
         // SAFETY: a detoasted sparsevec holds its three int32 header fields
         // at offsets 4, 8 and 12, 4-byte aligned.
@@ -39,15 +49,6 @@ impl SparseArg {
             }
         }
     }
-}
-
-/// # Safety
-/// `fcinfo` must have a non-null sparsevec argument at `n`.
-pub unsafe fn sparsevec_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> SparseArg {
-    // SAFETY: the caller guarantees a sparsevec datum; detoasting yields a
-    // plain 4-byte-header copy (or the original when already plain).
-    let ptr = unsafe { pg_sys::pg_detoast_datum(arg(fcinfo, n).cast_mut_ptr()) } as *const u8;
-    SparseArg { ptr }
 }
 
 /// A new sparsevec datum in the current memory context.

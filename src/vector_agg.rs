@@ -4,12 +4,19 @@
 //! transition and the combine function (see sql/vector.sql).
 
 use crate::errors::{check_dim, check_element, check_expected_dim, overflow};
-use crate::fmgr::{arg, float8};
-use crate::vector_datum::{new_vector, vector_arg};
+use crate::fmgr::{float8, Args};
+use crate::vector_datum::new_vector;
 use pgrx::pg_sys;
 
-/// The state array's values. Postgres owns the array; we only read it.
-pub(crate) unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
+/// The values of argument `n`, an aggregate state (`float8[]`, the
+/// aggregates' declared state type: `sql/`). Postgres owns the array; we
+/// only read it.
+pub(crate) fn state_values<'a>(args: Args, n: usize, caller: &str) -> &'a [f64] {
+    let datum = args.datum(n);
+    // SAFETY: argument `n` is a non-null float8[] (`Args::new`: the
+    // declaration in sql/ says so). A detoasted float8[] is an ArrayType with its dimensions
+    // after the header; the shape is checked before its data is read as
+    // `dims[0]` doubles at ARR_DATA_PTR.
     unsafe {
         let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
         let a = &*array;
@@ -28,6 +35,8 @@ pub(crate) unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a
 
 pub(crate) fn state_array(values: &[f64]) -> pg_sys::Datum {
     let mut datums: Vec<pg_sys::Datum> = values.iter().map(|&v| float8(v)).collect();
+    // SAFETY: `datums.len()` float8 datums, by value, with float8's storage
+    // parameters; the array is copied out of them.
     unsafe {
         pg_sys::Datum::from(pg_sys::construct_array(
             datums.as_mut_ptr(),
@@ -63,9 +72,9 @@ pub(crate) fn accumulate(state: &[f64], x: &[f64]) -> pg_sys::Datum {
 
 pg_function! {
     /// vector_accum(float8[], vector) -> float8[]
-    fn vector_accum(fcinfo) {
-        let state = state_values(arg(fcinfo, 0), "vector_accum");
-        let v = vector_arg(fcinfo, 1);
+    fn vector_accum(args) {
+        let state = state_values(args, 0, "vector_accum");
+        let v = args.vector(1);
         let x: Vec<f64> = v.as_slice().iter().map(|&e| e as f64).collect();
         accumulate(state, &x)
     }
@@ -76,9 +85,9 @@ pg_function! {
     /// parallel workers. A state without elements (`{n}`) takes the other's
     /// elements; both states' dimensions are checked, as pgvector does since
     /// 0.8.6, so a state beyond 16,000 dimensions is rejected here too.
-    fn vector_combine(fcinfo) {
-        let a = state_values(arg(fcinfo, 0), "vector_combine");
-        let b = state_values(arg(fcinfo, 1), "vector_combine");
+    fn vector_combine(args) {
+        let a = state_values(args, 0, "vector_combine");
+        let b = state_values(args, 1, "vector_combine");
         let (da, db) = (a.len() - 1, b.len() - 1);
         let mut next = Vec::with_capacity(da.max(db) + 1);
         next.push(a[0] + b[0]);
@@ -104,11 +113,11 @@ pg_function! {
 
 pg_function! {
     /// vector_avg(float8[]) -> vector; NULL over no rows, as SQL's avg.
-    fn vector_avg(fcinfo) {
-        let state = state_values(arg(fcinfo, 0), "vector_avg");
+    fn vector_avg(args) {
+        let state = state_values(args, 0, "vector_avg");
         let n = state[0];
         if n == 0.0 {
-            return pgrx::fcinfo::pg_return_null(fcinfo);
+            return args.null();
         }
         let dim = check_dim((state.len() - 1) as i64);
         new_vector(dim, |out| {

@@ -19,12 +19,16 @@ impl VectorArg {
     /// # Safety
     /// `datum` must be a non-null `vector` datum.
     pub unsafe fn from_datum(datum: pg_sys::Datum) -> Self {
+        // SAFETY: the caller passes a non-null varlena datum; detoasting
+        // returns it, or a palloc'd plain copy, in the current context.
         let ptr = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *const u8;
         VectorArg { ptr }
     }
 
     #[inline]
     pub fn dim(&self) -> usize {
+        // SAFETY: a detoasted vector has its int16 dim at byte 4, within
+        // its 8-byte header, 2-aligned.
         unsafe { (self.ptr.add(4) as *const i16).read() as usize }
     }
 
@@ -36,17 +40,13 @@ impl VectorArg {
     }
 }
 
-/// # Safety
-/// `fcinfo` must have a non-null vector argument at `n`.
-#[inline]
-pub unsafe fn vector_arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> VectorArg {
-    unsafe { VectorArg::from_datum(crate::fmgr::arg(fcinfo, n)) }
-}
-
 /// Allocates a zeroed vector of `dim` elements in the current memory context
 /// and lets `fill` write the elements.
 pub fn new_vector(dim: usize, fill: impl FnOnce(&mut [f32])) -> pg_sys::Datum {
     let size = HEADER + dim * 4;
+    // SAFETY: a fresh zeroed allocation of `size` bytes (palloc is
+    // MAXALIGNed), written within its bounds: the varlena size, the dim at
+    // byte 4, the floats after the 8-byte header.
     unsafe {
         let ptr = pg_sys::palloc0(size) as *mut u8;
         pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
@@ -66,6 +66,8 @@ pub fn vector_from_slice(values: &[f32]) -> pg_sys::Datum {
 /// A `bytea` datum holding `bytes`.
 pub fn bytea(bytes: &[u8]) -> pg_sys::Datum {
     let size = pg_sys::VARHDRSZ + bytes.len();
+    // SAFETY: a fresh allocation of `size` bytes, filled with its varlena
+    // header and then exactly `bytes`.
     unsafe {
         let ptr = pg_sys::palloc(size) as *mut u8;
         pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);

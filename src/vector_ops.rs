@@ -4,15 +4,15 @@
 
 use crate::bit_ops::new_bits;
 use crate::errors::{check_dim, check_dim_of, check_same_dims, overflow, underflow};
-use crate::fmgr::{arg_i32, float8};
-use crate::vector_datum::{new_vector, vector_arg, vector_from_slice, VectorArg};
+use crate::fmgr::{float8, Args};
+use crate::vector_datum::{new_vector, vector_from_slice, VectorArg};
 use diskvec_engine::distance;
 use pgrx::pg_sys;
 use std::cmp::Ordering;
 
 /// Both vector arguments, checked for equal dimensions.
-unsafe fn two_vectors(fcinfo: pg_sys::FunctionCallInfo) -> (VectorArg, VectorArg) {
-    let (a, b) = unsafe { (vector_arg(fcinfo, 0), vector_arg(fcinfo, 1)) };
+fn two_vectors(args: Args) -> (VectorArg, VectorArg) {
+    let (a, b) = (args.vector(0), args.vector(1));
     check_same_dims(a.dim(), b.dim());
     (a, b)
 }
@@ -21,8 +21,8 @@ macro_rules! distance_function {
     ($(#[$meta:meta])* $name:ident, |$a:ident, $b:ident| $expr:expr) => {
         pg_function! {
             $(#[$meta])*
-            fn $name(fcinfo) {
-                let (a, b) = two_vectors(fcinfo);
+            fn $name(args) {
+                let (a, b) = two_vectors(args);
                 let ($a, $b) = (a.as_slice(), b.as_slice());
                 float8($expr)
             }
@@ -30,34 +30,27 @@ macro_rules! distance_function {
     };
 }
 
+// Sums in f32, as pgvector computes them (its results, overflow to
+// infinity included), widened to float8 at the end.
 distance_function!(/// `<->`
-    l2_distance, |a, b| distance::l2_squared(a, b).sqrt());
-distance_function!(vector_l2_squared_distance, |a, b| distance::l2_squared(
-    a, b
-));
-distance_function!(inner_product, |a, b| distance::dot(a, b));
+    l2_distance, |a, b| (distance::l2_squared_f32(a, b) as f64).sqrt());
+distance_function!(
+    vector_l2_squared_distance,
+    |a, b| distance::l2_squared_f32(a, b) as f64
+);
+distance_function!(inner_product, |a, b| distance::dot_f32(a, b) as f64);
 distance_function!(/// `<#>`: negated so that smaller is closer, as ORDER BY needs.
-    vector_negative_inner_product, |a, b| -distance::dot(a, b));
+    vector_negative_inner_product, |a, b| -(distance::dot_f32(a, b) as f64));
 distance_function!(/// `<=>`: NaN when either vector is zero, as in pgvector.
-    cosine_distance, |a, b| distance::cosine_distance(a, b));
-distance_function!(/// `<+>`: summed in f64, but a sum beyond float4's range is infinite,
-    /// as pgvector's float4 sum is.
-    l1_distance, |a, b| float4_range(distance::l1(a, b)));
+    cosine_distance, |a, b| distance::cosine_distance_f32(a, b));
+distance_function!(/// `<+>`
+    l1_distance, |a, b| distance::l1_f32(a, b) as f64);
 distance_function!(/// Angular distance in [0, 1] for unit vectors (pgvector's spherical k-means helper).
-    vector_spherical_distance, |a, b| distance::dot(a, b).clamp(-1.0, 1.0).acos() / std::f64::consts::PI);
-
-/// `x`, or infinity when `x` rounds beyond float4's range.
-fn float4_range(x: f64) -> f64 {
-    if (x as f32).is_infinite() {
-        f64::INFINITY.copysign(x)
-    } else {
-        x
-    }
-}
+    vector_spherical_distance, |a, b| (distance::dot_f32(a, b) as f64).clamp(-1.0, 1.0).acos() / std::f64::consts::PI);
 
 pg_function! {
-    fn vector_dims(fcinfo) {
-        pg_sys::Datum::from(vector_arg(fcinfo, 0).dim() as i32)
+    fn vector_dims(args) {
+        pg_sys::Datum::from(args.vector(0).dim() as i32)
     }
 }
 
@@ -68,15 +61,15 @@ fn norm(x: &[f32]) -> f64 {
 }
 
 pg_function! {
-    fn vector_norm(fcinfo) {
-        float8(norm(vector_arg(fcinfo, 0).as_slice()))
+    fn vector_norm(args) {
+        float8(norm(args.vector(0).as_slice()))
     }
 }
 
 pg_function! {
     /// Unit-length copy; a zero vector stays zero (pgvector's behaviour).
-    fn l2_normalize(fcinfo) {
-        let a = vector_arg(fcinfo, 0);
+    fn l2_normalize(args) {
+        let a = args.vector(0);
         let x = a.as_slice();
         let norm = norm(x);
         new_vector(x.len(), |out| {
@@ -96,8 +89,8 @@ pg_function! {
 macro_rules! elementwise_function {
     ($name:ident, |$x:ident, $y:ident| $expr:expr, $check_underflow:expr) => {
         pg_function! {
-            fn $name(fcinfo) {
-                let (a, b) = two_vectors(fcinfo);
+            fn $name(args) {
+                let (a, b) = two_vectors(args);
                 let (ax, bx) = (a.as_slice(), b.as_slice());
                 new_vector(ax.len(), |out| {
                     for ((o, &$x), &$y) in out.iter_mut().zip(ax).zip(bx) {
@@ -121,8 +114,8 @@ elementwise_function!(vector_mul, |x, y| x * y, true);
 
 pg_function! {
     /// `||`: concatenation, still limited to 16000 dimensions.
-    fn vector_concat(fcinfo) {
-        let (a, b) = (vector_arg(fcinfo, 0), vector_arg(fcinfo, 1));
+    fn vector_concat(args) {
+        let (a, b) = (args.vector(0), args.vector(1));
         let dim = check_dim((a.dim() + b.dim()) as i64);
         new_vector(dim, |out| {
             out[..a.dim()].copy_from_slice(a.as_slice());
@@ -149,17 +142,17 @@ pub fn subvector_range(
 
 pg_function! {
     /// subvector(v, start, count).
-    fn subvector(fcinfo) {
-        let a = vector_arg(fcinfo, 0);
-        let range = subvector_range("vector", a.dim(), arg_i32(fcinfo, 1), arg_i32(fcinfo, 2));
+    fn subvector(args) {
+        let a = args.vector(0);
+        let range = subvector_range("vector", a.dim(), args.i32(1), args.i32(2));
         vector_from_slice(&a.as_slice()[range])
     }
 }
 
 pg_function! {
     /// binary_quantize(vector) -> bit: one bit per element, set when > 0.
-    fn binary_quantize(fcinfo) {
-        let a = vector_arg(fcinfo, 0);
+    fn binary_quantize(args) {
+        let a = args.vector(0);
         let x = a.as_slice();
         new_bits(x.len(), |i| x[i] > 0.0)
     }
@@ -176,8 +169,8 @@ fn compare(a: &[f32], b: &[f32]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-unsafe fn compare_args(fcinfo: pg_sys::FunctionCallInfo) -> Ordering {
-    let (a, b) = unsafe { (vector_arg(fcinfo, 0), vector_arg(fcinfo, 1)) };
+fn compare_args(args: Args) -> Ordering {
+    let (a, b) = (args.vector(0), args.vector(1));
     compare(a.as_slice(), b.as_slice())
 }
 

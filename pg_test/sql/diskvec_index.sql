@@ -143,3 +143,39 @@ SELECT diskvec_cache_bytes('items_l2') > 0 AS cached;
 SELECT diskvec_cache_bytes('items_pkey');
 SELECT diskvec_verify('items_pkey');
 SELECT diskvec_verify('big_small');
+
+-- Search options: an index's own defaults for the diskvec.* search settings
+-- (Citus runs ALTER INDEX on every shard). A scan takes the session's value
+-- if it set one, else the index's, else the database's, server's or the
+-- built-in one. A filtered scan bounded by max_scan_tuples = 100 finds 1 row.
+CREATE FUNCTION filtered() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FROM (SELECT id FROM items WHERE id % 100 = 7
+    ORDER BY embedding <=> '[0.3,-0.5,0.25]' LIMIT 25) s $$;
+SET enable_seqscan = off;
+SELECT filtered() AS unbounded;
+ALTER INDEX items_cos SET (max_scan_tuples = 100, search_list_size = 40, rerank = 0);
+SELECT reloptions FROM pg_class WHERE relname = 'items_cos';
+SELECT filtered() AS index_option;
+SET diskvec.max_scan_tuples = 20000;
+SELECT filtered() AS session_over_index;
+RESET diskvec.max_scan_tuples;
+SELECT filtered() AS index_option_again;
+SELECT format('ALTER DATABASE %I SET diskvec.max_scan_tuples = 20000', current_database()) \gexec
+\c -
+SET client_min_messages = warning;
+SET enable_seqscan = off;
+SELECT filtered() AS index_over_database;
+SELECT format('ALTER DATABASE %I SET diskvec.max_scan_tuples = 100', current_database()) \gexec
+ALTER INDEX items_cos RESET (max_scan_tuples);
+\c -
+SET client_min_messages = warning;
+SET enable_seqscan = off;
+SELECT filtered() AS database_without_index_option;
+SELECT format('ALTER DATABASE %I RESET diskvec.max_scan_tuples', current_database()) \gexec
+-- -1 is "not set"; below that, and 0 where the setting starts at 1, are errors.
+ALTER INDEX items_cos SET (search_list_size = -1, rerank = -1);
+ALTER INDEX items_cos SET (search_list_size = 0);
+ALTER INDEX items_cos SET (max_scan_tuples = 0);
+ALTER INDEX items_cos SET (rerank = -2);
+SELECT reloptions FROM pg_class WHERE relname = 'items_cos';
+SELECT diskvec_verify('items_cos');

@@ -66,8 +66,9 @@ fn read_npy(path: &Path, descr: &str, size: usize) -> std::io::Result<(usize, us
     Ok((rows, cols, body))
 }
 
-pub fn read_f32(path: &Path) -> std::io::Result<Array<f32>> {
-    let (rows, cols, body) = read_npy(path, "<f4", 4)?;
+/// A `.npy` array of 4-byte values of numpy type `descr`.
+fn read_array<T: bytemuck::Pod>(path: &Path, descr: &str) -> std::io::Result<Array<T>> {
+    let (rows, cols, body) = read_npy(path, descr, std::mem::size_of::<T>())?;
     Ok(Array {
         rows,
         cols,
@@ -75,13 +76,12 @@ pub fn read_f32(path: &Path) -> std::io::Result<Array<f32>> {
     })
 }
 
+pub fn read_f32(path: &Path) -> std::io::Result<Array<f32>> {
+    read_array(path, "<f4")
+}
+
 pub fn read_i32(path: &Path) -> std::io::Result<Array<i32>> {
-    let (rows, cols, body) = read_npy(path, "<i4", 4)?;
-    Ok(Array {
-        rows,
-        cols,
-        data: bytemuck::pod_collect_to_vec(&body),
-    })
+    read_array(path, "<i4")
 }
 
 /// `$DISKVEC_DATA`, else `~/.cache/diskvec-data`.

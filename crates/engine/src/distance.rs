@@ -1,29 +1,42 @@
-//! Distance kernels over `f32` slices.
+//! Distances between `f32` vectors, through the engine's one SIMD dispatch
+//! ([`crate::simd`]).
 //!
-//! Every kernel has two implementations: a SIMD one (simsimd, which picks the
-//! best instruction set at run time, or `std::arch` code behind
-//! `is_x86_feature_detected!`) and a plain scalar reference. Nothing here needs
-//! a CPU feature at compile time, so one binary runs on any x86-64 or aarch64
-//! machine: on an old CPU the dispatch simply lands on a narrower kernel.
-//!
-//! Sums are returned as `f64`. simsimd accumulates `f32` inputs in double
-//! precision, which is at least as accurate as pgvector's `float` loops.
+//! Two precisions:
+//! * `*_f32`: arithmetic and sums in `f32`, as pgvector computes (so the
+//!   values SQL returns match pgvector's, overflow to infinity included),
+//!   and what the graph's hot loops use;
+//! * `l2_squared`, `dot`, `l1`, `norm_squared`, `cosine_distance`: every
+//!   element widened to `f64` first, for exact references (ground truth)
+//!   and normalization.
 
-use simsimd::SpatialSimilarity;
+use crate::simd::kernels;
 
-/// Squared Euclidean distance.
-#[inline]
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    f32::l2sq(a, b).unwrap_or_else(|| scalar::l2_squared(a, b))
+/// A distance through the dispatch table's kernel `$kernel`.
+macro_rules! dispatched {
+    ($(#[$doc:meta])* $name:ident, $kernel:ident, $out:ty) => {
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(a: &[f32], b: &[f32]) -> $out {
+            debug_assert_eq!(a.len(), b.len());
+            // SAFETY: `kernels()` holds a target this CPU supports; kernels
+            // read both slices up to the shorter length.
+            unsafe { (kernels().$kernel)(a, b) }
+        }
+    };
 }
 
-/// Inner product (dot product).
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    f32::dot(a, b).unwrap_or_else(|| scalar::dot(a, b))
-}
+dispatched!(/// Squared Euclidean distance.
+    l2_squared, l2_f64, f64);
+dispatched!(/// Inner product.
+    dot, dot_f64, f64);
+dispatched!(/// Manhattan (L1) distance.
+    l1, l1_f64, f64);
+dispatched!(/// Squared Euclidean distance, summed in `f32`.
+    l2_squared_f32, l2_f32, f32);
+dispatched!(/// Inner product, summed in `f32`.
+    dot_f32, dot_f32, f32);
+dispatched!(/// L1 distance, summed in `f32`.
+    l1_f32, l1_f32, f32);
 
 /// Squared L2 norm of one vector.
 #[inline]
@@ -31,12 +44,9 @@ pub fn norm_squared(a: &[f32]) -> f64 {
     dot(a, a)
 }
 
-/// Cosine distance `1 - cos(a, b)`, clamped to `[0, 2]`.
-///
-/// Built from three exact sums rather than simsimd's own `cos`, which uses an
-/// approximate reciprocal square root: SQL users compare these values with
-/// pgvector's and expect `cosine_distance(x, 2x) = 0` exactly. A zero vector
-/// gives NaN, as in pgvector.
+/// Cosine distance `1 - cos(a, b)`, clamped to `[0, 2]`, from three exact
+/// sums (so `cosine_distance(x, 2x) = 0` exactly, as in pgvector). A zero
+/// vector gives NaN, as in pgvector.
 #[inline]
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
     cosine_from_parts(dot(a, b), norm_squared(a), norm_squared(b))
@@ -53,186 +63,34 @@ pub fn cosine_from_parts(dot: f64, norm_a_sq: f64, norm_b_sq: f64) -> f64 {
     1.0 - similarity.clamp(-1.0, 1.0)
 }
 
-/// Manhattan (L1) distance. simsimd has no f32 L1, so this is our own
-/// AVX2 kernel, chosen at run time.
+/// Cosine distance as pgvector computes it: the three sums in `f32`, their
+/// ratio in `f64`, clamped to `[0, 2]`; NaN for a zero vector.
 #[inline]
-pub fn l1(a: &[f32], b: &[f32]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { x86::l1_avx2(a, b) };
-        }
-    }
-    scalar::l1(a, b)
+pub fn cosine_distance_f32(a: &[f32], b: &[f32]) -> f64 {
+    cosine_from_parts(
+        dot_f32(a, b) as f64,
+        dot_f32(a, a) as f64,
+        dot_f32(b, b) as f64,
+    )
 }
 
-/// Plain loops: the reference every SIMD kernel is tested against, and the
-/// fallback where no SIMD kernel applies.
-pub mod scalar {
-    pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(&x, &y)| {
-                let d = x as f64 - y as f64;
-                d * d
-            })
-            .sum()
-    }
+/// The SIMD target this process runs, for benchmark reports.
+pub fn simd_description() -> &'static str {
+    kernels().target.name()
+}
 
-    pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-        a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
-    }
+/// The scalar references (plain loops, `f64` sums).
+pub mod scalar {
+    pub use crate::simd::scalar::{dot_f64 as dot, l1_f64 as l1, l2_f64 as l2_squared};
 
     pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
         super::cosine_from_parts(dot(a, b), dot(a, a), dot(b, b))
-    }
-
-    pub fn l1(a: &[f32], b: &[f32]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(&x, &y)| (x as f64 - y as f64).abs())
-            .sum()
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::*;
-
-    /// L1 with AVX2: 8 lanes at a time, widened to f64 before subtracting so
-    /// large magnitudes do not overflow and results match the scalar reference.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn l1_avx2(a: &[f32], b: &[f32]) -> f64 {
-        let n = a.len().min(b.len());
-        let sign = _mm256_set1_pd(-0.0);
-        let mut acc0 = _mm256_setzero_pd();
-        let mut acc1 = _mm256_setzero_pd();
-        let mut i = 0;
-        while i + 8 <= n {
-            let va = _mm256_loadu_ps(a.as_ptr().add(i));
-            let vb = _mm256_loadu_ps(b.as_ptr().add(i));
-            let a_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(va));
-            let a_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(va, 1));
-            let b_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(vb));
-            let b_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(vb, 1));
-            acc0 = _mm256_add_pd(acc0, _mm256_andnot_pd(sign, _mm256_sub_pd(a_lo, b_lo)));
-            acc1 = _mm256_add_pd(acc1, _mm256_andnot_pd(sign, _mm256_sub_pd(a_hi, b_hi)));
-            i += 8;
-        }
-        let mut lanes = [0f64; 4];
-        _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_add_pd(acc0, acc1));
-        let mut sum = lanes.iter().sum::<f64>();
-        while i < n {
-            sum += (*a.get_unchecked(i) as f64 - *b.get_unchecked(i) as f64).abs();
-            i += 1;
-        }
-        sum
-    }
-}
-
-/// Which SIMD path the running CPU takes, for benchmark reports.
-pub fn simd_description() -> String {
-    use simsimd::capabilities as c;
-    let mut found = Vec::new();
-    for (name, on) in [
-        ("sapphire", c::uses_sapphire()),
-        ("genoa", c::uses_genoa()),
-        ("ice", c::uses_ice()),
-        ("skylake", c::uses_skylake()),
-        ("haswell", c::uses_haswell()),
-        ("sve", c::uses_sve()),
-        ("neon", c::uses_neon()),
-    ] {
-        if on {
-            found.push(name);
-        }
-    }
-    if found.is_empty() {
-        "serial".to_string()
-    } else {
-        found.join(",")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    /// Values spanning denormals, ordinary numbers and large magnitudes.
-    fn value() -> impl Strategy<Value = f32> {
-        prop_oneof![
-            -1.0f32..1.0,
-            -1e-38f32..1e-38, // around and below f32::MIN_POSITIVE: denormals
-            // Large: simsimd sums squares in f32 on some paths, so keep
-            // 4100 squares of (2e16)^2 under f32::MAX, as pgvector's own
-            // float accumulators would need too.
-            -1e16f32..1e16,
-            Just(0.0f32),
-            Just(f32::MIN_POSITIVE / 4.0),
-        ]
-    }
-
-    fn pair() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
-        (1usize..4100).prop_flat_map(|n| {
-            (
-                proptest::collection::vec(value(), n),
-                proptest::collection::vec(value(), n),
-            )
-        })
-    }
-
-    /// Closeness relative to the inputs' magnitude. SIMD kernels sum in another
-    /// order and some subtract in f32 before widening, so they agree with the
-    /// f64 reference to about f32 precision (1e-6), not to the last bit. The
-    /// 1e-30 floor absorbs squares of denormals, which underflow in f32.
-    fn close(simd: f64, reference: f64, scale: f64) -> bool {
-        if simd.is_nan() || reference.is_nan() {
-            return simd.is_nan() && reference.is_nan();
-        }
-        (simd - reference).abs() <= 1e-6 * scale + 1e-30
-    }
-
-    fn magnitude(a: &[f32], b: &[f32]) -> f64 {
-        scalar::dot(a, a).max(scalar::dot(b, b)).max(1e-300) * 4.0
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
-
-        #[test]
-        fn l2_matches_scalar((a, b) in pair()) {
-            let reference = scalar::l2_squared(&a, &b);
-            prop_assert!(close(l2_squared(&a, &b), reference, magnitude(&a, &b)),
-                "simd {} scalar {}", l2_squared(&a, &b), reference);
-        }
-
-        #[test]
-        fn dot_matches_scalar((a, b) in pair()) {
-            let reference = scalar::dot(&a, &b);
-            prop_assert!(close(dot(&a, &b), reference, magnitude(&a, &b)));
-        }
-
-        #[test]
-        fn cosine_matches_scalar((a, b) in pair()) {
-            // Norms of all-denormal vectors underflow in f32 sums (giving NaN,
-            // as in pgvector) but not in the f64 reference: not comparable.
-            prop_assume!(scalar::dot(&a, &a) > 1e-30 && scalar::dot(&b, &b) > 1e-30);
-            let simd = cosine_distance(&a, &b);
-            let reference = scalar::cosine_distance(&a, &b);
-            prop_assert!(close(simd, reference, 2.0) || (simd - reference).abs() < 1e-6,
-                "simd {} scalar {}", simd, reference);
-        }
-
-        #[test]
-        fn l1_matches_scalar((a, b) in pair()) {
-            let reference = scalar::l1(&a, &b);
-            let scale = reference.abs().max(1e-300);
-            prop_assert!(close(l1(&a, &b), reference, scale));
-        }
-    }
 
     #[test]
     fn known_values() {
@@ -241,9 +99,17 @@ mod tests {
         assert_eq!(l2_squared(&a, &b).sqrt(), 5.196152422706632);
         assert_eq!(dot(&a, &b), 32.0);
         assert_eq!(l1(&a, &b), 9.0);
+        assert_eq!(l2_squared_f32(&a, &b), 27.0);
+        assert_eq!(dot_f32(&a, &b), 32.0);
+        assert_eq!(l1_f32(&a, &b), 9.0);
+        assert_eq!(cosine_distance_f32(&[1.0, 2.0], &[2.0, 4.0]), 0.0);
+        // pgvector overflows in f32; the exact kernels do not.
+        assert_eq!(l2_squared_f32(&[3e38], &[-3e38]), f32::INFINITY);
+        assert!(l2_squared(&[3e38], &[-3e38]).is_finite());
         assert_eq!(cosine_distance(&[1.0, 2.0], &[2.0, 4.0]), 0.0);
         assert_eq!(cosine_distance(&[1.0, 0.0], &[0.0, 1.0]), 1.0);
         assert_eq!(cosine_distance(&[1.0, 1.0], &[-1.0, -1.0]), 2.0);
         assert!(cosine_distance(&[0.0, 0.0], &[1.0, 1.0]).is_nan());
+        assert_eq!(simd_description(), kernels().target.name());
     }
 }

@@ -17,7 +17,7 @@
 //!   not 4), and nodes larger than a page (up to 16000 dimensions) need no
 //!   special case.
 
-use crate::page::{BlockNo, Error, Page, Result, PAGE_SIZE};
+use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
 use bytemuck::{Pod, Zeroable};
 
 pub const MAGIC: u32 = u32::from_le_bytes(*b"DVEC");
@@ -30,7 +30,6 @@ pub const NONE: BlockNo = u32::MAX;
 pub const HEADER_SIZE: usize = 32;
 /// Usable bytes after the header.
 pub const PAYLOAD: usize = PAGE_SIZE - HEADER_SIZE;
-pub const MAX_DIM: usize = 16000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
@@ -39,6 +38,14 @@ pub enum Kind {
     Codes = 2,
     Nodes = 3,
     Blob = 4,
+}
+
+impl Kind {
+    pub fn from_u16(k: u16) -> Option<Kind> {
+        [Kind::Meta, Kind::Codes, Kind::Nodes, Kind::Blob]
+            .into_iter()
+            .find(|x| *x as u16 == k)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -214,16 +221,47 @@ pub fn codes_per_page(code_words: usize) -> usize {
 }
 
 /// Write `bytes` as a chain of blob pages; returns the first block.
-pub fn write_blob<S: crate::page::PageStore>(store: &S, bytes: &[u8]) -> Result<BlockNo> {
-    let chunks: Vec<&[u8]> = if bytes.is_empty() {
-        vec![&[][..]]
-    } else {
-        bytes.chunks(PAYLOAD).collect()
-    };
+pub fn write_blob<S: PageStore>(store: &S, bytes: &[u8]) -> Result<BlockNo> {
+    let chunks = blob_chunks(bytes);
     let blocks: Vec<BlockNo> = chunks
         .iter()
         .map(|_| store.extend())
         .collect::<Result<_>>()?;
+    fill_blob(store, &blocks, &chunks)?;
+    Ok(blocks[0])
+}
+
+/// Overwrite the blob chain starting at `head` with `bytes`, which must
+/// take as many pages as the chain has.
+pub fn rewrite_blob<S: PageStore>(store: &S, head: BlockNo, bytes: &[u8]) -> Result<()> {
+    let chunks = blob_chunks(bytes);
+    let blocks = blob_blocks(store, head)?;
+    if blocks.len() != chunks.len() {
+        return Err(Error::Invalid(format!(
+            "a blob of {} pages cannot be rewritten into {}",
+            chunks.len(),
+            blocks.len()
+        )));
+    }
+    fill_blob(store, &blocks, &chunks)
+}
+
+/// Give the pages of the blob chain at `head` back to the store.
+pub fn free_blob<S: PageStore>(store: &S, head: BlockNo) -> Result<()> {
+    blob_blocks(store, head)?
+        .into_iter()
+        .try_for_each(|b| store.free(b))
+}
+
+fn blob_chunks(bytes: &[u8]) -> Vec<&[u8]> {
+    if bytes.is_empty() {
+        vec![&[][..]]
+    } else {
+        bytes.chunks(PAYLOAD).collect()
+    }
+}
+
+fn fill_blob<S: PageStore>(store: &S, blocks: &[BlockNo], chunks: &[&[u8]]) -> Result<()> {
     for (i, chunk) in chunks.iter().enumerate() {
         let mut p = new_page(Kind::Blob);
         let h = header_mut(&mut p);
@@ -232,10 +270,28 @@ pub fn write_blob<S: crate::page::PageStore>(store: &S, bytes: &[u8]) -> Result<
         p.bytes[HEADER_SIZE..HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
         store.write(blocks[i], &p)?;
     }
-    Ok(blocks[0])
+    Ok(())
 }
 
-pub fn read_blob<S: crate::page::PageStore>(store: &S, mut blkno: BlockNo) -> Result<Vec<u8>> {
+/// The pages of the blob chain at `head`, checked.
+fn blob_blocks<S: PageStore>(store: &S, mut blkno: BlockNo) -> Result<Vec<BlockNo>> {
+    let mut out = Vec::new();
+    while blkno != NONE {
+        let p = store.read(blkno)?;
+        check(&p, blkno, Kind::Blob)?;
+        if out.len() > store.len() as usize {
+            return Err(Error::Corrupt {
+                blkno,
+                reason: "blob chain loops".into(),
+            });
+        }
+        out.push(blkno);
+        blkno = header(&p).next;
+    }
+    Ok(out)
+}
+
+pub fn read_blob<S: PageStore>(store: &S, mut blkno: BlockNo) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut hops = 0;
     while blkno != NONE {

@@ -1,18 +1,45 @@
 //! diskvec's engine: everything that does not need Postgres.
 //!
-//! * `distance`: exact distance kernels (simsimd, run-time dispatch).
-//! * `page`: the storage seam, a trait over fixed 8 KiB pages; `mem_store`
-//!   and `file_store` implement it.
-//! * `format`: page layouts, with magic and version.
-//! * `rabitq` + `popcount`: the RaBitQ quantizer and its bit kernels.
-//! * `vamana`: in-memory graph build and RobustPrune.
-//! * `index`: the public API, generic over the page store.
-//! * `vector_text` + `float_text`: pgvector's text and binary formats, and
-//!   floats printed exactly as Postgres prints them.
-//! * `halfvec_text` + `halfvec_kernels`, `sparsevec`, `bitvec`: pgvector's
-//!   `halfvec` (binary16 conversions, formats, F16C kernels), `sparsevec`
-//!   (formats, merge distances, order) and `bit` distances.
-//! * `dataset`: `.npy` reading and brute-force ground truth for tests and benches.
+//! # Architecture
+//!
+//! ```text
+//!   Postgres extension (src/, pgrx)      encoder, benches, embedded users
+//!     type I/O, operators, index AM        |
+//!     callbacks, PgStore (buffers+WAL)     |
+//!                  \                       /
+//!                   Index<S: PageStore>   (index/)
+//!        search · insert · vacuum · build · verify · codes · node_io · alloc
+//!                   |            |               |
+//!          beam + prune      vamana (bulk      rabitq (codes, estimates)
+//!          (shared walk and  graph build)            |
+//!           neighbour choice)      \                /
+//!                               distance ── simd (one run-time dispatch)
+//!                   |
+//!               page: PageStore trait, format: page layouts
+//!                   |                 |
+//!               MemStore          FileStore (mmap, CRC, write-ahead log)
+//! ```
+//!
+//! Where each operation lives:
+//! * [`index`]: the public [`Index`], one file per operation: `search`
+//!   (and the streaming [`SearchIter`]), `insert`, `vacuum` (deletes and
+//!   consolidation), `build` (bulk), `verify` (page and graph checks),
+//!   `codes` (the in-memory code area and [`Index::refresh`]), `node_io`
+//!   (node slots on pages), `alloc` (meta page, page chains, free slots).
+//! * `beam`: the one beam search both the build and the index walk run;
+//!   `prune`: RobustPrune, for the build, inserts and consolidation.
+//! * `vamana`: the in-memory two-pass graph build.
+//! * [`rabitq`]: the RaBitQ quantizer; [`simd`]: every SIMD kernel behind
+//!   one dispatch, chosen once; [`distance`]: exact distances on top.
+//! * [`page`]: the storage seam ([`PageStore`]); `format`: page layouts with
+//!   magic and version; [`MemStore`] and [`FileStore`] implement it.
+//! * [`vector_text`] + [`float_text`]: pgvector's text and binary formats,
+//!   and floats printed exactly as Postgres prints them.
+//! * [`halfvec_text`] + [`halfvec_kernels`], [`sparsevec`], [`bitvec`]:
+//!   pgvector's `halfvec` (binary16 conversions, formats, distances),
+//!   `sparsevec` (formats, merge distances, order) and `bit` distances.
+//! * `dataset` (feature `testing`): `.npy` data sets and brute-force
+//!   ground truth for tests and benches.
 //!
 //! ```
 //! use diskvec_engine::{FileStore, Index, Metric, Options, SearchParams};
@@ -32,27 +59,30 @@
 //! # Ok::<(), diskvec_engine::Error>(())
 //! ```
 
+mod beam;
 pub mod bitvec;
-pub mod dataset;
 pub mod distance;
 pub mod file_store;
 pub mod float_text;
-pub mod format;
+mod format;
 pub mod halfvec_kernels;
 pub mod halfvec_text;
 pub mod index;
-pub mod kernels;
-pub mod mem_store;
+mod mem_store;
 pub mod page;
-pub mod popcount;
+mod prune;
 pub mod rabitq;
-pub mod search;
+pub mod simd;
 pub mod sparsevec;
-pub mod vamana;
+mod vamana;
 pub mod vector_text;
 
-pub use file_store::FileStore;
-pub use index::{Index, Metric, Options, SearchIter, SearchParams};
+#[cfg(feature = "testing")]
+pub mod dataset;
+
+pub use file_store::{FileStore, Verify};
+pub use index::{
+    check_pages, read_options, Index, Metric, Options, SearchIter, SearchParams, SearchStats,
+};
 pub use mem_store::MemStore;
-pub use page::{BlockNo, Error, PageStore, Result, PAGE_SIZE};
-pub use search::SearchStats;
+pub use page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};

@@ -25,7 +25,7 @@
 //! random sign flips and a normalized FHT) over the vector zero-padded to a
 //! power of two `D >= 64`: `O(D log D)` per vector and only `3D` signs stored.
 
-use crate::popcount::{self, QUERY_PLANES};
+use crate::simd::{self, PlaneKernel, QUERY_PLANES};
 
 /// Number of standard deviations in the error bound. The estimator's error is
 /// close to normal, so 3.0 covers ~99.7% of cases.
@@ -63,6 +63,8 @@ pub struct RaBitQ {
     signs: Vec<f32>,
     centroid: Vec<f32>,
     rotated_centroid: Vec<f32>,
+    /// The bit-plane kernel for this code size, chosen once.
+    planes: PlaneKernel,
 }
 
 /// A query prepared once, then compared with many codes.
@@ -151,6 +153,7 @@ impl RaBitQ {
             signs,
             centroid,
             rotated_centroid: Vec::new(),
+            planes: simd::kernels().planes(padded / 64),
         };
         let c = q.centroid.clone();
         q.rotated_centroid = q.rotate(&c);
@@ -170,12 +173,12 @@ impl RaBitQ {
         &self.centroid
     }
     /// u64 words per bit plane.
-    pub fn words(&self) -> usize {
+    pub fn plane_words(&self) -> usize {
         self.padded / 64
     }
     /// u64 words per code (all planes).
     pub fn code_words(&self) -> usize {
-        self.bits * self.words()
+        self.bits * self.plane_words()
     }
 
     /// `P x` with `x` zero-padded to `D`.
@@ -220,7 +223,7 @@ impl RaBitQ {
         let u: Vec<f32> = r.iter().map(|v| (*v as f64 / n) as f32).collect();
         let y = self.snap(&u);
         let max = (1i32 << self.bits) - 1;
-        let words = self.words();
+        let words = self.plane_words();
         let (mut yu, mut yy) = (0f64, 0f64);
         for i in 0..d {
             yu += y[i] as f64 * u[i] as f64;
@@ -285,7 +288,7 @@ impl RaBitQ {
     /// Prepare a query (in the original space, already normalized for cosine).
     pub fn prepare(&self, q: &[f32], out: &mut QueryCode) {
         assert_eq!(q.len(), self.dim);
-        let words = self.words();
+        let words = self.plane_words();
         let mut s = self.rotate(q);
         s.iter_mut()
             .zip(&self.rotated_centroid)
@@ -327,7 +330,13 @@ impl RaBitQ {
     /// Estimated distance and its error bound for one code.
     #[inline]
     pub fn estimate(&self, q: &QueryCode, code: &[u64], f: &Factors) -> (f32, f32) {
-        let ip = popcount::ip_planes(code, self.bits, &q.planes, self.words());
+        let words = self.plane_words();
+        // Kernels read unchecked: a code or query of another geometry must
+        // not reach them.
+        assert!(code.len() >= self.bits * words && q.planes.len() >= QUERY_PLANES * words);
+        // SAFETY: `planes` came from the dispatch table of a target this
+        // CPU supports, and the slices are as long as the kernel reads.
+        let ip = unsafe { (self.planes)(code, self.bits, &q.planes, words) };
         let est = f.add + q.base + f.scale * (q.mul * ip as f32 + q.offset);
         let bound = f.err * q.err_mul + f.qerr * q.qerr_mul;
         (est, bound)

@@ -11,11 +11,10 @@
 //! Distances are squared L2, or `M^2 - <a, b>` for inner product (see
 //! [`Points`]).
 
-use crate::search::{pack, unpack};
+use crate::beam::{pack, unpack, Beam};
+use crate::prune::{prune_among, robust_prune};
 use parking_lot::RwLock;
 use rayon::prelude::*;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// Reverse edges may overflow `R` by this factor before a list is pruned:
 /// pruning on every overflow would dominate the build time.
@@ -27,8 +26,8 @@ const SLACK: f32 = 1.3;
 /// non-metric `M^2 - <a, b>` (`M` the largest norm, so it stays >= 0), as in
 /// ip-NSW (Morozov & Babenko 2018). We first tried the MIPS-to-L2 transform
 /// `x -> [x, sqrt(M^2 - |x|^2)]`: it puts every point on a sphere and the
-/// queries far from all of them, and greedy search then reached only 0.54
-/// recall@10 on GloVe at list 64, against 0.97 with this distance. With it,
+/// queries far from all of them, and greedy search then reached about half
+/// the recall this distance gives (BENCHMARKS.md, design measurements). With it,
 /// RobustPrune keeps `c'` only if no kept `c` has `<c, c'>` larger than
 /// `<p, c'>` by the alpha margin, and the large-norm points that answer
 /// inner-product queries become well-connected hubs.
@@ -50,9 +49,6 @@ impl<'a> Points<'a> {
     pub fn len(&self) -> usize {
         self.data.len() / self.dim
     }
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
     #[inline]
     pub fn vector(&self, i: u32) -> &[f32] {
         let i = i as usize;
@@ -61,8 +57,8 @@ impl<'a> Points<'a> {
     #[inline]
     pub fn dist(&self, a: u32, b: u32) -> f32 {
         match self.ip_shift {
-            Some(m2) => m2 - crate::kernels::dot(self.vector(a), self.vector(b)),
-            None => crate::kernels::l2(self.vector(a), self.vector(b)),
+            Some(m2) => m2 - crate::distance::dot_f32(self.vector(a), self.vector(b)),
+            None => crate::distance::l2_squared_f32(self.vector(a), self.vector(b)),
         }
     }
 }
@@ -76,48 +72,10 @@ pub struct BuildParams {
     pub seed: u64,
 }
 
-/// RobustPrune: keep the closest candidate, drop every candidate it
-/// "covers" (`alpha * d(kept, c) <= d(p, c)`), repeat, up to `r` neighbours.
-/// `cands` holds `(distance to p, id)`; it is sorted and deduplicated here.
-/// `dist(a, b)` is the graph distance between two candidates.
-#[inline(never)]
-pub fn robust_prune(
-    p: u32,
-    cands: &mut Vec<(f32, u32)>,
-    alpha: f32,
-    r: usize,
-    mut dist: impl FnMut(u32, u32) -> f32,
-) -> Vec<u32> {
-    cands.retain(|c| c.1 != p);
-    cands.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    cands.dedup_by_key(|c| c.1);
-    let mut out = Vec::with_capacity(r);
-    let mut alive = vec![true; cands.len()];
-    for i in 0..cands.len() {
-        if !alive[i] {
-            continue;
-        }
-        let (_, c) = cands[i];
-        out.push(c);
-        if out.len() >= r {
-            break;
-        }
-        for j in i + 1..cands.len() {
-            if alive[j] && alpha * dist(c, cands[j].1) <= cands[j].0 {
-                alive[j] = false;
-            }
-        }
-    }
-    out
-}
-
-/// Per-thread search state: generation-stamped visited marks, so no clearing,
-/// and two heaps of packed `(distance, id)` keys (see `search.rs`).
+/// Per-thread search state (see [`Beam`]), with the lists of one point's
+/// search and prune.
 struct Scratch {
-    mark: Vec<u32>,
-    generation: u32,
-    cand: BinaryHeap<Reverse<u64>>,
-    top: BinaryHeap<u64>,
+    beam: Beam<()>,
     expanded: Vec<(f32, u32)>,
     nbrs: Vec<u32>,
     chosen: Vec<u32>,
@@ -125,11 +83,10 @@ struct Scratch {
 
 impl Scratch {
     fn new(n: usize) -> Self {
+        let mut beam = Beam::default();
+        beam.reset(n);
         Scratch {
-            mark: vec![0; n],
-            generation: 0,
-            cand: BinaryHeap::new(),
-            top: BinaryHeap::new(),
+            beam,
             expanded: Vec::new(),
             nbrs: Vec::new(),
             chosen: Vec::new(),
@@ -161,50 +118,22 @@ fn greedy(
     l: usize,
     s: &mut Scratch,
 ) {
-    s.generation = s.generation.wrapping_add(1);
-    if s.generation == 0 {
-        s.mark.iter_mut().for_each(|m| *m = 0);
-        s.generation = 1;
-    }
-    let g = s.generation;
-    s.cand.clear();
-    s.top.clear();
+    s.beam.reset(points.len());
     s.expanded.clear();
-    s.mark[start as usize] = g;
-    s.mark[p as usize] = g;
-    let k = pack(points.dist(p, start), start);
-    s.cand.push(Reverse(k));
-    s.top.push(k);
-    while let Some(Reverse(c)) = s.cand.pop() {
-        if s.top.len() >= l && c > *s.top.peek().unwrap() {
-            break;
-        }
+    s.beam.visit(p);
+    s.beam.visit(start);
+    s.beam.offer(pack(points.dist(p, start), start), l);
+    while let Some(c) = s.beam.next(l) {
         let (d, n) = unpack(c);
         s.expanded.push((d, n));
         s.nbrs.clear();
         s.nbrs.extend_from_slice(&adj[n as usize].read());
-        // Memory latency dominates: mark the unvisited neighbours and
-        // prefetch their vectors before computing any distance.
-        let mut fresh = 0;
-        for i in 0..s.nbrs.len() {
-            let m = s.nbrs[i];
-            if s.mark[m as usize] != g {
-                s.mark[m as usize] = g;
-                crate::kernels::prefetch(points.vector(m));
-                s.nbrs[fresh] = m;
-                fresh += 1;
-            }
+        s.beam.keep_unvisited(&mut s.nbrs, |_| {});
+        for &m in &s.nbrs {
+            crate::simd::prefetch(points.vector(m));
         }
-        for i in 0..fresh {
-            let m = s.nbrs[i];
-            let key = pack(points.dist(p, m), m);
-            if s.top.len() < l || key < *s.top.peek().unwrap() {
-                s.cand.push(Reverse(key));
-                s.top.push(key);
-                if s.top.len() > l {
-                    s.top.pop();
-                }
-            }
+        for &m in &s.nbrs {
+            s.beam.offer(pack(points.dist(p, m), m), l);
         }
     }
 }
@@ -222,17 +151,13 @@ fn search_and_prune(
     s: &mut Scratch,
 ) {
     greedy(points, adj, start, p, l, s);
+    // The expanded nodes come with their distances; add the current list.
     let mut cands = std::mem::take(&mut s.expanded);
     for &m in adj[p as usize].read().iter() {
         cands.push((points.dist(p, m), m));
     }
     s.chosen = robust_prune(p, &mut cands, alpha, r, |a, b| points.dist(a, b));
     s.expanded = cands;
-}
-
-#[inline(never)]
-fn back_prune(m: u32, c: &mut Vec<(f32, u32)>, alpha: f32, r: usize, points: &Points) -> Vec<u32> {
-    robust_prune(m, c, alpha, r, |a, b| points.dist(a, b))
 }
 
 /// Nodes in breadth-first order from `start`, then any unreached ones.
@@ -325,12 +250,15 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
         order.swap(i, j);
     }
     // The first pass only has to make the graph navigable for the second:
-    // half the list size is enough (GloVe-100k: recall@10 at list 48 0.9585
-    // against 0.9625) and saves a quarter of the build.
+    // half the list size costs little recall and a good part of the build
+    // time (BENCHMARKS.md).
     let first_list = (params.list_size / 2).max(16).min(params.list_size);
-    run_pass(
-        points, &adj, start, &order, first_list, 1.0, params, &pool, 0,
-    );
+    let first = Pass {
+        list_size: first_list,
+        alpha: 1.0,
+        growing_batches: true,
+    };
+    run_pass(points, &adj, start, &order, &first, params, &pool);
 
     // Renumber in breadth-first order of the first pass's graph, then run
     // the second pass in that (now sequential) order: consecutive points
@@ -357,17 +285,12 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
     let start = new_of[start as usize];
     drop(new_of);
     let order: Vec<u32> = (0..n as u32).collect();
-    run_pass(
-        &points,
-        &adj,
-        start,
-        &order,
-        params.list_size,
-        params.alpha,
-        params,
-        &pool,
-        1,
-    );
+    let second = Pass {
+        list_size: params.list_size,
+        alpha: params.alpha,
+        growing_batches: false,
+    };
+    run_pass(&points, &adj, start, &order, &second, params, &pool);
 
     let r = params.max_degree;
     let adj: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
@@ -378,11 +301,7 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
             if list.len() <= r {
                 return list;
             }
-            let mut c: Vec<(f32, u32)> = list
-                .iter()
-                .map(|&x| (points.dist(p as u32, x), x))
-                .collect();
-            robust_prune(p as u32, &mut c, params.alpha, r, |a, b| points.dist(a, b))
+            prune_among(p as u32, list, params.alpha, r, |a, b| points.dist(a, b))
         })
         .collect();
     Graph {
@@ -393,29 +312,32 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
     }
 }
 
+/// How one pass searches and prunes.
+struct Pass {
+    list_size: usize,
+    alpha: f32,
+    /// The first points see a tiny graph: process them in small batches
+    /// that grow with the graph, then in large parallel ones.
+    growing_batches: bool,
+}
+
 /// One pass: each point in `order` searches the graph so far, takes the
 /// pruned result as its neighbours and adds itself to theirs.
-#[allow(clippy::too_many_arguments)]
 fn run_pass(
     points: &Points,
     adj: &[RwLock<Vec<u32>>],
     start: u32,
     order: &[u32],
-    list_size: usize,
-    alpha: f32,
+    pass: &Pass,
     params: &BuildParams,
     pool: &parking_lot::Mutex<Vec<Scratch>>,
-    pass: usize,
 ) {
     let n = points.len();
     let r = params.max_degree;
     let cap = ((r as f32) * SLACK) as usize;
-    let t = std::time::Instant::now();
-    // Growing batches: the first points see a tiny graph, so they go in
-    // small batches; later ones in large parallel batches.
     let mut done = 0;
     while done < n {
-        let batch = if pass == 0 {
+        let batch = if pass.growing_batches {
             (done / 2).clamp(64, 20_000)
         } else {
             20_000
@@ -428,7 +350,7 @@ fn run_pass(
             },
             |s, &p| {
                 let s = s.s.as_mut().unwrap();
-                search_and_prune(points, adj, start, p, list_size, alpha, r, s);
+                search_and_prune(points, adj, start, p, pass.list_size, pass.alpha, r, s);
                 let chosen = std::mem::take(&mut s.chosen);
                 *adj[p as usize].write() = chosen.clone();
                 for &m in &chosen {
@@ -439,20 +361,13 @@ fn run_pass(
                     if list.len() < cap {
                         list.push(p);
                     } else {
-                        let mut c: Vec<(f32, u32)> = list
-                            .iter()
-                            .chain(std::iter::once(&p))
-                            .map(|&x| (points.dist(m, x), x))
-                            .collect();
-                        *list = back_prune(m, &mut c, alpha, r, points);
+                        let with_p = list.iter().copied().chain(std::iter::once(p));
+                        *list = prune_among(m, with_p, pass.alpha, r, |a, b| points.dist(a, b));
                     }
                 }
                 s.chosen = chosen;
             },
         );
         done = end;
-    }
-    if std::env::var_os("DISKVEC_DEBUG").is_some() {
-        eprintln!("vamana pass {pass}: {:.1} s", t.elapsed().as_secs_f64());
     }
 }

@@ -95,7 +95,8 @@ fn nodes_run_on_across_pages_with_no_space_lost() {
     // Node pages: the stream's bytes over the page payload, plus the one
     // page each half starts (build, then inserts) and rounding.
     let slot = 16 + 4 * dim + 4 * 48;
-    let payload = diskvec_engine::PAGE_SIZE - diskvec_engine::format::HEADER_SIZE;
+    // Page payload: the page less its 32-byte diskvec header (format.rs).
+    let payload = diskvec_engine::PAGE_SIZE - 32;
     let node_pages = (n * slot).div_ceil(payload) + 2;
     let code_pages = (n * index.code_bytes_per_vector()).div_ceil(payload) + 2;
     let pages = index.store().len() as usize;

@@ -5,6 +5,8 @@
 //! `DISKVEC_TEST_PORT`. Each test gets its own fresh database, so tests run
 //! in parallel without seeing each other's tables.
 
+pub mod bench;
+pub mod citus;
 pub mod server;
 
 use postgres::{Client, NoTls};

@@ -29,34 +29,35 @@
 //! outside this protocol, a truncated file) is reported as
 //! [`Error::Corrupt`], never returned.
 
+mod checksum;
+mod log;
+
+pub use checksum::Verify;
+
 use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
+use checksum::{page_crc, Verified, SECTORS};
+use log::{wal_path, Superblock};
 use memmap2::Mmap;
 use parking_lot::{MappedRwLockReadGuard, Mutex, ReentrantMutex, RwLock, RwLockReadGuard};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 const FILE_MAGIC: u32 = u32::from_le_bytes(*b"DVPF");
-const WAL_MAGIC: u32 = u32::from_le_bytes(*b"DVWL");
-const WAL_END: u32 = u32::from_le_bytes(*b"END!");
 const FREE_MAGIC: u32 = u32::from_le_bytes(*b"FREE");
 const FILE_VERSION: u32 = 1;
 const NONE: u32 = u32::MAX;
 /// Block number used in errors about the superblock.
 pub const SUPERBLOCK: BlockNo = u32::MAX;
-/// Bytes per separately checksummed piece of a page (partial reads).
-const SECTOR: usize = 256;
-const SECTORS: usize = PAGE_SIZE.div_ceil(SECTOR);
-// A read's sectors are tracked in one u32 mask.
-const _: () = assert!(SECTORS <= 32);
 
-/// Where a simulated crash stops a commit (tests only).
-#[doc(hidden)]
+/// Where a simulated crash stops a commit (tests only: see
+/// [`FileStore::crash_next_commit`]).
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub enum CrashPoint {
     /// Only the first `n` bytes of the log reach the disk.
     TornLog(usize),
@@ -66,24 +67,6 @@ pub enum CrashPoint {
     MidApply(usize),
 }
 
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
-struct Superblock {
-    magic: u32,
-    version: u32,
-    page_count: u32,
-    free_head: u32,
-    crc: u32,
-}
-
-impl Superblock {
-    fn crc_of(&self) -> u32 {
-        let mut s = *self;
-        s.crc = 0;
-        crc32fast::hash(bytemuck::bytes_of(&s))
-    }
-}
-
 struct State {
     map: Option<Mmap>,
     mapped_pages: u32,
@@ -91,65 +74,6 @@ struct State {
     dirty: BTreeMap<BlockNo, Box<Page>>,
     free: Vec<BlockNo>,
     free_dirty: bool,
-}
-
-/// When page checksums are verified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Verify {
-    /// On every read (default): a page changed on disk behind our back, even
-    /// while open, is still caught. A full read hashes the whole page; a
-    /// partial read the sectors it touches (see the module comment).
-    #[default]
-    EveryRead,
-    /// On the first read of each page after open or after the page was last
-    /// written by a commit. Pages are immutable in between unless another
-    /// process writes the file (which is not supported), so this skips
-    /// re-hashing 8 KiB per node expansion in hot search loops.
-    FirstRead,
-}
-
-/// Per mapped page: whether its checksum passed since it was last written,
-/// and its sector sums.
-#[derive(Default)]
-struct Verified {
-    /// One bit per page. `Verify::FirstRead`: no further checks.
-    /// `EveryRead`: set by partial reads only, once `sector_sums` is filled.
-    pages: Vec<AtomicU64>,
-    /// `SECTORS` CRCs per page, valid where its bit is set.
-    sector_sums: Vec<AtomicU32>,
-}
-
-impl Verified {
-    fn bit(blkno: BlockNo) -> (usize, u64) {
-        (blkno as usize / 64, 1u64 << (blkno % 64))
-    }
-
-    fn is_set(&self, blkno: BlockNo) -> bool {
-        let (word, bit) = Self::bit(blkno);
-        // Acquire: pairs with `set`, so the sums are visible with the bit.
-        self.pages
-            .get(word)
-            .is_some_and(|w| w.load(Ordering::Acquire) & bit != 0)
-    }
-
-    fn set(&self, blkno: BlockNo) {
-        let (word, bit) = Self::bit(blkno);
-        if let Some(w) = self.pages.get(word) {
-            w.fetch_or(bit, Ordering::Release);
-        }
-    }
-
-    fn clear(&self, blkno: BlockNo) {
-        let (word, bit) = Self::bit(blkno);
-        if let Some(w) = self.pages.get(word) {
-            w.fetch_and(!bit, Ordering::Relaxed);
-        }
-    }
-
-    fn sums(&self, blkno: BlockNo) -> &[AtomicU32] {
-        let base = blkno as usize * SECTORS;
-        &self.sector_sums[base..base + SECTORS]
-    }
 }
 
 pub struct FileStore {
@@ -164,16 +88,6 @@ pub struct FileStore {
     broken: Mutex<bool>,
     /// Held by `modify` (see `page::modify_by_copy`).
     modifying: ReentrantMutex<()>,
-}
-
-fn page_crc(p: &[u8]) -> u32 {
-    crc32fast::hash(&p[4..PAGE_SIZE])
-}
-
-fn wal_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".wal");
-    PathBuf::from(s)
 }
 
 impl FileStore {
@@ -214,8 +128,8 @@ impl FileStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        Self::recover(&path, &file)?;
-        let sb = Self::read_superblock(&file)?;
+        log::recover(&path, &file)?;
+        let sb = log::read_superblock(&file)?;
         let need = (sb.page_count as u64 + 1) * PAGE_SIZE as u64;
         let len = file.metadata()?.len();
         if len < need {
@@ -286,62 +200,16 @@ impl FileStore {
     }
 
     /// Arrange for the next commit to stop at `point`, as a crash would
-    /// (tests only). The store is unusable afterwards: drop and reopen it.
-    #[doc(hidden)]
+    /// (the `testing` feature only). The store is unusable afterwards: drop
+    /// and reopen it.
+    #[cfg(feature = "testing")]
     pub fn crash_next_commit(&self, point: CrashPoint) {
         *self.crash.lock() = Some(point);
     }
 
-    fn read_superblock(file: &File) -> Result<Superblock> {
-        let mut buf = vec![0u8; std::mem::size_of::<Superblock>()];
-        file.read_exact_at(&mut buf, 0).map_err(|_| Error::Format {
-            found: "a file too short for a superblock".into(),
-            expected: "a diskvec page file".into(),
-        })?;
-        let sb: Superblock = bytemuck::pod_read_unaligned(&buf);
-        if sb.magic != FILE_MAGIC || sb.version != FILE_VERSION {
-            return Err(Error::Format {
-                found: if sb.magic == FILE_MAGIC {
-                    format!("page file version {}", sb.version)
-                } else {
-                    "not a diskvec page file".into()
-                },
-                expected: format!("diskvec page file version {FILE_VERSION}"),
-            });
-        }
-        if sb.crc != sb.crc_of() {
-            return Err(Error::Corrupt {
-                blkno: SUPERBLOCK,
-                reason: "superblock checksum mismatch".into(),
-            });
-        }
-        Ok(sb)
-    }
-
-    /// Replay a complete log, discard a torn one.
-    fn recover(path: &Path, file: &File) -> Result<()> {
-        let wp = wal_path(path);
-        let mut wal = match OpenOptions::new().read(true).write(true).open(&wp) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut bytes = Vec::new();
-        wal.read_to_end(&mut bytes)?;
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        if let Some((sb, pages)) = parse_wal(&bytes) {
-            apply(file, &sb, pages.into_iter(), None)?;
-        }
-        wal.set_len(0)?;
-        wal.sync_all()?;
-        Ok(())
-    }
-
     fn remap(&self) -> Result<()> {
         let mut st = self.state.write();
-        let committed = Self::read_superblock(&self.file)?.page_count;
+        let committed = log::read_superblock(&self.file)?.page_count;
         if committed == 0 {
             st.map = None;
             st.mapped_pages = 0;
@@ -388,7 +256,8 @@ impl FileStore {
             });
         }
         let off = (blkno as usize + 1) * PAGE_SIZE;
-        self.verify_page(
+        self.verified.read_recursive().check(
+            self.verify,
             blkno,
             &st.map.as_ref().unwrap()[off..off + PAGE_SIZE],
             parts,
@@ -397,42 +266,6 @@ impl FileStore {
             let bytes = &s.map.as_ref().unwrap()[off..off + PAGE_SIZE];
             bytemuck::from_bytes::<Page>(bytes)
         }))
-    }
-
-    fn verify_page(
-        &self,
-        blkno: BlockNo,
-        bytes: &[u8],
-        parts: Option<&[Range<usize>]>,
-    ) -> Result<()> {
-        let verified = self.verified.read_recursive();
-        let known = verified.is_set(blkno);
-        match (self.verify, known, parts) {
-            (Verify::FirstRead, true, _) => return Ok(()),
-            (Verify::EveryRead, true, Some(parts)) => {
-                return verify_sectors(blkno, bytes, verified.sums(blkno), parts)
-            }
-            _ => {}
-        }
-        let stored = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
-        if stored != page_crc(bytes) {
-            return Err(Error::Corrupt {
-                blkno,
-                reason: format!("checksum mismatch (stored {stored:#010x})"),
-            });
-        }
-        match (self.verify, parts) {
-            (Verify::FirstRead, _) => verified.set(blkno),
-            // Sums of what just passed, for this page's later partial reads.
-            (Verify::EveryRead, Some(_)) => {
-                for (sum, sector) in verified.sums(blkno).iter().zip(bytes.chunks(SECTOR)) {
-                    sum.store(crc32fast::hash(sector), Ordering::Relaxed);
-                }
-                verified.set(blkno);
-            }
-            (Verify::EveryRead, None) => {}
-        }
-        Ok(())
     }
 
     fn do_commit(&self) -> Result<()> {
@@ -465,18 +298,7 @@ impl FileStore {
             p.bytes[0..4].copy_from_slice(&c.to_le_bytes());
         }
         // 1. The log.
-        let mut log = Vec::with_capacity(32 + st.dirty.len() * (PAGE_SIZE + 4));
-        log.extend_from_slice(&WAL_MAGIC.to_le_bytes());
-        log.extend_from_slice(&FILE_VERSION.to_le_bytes());
-        log.extend_from_slice(&(st.dirty.len() as u32).to_le_bytes());
-        log.extend_from_slice(bytemuck::bytes_of(&sb));
-        for (&b, p) in &st.dirty {
-            log.extend_from_slice(&b.to_le_bytes());
-            log.extend_from_slice(&p.bytes);
-        }
-        let crc = crc32fast::hash(&log);
-        log.extend_from_slice(&crc.to_le_bytes());
-        log.extend_from_slice(&WAL_END.to_le_bytes());
+        let log = log::encode(&sb, &st.dirty);
         let mut wal = OpenOptions::new()
             .write(true)
             .create(true)
@@ -503,7 +325,7 @@ impl FileStore {
             let v = self.verified.read();
             dirty.keys().for_each(|&b| v.clear(b));
         }
-        apply(
+        log::apply(
             &self.file,
             &sb,
             dirty.iter().map(|(b, p)| (*b, &p.bytes[..])),
@@ -520,93 +342,6 @@ impl FileStore {
         drop(st);
         self.remap()
     }
-}
-
-/// Check the sectors of page `blkno` that `parts` touch against `sums`.
-fn verify_sectors(
-    blkno: BlockNo,
-    bytes: &[u8],
-    sums: &[AtomicU32],
-    parts: &[Range<usize>],
-) -> Result<()> {
-    // One bit per sector any part touches.
-    let touched = parts.iter().filter(|r| r.start < r.end).fold(0u32, |m, r| {
-        let (first, last) = (r.start / SECTOR, (r.end - 1) / SECTOR);
-        m | ((1u64 << (last + 1)) - (1u64 << first)) as u32
-    });
-    for (i, (sum, sector)) in sums.iter().zip(bytes.chunks(SECTOR)).enumerate() {
-        if touched & (1 << i) != 0 && crc32fast::hash(sector) != sum.load(Ordering::Relaxed) {
-            return Err(Error::Corrupt {
-                blkno,
-                reason: format!(
-                    "checksum mismatch in bytes {}..{} (changed since the page was verified)",
-                    i * SECTOR,
-                    i * SECTOR + sector.len()
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Parse a log; `None` if torn or not ours.
-type WalPages<'a> = Vec<(BlockNo, &'a [u8])>;
-
-fn parse_wal(bytes: &[u8]) -> Option<(Superblock, WalPages<'_>)> {
-    let sbs = std::mem::size_of::<Superblock>();
-    if bytes.len() < 12 + sbs + 8 {
-        return None;
-    }
-    let (body, tail) = bytes.split_at(bytes.len() - 8);
-    let crc = u32::from_le_bytes(tail[0..4].try_into().unwrap());
-    let end = u32::from_le_bytes(tail[4..8].try_into().unwrap());
-    if end != WAL_END || crc != crc32fast::hash(body) {
-        return None;
-    }
-    let magic = u32::from_le_bytes(body[0..4].try_into().unwrap());
-    let count = u32::from_le_bytes(body[8..12].try_into().unwrap()) as usize;
-    if magic != WAL_MAGIC || body.len() != 12 + sbs + count * (4 + PAGE_SIZE) {
-        return None;
-    }
-    let sb: Superblock = bytemuck::pod_read_unaligned(&body[12..12 + sbs]);
-    let mut pages = Vec::with_capacity(count);
-    let mut off = 12 + sbs;
-    for _ in 0..count {
-        let b = u32::from_le_bytes(body[off..off + 4].try_into().unwrap());
-        pages.push((b, &body[off + 4..off + 4 + PAGE_SIZE]));
-        off += 4 + PAGE_SIZE;
-    }
-    Some((sb, pages))
-}
-
-/// Write pages and the superblock in place, then fsync. `limit` simulates a
-/// crash after that many page writes.
-fn apply<'a>(
-    file: &File,
-    sb: &Superblock,
-    pages: impl Iterator<Item = (BlockNo, &'a [u8])>,
-    limit: Option<usize>,
-) -> Result<()> {
-    let need = (sb.page_count as u64 + 1) * PAGE_SIZE as u64;
-    if file.metadata()?.len() < need {
-        file.set_len(need)?;
-    }
-    for (i, (b, p)) in pages.enumerate() {
-        if limit == Some(i) {
-            file.sync_all()?;
-            return Ok(());
-        }
-        file.write_all_at(p, (b as u64 + 1) * PAGE_SIZE as u64)?;
-    }
-    if limit.is_some() {
-        file.sync_all()?;
-        return Ok(());
-    }
-    let mut block = vec![0u8; std::mem::size_of::<Superblock>()];
-    block.copy_from_slice(bytemuck::bytes_of(sb));
-    file.write_all_at(&block, 0)?;
-    file.sync_all()?;
-    Ok(())
 }
 
 impl PageStore for FileStore {

@@ -1,0 +1,241 @@
+//! The bulk build: the whole graph in memory (`vamana::build`, on all
+//! cores), codes encoded in parallel, then every page written once, in
+//! order.
+
+use super::{node_io::encode_node, Index, Metric, MAX_DIM};
+use crate::format::{self, CodeEntryHead, Kind, HEADER_SIZE, NONE};
+use crate::page::{BlockNo, Error, PageStore, Result};
+use crate::rabitq::{self, Factors, RaBitQ};
+use crate::vamana;
+use rayon::prelude::*;
+use std::collections::HashSet;
+
+impl<S: PageStore> Index<S> {
+    /// Bulk build from `ids.len()` vectors stored flat in `vectors`, on an
+    /// empty index. The centroid of the codes is the data mean. Uses the
+    /// rayon thread pool (all cores by default).
+    ///
+    /// `memory_budget` (bytes) caps the build's working set (see
+    /// [`super::Options::build_memory`]). When that does not fit, the
+    /// vectors are inserted one by one instead, which needs only the codes
+    /// in memory (slower). Commits.
+    pub fn build(&mut self, vectors: &[f32], ids: &[u64], memory_budget: usize) -> Result<()> {
+        let dim = self.meta.dim as usize;
+        if vectors.len() != ids.len() * dim {
+            return Err(Error::Invalid(
+                "vectors.len() must be ids.len() * dim".into(),
+            ));
+        }
+        if self.codes.len() != 0 {
+            return Err(Error::Invalid(
+                "build needs an empty index; use insert".into(),
+            ));
+        }
+        let mut seen = HashSet::with_capacity(ids.len());
+        if !ids.iter().all(|id| seen.insert(*id)) {
+            return Err(Error::Invalid("duplicate ids".into()));
+        }
+        drop(seen);
+        let n = ids.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let data: Vec<f32> = vectors
+            .par_chunks_exact(dim)
+            .map(|v| self.prepare_vector(v))
+            .collect::<Result<Vec<_>>>()?
+            .concat();
+        self.set_centroid_to_mean(&data)?;
+        if self.metric == Metric::InnerProduct {
+            let (max_sq, sum_sq) = data
+                .chunks_exact(dim)
+                .map(crate::distance::norm_squared)
+                .fold((0f64, 0f64), |(max, sum), sq| (max.max(sq), sum + sq));
+            self.meta.ip_max_norm = max_sq.sqrt() as f32;
+            self.meta.ip_mean_sq_norm = (sum_sq / n as f64) as f32;
+        }
+        if self.options().build_memory(n) > memory_budget {
+            drop(data);
+            // Inserts refresh from the meta page: it must hold the centroid.
+            self.write_meta()?;
+            for (v, &id) in vectors.chunks_exact(dim).zip(ids) {
+                self.insert(id, v)?;
+            }
+            return self.store.commit();
+        }
+        let points = vamana::Points::new(&data, dim, self.graph_shift());
+        let params = vamana::BuildParams {
+            max_degree: self.meta.max_degree as usize,
+            list_size: self.meta.build_list_size as usize,
+            alpha: self.pruning_alpha(),
+            seed: self.meta.seed,
+        };
+        let graph = vamana::build(&points, &params);
+        drop(data);
+        // Nodes are stored in the graph's numbering (see `vamana::build`).
+        let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
+        let locations = self.write_nodes(&graph.vectors, &graph.adj, &ids)?;
+        self.write_codes(&graph.vectors, ids, &locations)?;
+        self.meta.entry = graph.entry;
+        self.live = n;
+        self.write_meta()?;
+        self.store.commit()
+    }
+
+    /// The data mean becomes the quantizer's centroid, on its blob pages
+    /// (rewritten in place: same dimension, same length).
+    fn set_centroid_to_mean(&mut self, data: &[f32]) -> Result<()> {
+        let dim = self.meta.dim as usize;
+        let n = data.len() / dim;
+        let mut mean = vec![0f64; dim];
+        for v in data.chunks_exact(dim) {
+            mean.iter_mut().zip(v).for_each(|(m, x)| *m += *x as f64);
+        }
+        let centroid: Vec<f32> = mean.iter().map(|m| (*m / n as f64) as f32).collect();
+        format::rewrite_blob(
+            &self.store,
+            self.meta.centroid,
+            bytemuck::cast_slice(&centroid),
+        )?;
+        self.quant = RaBitQ::new(
+            dim,
+            self.meta.bits as usize,
+            self.metric.space(),
+            centroid,
+            self.meta.seed,
+        );
+        Ok(())
+    }
+
+    /// The node stream, page after page, nodes `0..` in order; returns
+    /// where each node starts (page, payload offset). Commits every few
+    /// thousand pages so the file store's write-ahead log stays small.
+    fn write_nodes(
+        &mut self,
+        vectors: &[f32],
+        adj: &[Vec<u32>],
+        ids: &[u64],
+    ) -> Result<Vec<(BlockNo, u16)>> {
+        let (n, dim, l) = (ids.len(), self.meta.dim as usize, self.layout);
+        let npages = (n * l.slot_size).div_ceil(format::PAYLOAD);
+        let blocks: Vec<BlockNo> = (0..npages)
+            .map(|_| self.store.extend())
+            .collect::<Result<_>>()?;
+        let locations = (0..n)
+            .map(|i| {
+                let pos = i * l.slot_size;
+                (
+                    blocks[pos / format::PAYLOAD],
+                    (pos % format::PAYLOAD) as u16,
+                )
+            })
+            .collect();
+        self.meta.node_tail = *blocks.last().unwrap();
+        self.meta.node_tail_used = (n * l.slot_size - (npages - 1) * format::PAYLOAD) as u32;
+        let mut node = vec![0u8; l.slot_size];
+        let mut next = 0; // next node to encode
+        let mut carry = 0; // bytes of node `next - 1` already written
+        for (pi, &b) in blocks.iter().enumerate() {
+            let mut p = format::new_page(Kind::Nodes);
+            format::header_mut(&mut p).next = blocks.get(pi + 1).copied().unwrap_or(NONE);
+            let mut at = 0;
+            while at < format::PAYLOAD {
+                if carry == 0 {
+                    if next == n {
+                        break;
+                    }
+                    node.fill(0);
+                    let v = &vectors[next * dim..(next + 1) * dim];
+                    encode_node(&mut node, ids[next], format::FLAG_LIVE, v, &adj[next], dim);
+                    next += 1;
+                }
+                let take = (l.slot_size - carry).min(format::PAYLOAD - at);
+                p.bytes[HEADER_SIZE + at..HEADER_SIZE + at + take]
+                    .copy_from_slice(&node[carry..carry + take]);
+                at += take;
+                carry = (carry + take) % l.slot_size;
+            }
+            format::header_mut(&mut p).count = at as u32;
+            self.store.write(b, &p)?;
+            if pi % 4096 == 4095 {
+                self.store.commit()?;
+            }
+        }
+        debug_assert!(next == n && carry == 0);
+        Ok(locations)
+    }
+
+    /// Codes (encoded in parallel) into memory and onto the code pages,
+    /// each entry naming its node's location.
+    fn write_codes(
+        &mut self,
+        vectors: &[f32],
+        ids: Vec<u64>,
+        locations: &[(BlockNo, u16)],
+    ) -> Result<()> {
+        let (n, dim) = (ids.len(), self.meta.dim as usize);
+        let words = self.quant.code_words();
+        let mut code_data = vec![0u64; n * words];
+        let factors: Vec<Factors> = code_data
+            .par_chunks_mut(words)
+            .zip(vectors.par_chunks_exact(dim))
+            .map(|(code, v)| self.quant.encode(v, code))
+            .collect();
+        self.codes.reserve(n);
+        for (i, (code, f)) in code_data.chunks_exact(words).zip(&factors).enumerate() {
+            let head = CodeEntryHead {
+                id: ids[i],
+                blkno: locations[i].0,
+                offset: locations[i].1,
+                flags: format::FLAG_LIVE as u16,
+                factors: *f,
+            };
+            self.codes.push(&head, code);
+            self.id_map.insert(ids[i], i as u32);
+        }
+        drop(code_data);
+        let per = self.codes.per_page();
+        let blocks: Vec<BlockNo> = (0..n.div_ceil(per))
+            .map(|_| self.store.extend())
+            .collect::<Result<_>>()?;
+        self.codes.pages = blocks.clone();
+        self.meta.code_head = blocks[0];
+        self.meta.code_tail = *blocks.last().unwrap();
+        self.meta.n_nodes = n as u64;
+        for (pi, &b) in blocks.iter().enumerate() {
+            let mut p = format::new_page(Kind::Codes);
+            format::header_mut(&mut p).next = blocks.get(pi + 1).copied().unwrap_or(NONE);
+            for i in pi * per..((pi + 1) * per).min(n) {
+                self.codes.encode(&mut p, i as u32);
+            }
+            self.store.write(b, &p)?;
+        }
+        Ok(())
+    }
+
+    /// Change the dimension of an index that has never held a vector (an
+    /// index created before its first row, on a column without a declared
+    /// dimension). `bits` as in [`super::Options::bits`]. Other handles see
+    /// it as a rebuild on `refresh`.
+    pub fn set_dimension(&mut self, dim: usize, bits: Option<usize>) -> Result<()> {
+        if self.meta.n_nodes != 0 {
+            return Err(Error::Invalid(format!(
+                "expected {} dimensions, got {dim}",
+                self.meta.dim
+            )));
+        }
+        if dim == 0 || dim > MAX_DIM {
+            return Err(Error::Invalid(format!("dimension must be 1..={MAX_DIM}")));
+        }
+        let centroid = vec![0f32; dim];
+        let mut m = self.meta;
+        m.dim = dim as u32;
+        m.bits = bits.unwrap_or_else(|| rabitq::default_bits(dim)) as u32;
+        m.centroid = format::write_blob(&self.store, bytemuck::cast_slice(&centroid))?;
+        let old = self.meta.centroid;
+        self.adopt(m, centroid)?;
+        self.write_meta()?;
+        // The old centroid is unreachable once the meta page names the new.
+        format::free_blob(&self.store, old)
+    }
+}

@@ -1,0 +1,251 @@
+//! Node slots on the node pages: reading one (in place when it lies on one
+//! page), writing one, and changing part of one under the page's lock.
+//!
+//! Node slots are packed one after another as a byte stream across the
+//! chain of node pages (see `format.rs`): a slot that does not fit in what
+//! is left of a page continues at the start of the next page in the chain.
+
+use super::{corrupt, Index};
+use crate::format::{self, Kind, NodeHead, NodeLayout, HEADER_SIZE, NODE_HEAD, NONE};
+use crate::page::{BlockNo, PageStore, Result, PAGE_SIZE};
+
+/// A node read from its page(s).
+pub(super) struct NodeRef<'a> {
+    pub id: u64,
+    pub flags: u32,
+    pub vector: &'a [f32],
+    pub neighbors: &'a [u32],
+}
+
+/// A node read into owned buffers.
+pub(super) struct Node {
+    pub id: u64,
+    pub flags: u32,
+    pub vector: Vec<f32>,
+    pub neighbors: Vec<u32>,
+}
+
+impl<S: PageStore> Index<S> {
+    /// Read node `n` and pass it to `f`; `pages` counts the pages read. One
+    /// page in the common case (viewed in place); a node that runs on into
+    /// the next page(s) of the node stream is copied into `buf`. Only the
+    /// page headers and the node's bytes are read (`read_parts`): the file
+    /// store then hashes those few hundred bytes, not the whole page.
+    pub(super) fn with_node<R>(
+        &self,
+        n: u32,
+        buf: &mut Vec<u64>,
+        pages: &mut u64,
+        f: impl FnOnce(NodeRef<'_>) -> R,
+    ) -> Result<R> {
+        let blk = self.codes.blkno[n as usize];
+        let off = self.codes.offset[n as usize] as usize;
+        let l = self.layout;
+        if l.fits(off) {
+            let at = HEADER_SIZE + off;
+            let p = self
+                .store
+                .read_parts(blk, &[0..HEADER_SIZE, at..at + l.slot_size])?;
+            *pages += 1;
+            format::check(&p, blk, Kind::Nodes)?;
+            let node =
+                parse_node(&p.bytes[at..at + l.slot_size], &l).map_err(|r| corrupt(blk, r))?;
+            return Ok(f(node));
+        }
+        if off >= format::PAYLOAD {
+            return Err(corrupt(blk, format!("node offset {off}")));
+        }
+        buf.clear();
+        buf.resize(l.slot_size.div_ceil(8), 0);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(buf.as_mut_slice());
+        let head = format::PAYLOAD - off;
+        let next = {
+            let p = self
+                .store
+                .read_parts(blk, &[0..HEADER_SIZE, HEADER_SIZE + off..PAGE_SIZE])?;
+            *pages += 1;
+            format::check(&p, blk, Kind::Nodes)?;
+            bytes[..head].copy_from_slice(&p.bytes[HEADER_SIZE + off..]);
+            format::header(&p).next
+        };
+        self.read_run_on(blk, next, &mut bytes[head..], |_, _, _| *pages += 1)?;
+        let node = parse_node(bytes, &l).map_err(|r| corrupt(blk, r))?;
+        Ok(f(node))
+    }
+
+    /// Read node `n` into owned buffers.
+    pub(super) fn read_node(&self, n: u32) -> Result<Node> {
+        let mut buf = Vec::new();
+        self.with_node(n, &mut buf, &mut 0, |node| Node {
+            id: node.id,
+            flags: node.flags,
+            vector: node.vector.to_vec(),
+            neighbors: node.neighbors.to_vec(),
+        })
+    }
+
+    pub(super) fn write_node(
+        &self,
+        n: u32,
+        id: u64,
+        flags: u32,
+        vector: &[f32],
+        nbrs: &[u32],
+    ) -> Result<()> {
+        debug_assert!(nbrs.len() <= self.layout.max_degree);
+        let dim = self.layout.dim;
+        self.modify_node(n, |bytes| {
+            bytes.fill(0);
+            encode_node(bytes, id, flags, vector, nbrs, dim);
+            Ok(())
+        })
+    }
+
+    /// Read-modify-write node `n`'s slot bytes as one step (see
+    /// [`PageStore::modify`]): other writers may be changing other nodes on
+    /// the same pages. A node that runs on into later pages is locked by its
+    /// first page, and the later ones are taken in stream order, so writers
+    /// always lock pages in the same order.
+    fn modify_node<R>(&self, n: u32, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
+        let blk = self.codes.blkno[n as usize];
+        let off = self.codes.offset[n as usize] as usize;
+        let l = self.layout;
+        if l.fits(off) {
+            return self.store.modify(blk, |p| {
+                format::check(p, blk, Kind::Nodes)?;
+                let at = HEADER_SIZE + off;
+                let r = f(&mut p.bytes[at..at + l.slot_size])?;
+                let h = format::header_mut(p);
+                h.count = h.count.max((off + l.slot_size) as u32);
+                Ok(r)
+            });
+        }
+        if off >= format::PAYLOAD {
+            return Err(corrupt(blk, format!("node offset {off}")));
+        }
+        self.store.modify(blk, |first| {
+            format::check(first, blk, Kind::Nodes)?;
+            let mut bytes = vec![0u8; l.slot_size];
+            let head = format::PAYLOAD - off;
+            bytes[..head].copy_from_slice(&first.bytes[HEADER_SIZE + off..]);
+            let mut rest = Vec::new();
+            let next = format::header(first).next;
+            self.read_run_on(blk, next, &mut bytes[head..], |b, at, take| {
+                rest.push((b, head + at, take))
+            })?;
+            let r = f(&mut bytes)?;
+            first.bytes[HEADER_SIZE + off..].copy_from_slice(&bytes[..head]);
+            format::header_mut(first).count = format::PAYLOAD as u32;
+            for (b, at, take) in rest {
+                self.store.modify(b, |p| {
+                    p.bytes[HEADER_SIZE..HEADER_SIZE + take].copy_from_slice(&bytes[at..at + take]);
+                    let h = format::header_mut(p);
+                    h.count = h.count.max(take as u32);
+                    Ok(())
+                })?;
+            }
+            Ok(r)
+        })
+    }
+
+    /// Copy the part of a node (first page `first`) that runs on past its
+    /// first page: `rest` is filled from page `next` on, following the node
+    /// chain. `on_page(blkno, at, len)` hears of each page read and which
+    /// bytes of `rest` it held.
+    fn read_run_on(
+        &self,
+        first: BlockNo,
+        mut next: BlockNo,
+        rest: &mut [u8],
+        mut on_page: impl FnMut(BlockNo, usize, usize),
+    ) -> Result<()> {
+        let mut done = 0;
+        while done < rest.len() {
+            if next == NONE {
+                return Err(corrupt(first, "node stream ends inside a node"));
+            }
+            let take = (rest.len() - done).min(format::PAYLOAD);
+            let p = self.store.read_parts(next, &[0..HEADER_SIZE + take])?;
+            format::check(&p, next, Kind::Nodes)?;
+            rest[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);
+            on_page(next, done, take);
+            next = format::header(&p).next;
+            done += take;
+        }
+        Ok(())
+    }
+
+    /// Set node `n`'s flags on its page, keeping everything else.
+    pub(super) fn set_node_flags(&self, n: u32, flags: u32) -> Result<()> {
+        self.modify_node(n, |bytes| {
+            update_head(bytes, |h| h.flags = flags);
+            Ok(())
+        })
+    }
+
+    /// Replace node `n`'s neighbour list with `new`, but only if it is still
+    /// `expected` (another writer may have changed it since we read it).
+    /// Returns whether it was replaced.
+    pub(super) fn replace_neighbors(&self, n: u32, expected: &[u32], new: &[u32]) -> Result<bool> {
+        let l = self.layout;
+        self.modify_node(n, |bytes| {
+            let now =
+                parse_node(bytes, &l).map_err(|r| corrupt(self.codes.blkno[n as usize], r))?;
+            if now.neighbors != expected {
+                return Ok(false);
+            }
+            update_head(bytes, |h| h.degree = new.len() as u32);
+            let vend = NODE_HEAD + 4 * l.dim;
+            bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
+            Ok(true)
+        })
+    }
+}
+
+/// A node slot's bytes.
+pub(super) fn encode_node(
+    out: &mut [u8],
+    id: u64,
+    flags: u32,
+    vector: &[f32],
+    nbrs: &[u32],
+    dim: usize,
+) {
+    let head = NodeHead {
+        id,
+        flags,
+        degree: nbrs.len() as u32,
+    };
+    out[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+    let vend = NODE_HEAD + 4 * dim;
+    out[NODE_HEAD..vend].copy_from_slice(bytemuck::cast_slice(vector));
+    out[vend..vend + 4 * nbrs.len()].copy_from_slice(bytemuck::cast_slice(nbrs));
+}
+
+/// Change the head of a node slot in place.
+fn update_head(bytes: &mut [u8], f: impl FnOnce(&mut NodeHead)) {
+    let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
+    f(&mut head);
+    bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+}
+
+fn parse_node<'a>(bytes: &'a [u8], l: &NodeLayout) -> std::result::Result<NodeRef<'a>, String> {
+    let head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
+    if head.degree as usize > l.max_degree || head.flags > format::FLAG_DELETED {
+        return Err(format!(
+            "node slot with degree {} flags {}",
+            head.degree, head.flags
+        ));
+    }
+    let vend = NODE_HEAD + 4 * l.dim;
+    let vector: &[f32] =
+        bytemuck::try_cast_slice(&bytes[NODE_HEAD..vend]).map_err(|e| format!("{e:?}"))?;
+    let neighbors: &[u32] = bytemuck::try_cast_slice(&bytes[vend..vend + 4 * head.degree as usize])
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(NodeRef {
+        id: head.id,
+        flags: head.flags,
+        vector,
+        neighbors,
+    })
+}

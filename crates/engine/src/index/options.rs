@@ -1,0 +1,160 @@
+//! What an index is created with ([`Options`], [`Metric`]) and what each
+//! search is run with ([`SearchParams`]).
+
+use crate::page::{Error, Result};
+use crate::rabitq::{self, Space};
+
+/// Distance function, as in pgvector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Euclidean distance (`<->`); searches return `|a - b|`.
+    L2,
+    /// Negative inner product (`<#>`): `-<a, b>`.
+    InnerProduct,
+    /// Cosine distance (`<=>`): `1 - cos(a, b)`. Vectors are normalized at
+    /// insert and search time and compared by inner product.
+    Cosine,
+}
+
+impl Metric {
+    /// The metric's number on the meta page.
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Metric::L2 => 1,
+            Metric::InnerProduct => 2,
+            Metric::Cosine => 3,
+        }
+    }
+
+    pub(crate) fn from_code(c: u32) -> Result<Self> {
+        Ok(match c {
+            1 => Metric::L2,
+            2 => Metric::InnerProduct,
+            3 => Metric::Cosine,
+            _ => {
+                return Err(super::corrupt(
+                    super::META_BLKNO,
+                    format!("unknown metric {c}"),
+                ))
+            }
+        })
+    }
+
+    /// How the quantizer turns its estimate into this metric's distance.
+    pub(crate) fn space(self) -> Space {
+        match self {
+            Metric::L2 => Space::L2,
+            _ => Space::InnerProduct,
+        }
+    }
+}
+
+/// Largest vector dimension an index holds (pgvector's limit).
+pub use crate::vector_text::MAX_DIM;
+
+/// Index options, fixed at creation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Vector dimension, 1 to [`MAX_DIM`].
+    pub dim: usize,
+    pub metric: Metric,
+    /// `R`: maximum out-degree of a graph node. Larger gives better recall
+    /// per expansion but larger node pages and slower builds.
+    pub max_degree: usize,
+    /// `L`: candidate list size while building and inserting. Larger gives
+    /// a better graph and a slower build. The first of the two build passes
+    /// uses `L / 2` (at least 16).
+    pub build_list_size: usize,
+    /// `alpha`: RobustPrune's distance slack (on squared distances) for the
+    /// second build pass and inserts; > 1 keeps long edges so searches
+    /// converge in fewer hops. (Inner product scales it to the data's
+    /// norms: see `Index::pruning_alpha`.)
+    pub alpha: f32,
+    /// RaBitQ bits per dimension (1 to 4). `None` picks 4 below 128
+    /// dimensions, 2 below 256 and 1 from 256 up.
+    pub bits: Option<usize>,
+    /// Seed of the random rotation and build order.
+    pub seed: u64,
+}
+
+impl Options {
+    /// Defaults for `metric`. L2 gets a denser graph (`R` 56, `L` 96; the
+    /// others 48, 64): over vectors of unequal norms, points near the
+    /// origin are close to everything and crowd other neighbours out in
+    /// pruning, so the same recall needs a longer search; the denser graph
+    /// costs less than that longer search (BENCHMARKS.md).
+    pub fn new(dim: usize, metric: Metric) -> Self {
+        let (max_degree, build_list_size) = match metric {
+            Metric::L2 => (56, 96),
+            Metric::InnerProduct | Metric::Cosine => (48, 64),
+        };
+        Options {
+            dim,
+            metric,
+            max_degree,
+            build_list_size,
+            alpha: 1.2,
+            bits: None,
+            seed: 0x0d15_c7ec,
+        }
+    }
+
+    /// RaBitQ bits per dimension, resolved.
+    pub fn bits(&self) -> usize {
+        self.bits.unwrap_or_else(|| rabitq::default_bits(self.dim))
+    }
+
+    /// Check every option is within its range.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.dim == 0 || self.dim > MAX_DIM {
+            return Err(Error::Invalid(format!("dimension must be 1..={MAX_DIM}")));
+        }
+        if !(1..=1024).contains(&self.max_degree) || self.build_list_size == 0 || self.alpha < 1.0 {
+            return Err(Error::Invalid(
+                "need 1 <= R <= 1024, L >= 1, alpha >= 1".into(),
+            ));
+        }
+        if !(1..=4).contains(&self.bits()) {
+            return Err(Error::Invalid("bits must be 1..=4".into()));
+        }
+        Ok(())
+    }
+
+    /// Bytes [`super::Index::build`] needs for `n` vectors beyond the
+    /// caller's input: the prepared copy of the vectors and its renumbered
+    /// copy (see `vamana::build`), adjacency lists, per-thread visited
+    /// marks and the codes. Above its memory budget, `build` inserts one by
+    /// one instead.
+    pub fn build_memory(&self, n: usize) -> usize {
+        let code_words = self.bits() * rabitq::padded_dim(self.dim) / 64;
+        let threads = rayon::current_num_threads();
+        2 * n * self.dim * 4
+            + n * (self.max_degree * 6 + 64)
+            + threads * n * 4
+            + n * (code_words * 8 + 40)
+    }
+}
+
+/// Per-search knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchParams {
+    /// Beam width: how many best estimated candidates the search keeps; it
+    /// stops when none of them is left to expand. At least `k` is used.
+    /// Larger gives higher recall and more page reads (about one page per
+    /// unit). BENCHMARKS.md has recall against this list for each data set.
+    pub search_list_size: usize,
+    /// At most this many candidates that were estimated but not expanded
+    /// are re-ranked by reading their page for the exact distance (best
+    /// lower bound first). Candidates whose lower bound cannot beat the
+    /// current k-th distance are never read. 0 disables re-ranking.
+    pub rerank: usize,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        SearchParams {
+            search_list_size: 128,
+            rerank: 16,
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Searching: [`Index::search`] for the `k` nearest, and the streaming
+//! [`SearchIter`] for as many as the caller pulls.
+//!
+//! The walk is the shared beam search ([`crate::beam`]) scored by code
+//! estimates; expanding a node reads its page, which also gives its exact
+//! distance. Candidates estimated but never expanded are re-ranked at the
+//! end when their lower bound can still beat the k-th exact distance.
+
+use super::{Index, SearchParams};
+use crate::beam::{self, pack, unpack, Beam, Marks};
+use crate::format;
+use crate::page::{PageStore, Result};
+use crate::rabitq::QueryCode;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Counters for one search.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Pages read from the store (node expansions and re-ranking reads).
+    pub pages_read: u64,
+    /// Nodes whose page was read to follow their neighbours.
+    pub expanded: u64,
+    /// Code estimates computed.
+    pub estimated: u64,
+    /// Extra exact distances read for candidates that were not expanded.
+    pub reranked: u64,
+    /// Re-ranking reads skipped because the error bound proved them useless.
+    pub rerank_skipped: u64,
+}
+
+/// Per-search state, pooled by the index and reused.
+#[derive(Default)]
+pub(super) struct Scratch {
+    /// The beam; each visited node's payload is its lower bound (estimate
+    /// minus error bound).
+    pub beam: Beam<f32>,
+    /// Nodes whose exact distance is in `exact` (expanded or re-ranked),
+    /// so a streaming search never returns one twice.
+    done: Marks<()>,
+    qc: QueryCode,
+    pub query: Vec<f32>,
+    /// Visited but not good enough to enter the beam: kept for re-ranking
+    /// and for streaming past the list size.
+    deferred: Vec<u64>,
+    /// Exact distances of live nodes read so far.
+    exact: Vec<(f32, u32)>,
+    /// Keep copies of expanded vectors (inserts need them to prune).
+    pub keep_vectors: bool,
+    /// `(node, offset in arena)` of each kept vector.
+    pub kept: Vec<(u32, usize)>,
+    pub arena: Vec<f32>,
+    buf: Vec<u64>,
+    nbrs: Vec<u32>,
+    stats: SearchStats,
+}
+
+impl<S: PageStore> Index<S> {
+    pub(super) fn scratch(&self) -> Box<Scratch> {
+        self.pool.lock().pop().unwrap_or_default()
+    }
+
+    pub(super) fn give_back(&self, s: Box<Scratch>) {
+        self.pool.lock().push(s);
+    }
+
+    /// Set up a search for the prepared query in `s.query`, from the entry
+    /// point.
+    pub(super) fn begin(&self, s: &mut Scratch) {
+        let n = self.codes.len();
+        s.beam.reset(n);
+        s.done.reset(n);
+        s.deferred.clear();
+        s.exact.clear();
+        s.kept.clear();
+        s.arena.clear();
+        s.stats = SearchStats::default();
+        self.quant.prepare(&s.query, &mut s.qc);
+        let e = self.meta.entry;
+        if e != format::NONE {
+            s.beam.visit(e);
+            let (est, bound) =
+                self.quant
+                    .estimate(&s.qc, self.codes.code(e), self.codes.factors(e));
+            s.stats.estimated += 1;
+            s.beam.set_payload(e, est - bound);
+            s.beam.offer(pack(est, e), 1);
+        }
+    }
+
+    /// Beam search until the `ef` best estimates are all expanded.
+    pub(super) fn run(&self, s: &mut Scratch, ef: usize) -> Result<()> {
+        let (quant, codes) = (&self.quant, &self.codes);
+        let mut buf = std::mem::take(&mut s.buf);
+        let mut nbrs = std::mem::take(&mut s.nbrs);
+        let result = (|| {
+            while let Some(c) = s.beam.next(ef) {
+                let (_, n) = unpack(c);
+                s.stats.expanded += 1;
+                let (d, live, kept) =
+                    self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
+                        nbrs.clear();
+                        nbrs.extend_from_slice(node.neighbors);
+                        let kept = s.keep_vectors.then(|| {
+                            s.arena.extend_from_slice(node.vector);
+                            s.arena.len() - node.vector.len()
+                        });
+                        let d = self.exact(&s.query, node.vector);
+                        (d, node.flags == format::FLAG_LIVE, kept)
+                    })?;
+                if live && s.done.set(n) {
+                    s.exact.push((d, n));
+                    if let Some(at) = kept {
+                        s.kept.push((n, at));
+                    }
+                }
+                // A link past our copy of the code area is a node another
+                // writer added after our last refresh: not ours to see yet.
+                nbrs.retain(|&m| (m as usize) < codes.len());
+                s.beam
+                    .keep_unvisited(&mut nbrs, |m| crate::simd::prefetch(codes.record(m)));
+                for &m in &nbrs {
+                    let (est, bound) = quant.estimate(&s.qc, codes.code(m), codes.factors(m));
+                    s.stats.estimated += 1;
+                    s.beam.set_payload(m, est - bound);
+                    if let Some(key) = s.beam.offer(pack(est, m), ef) {
+                        s.deferred.push(key);
+                    }
+                }
+            }
+            Ok(())
+        })();
+        s.buf = buf;
+        s.nbrs = nbrs;
+        result
+    }
+
+    /// Read exact distances for unexpanded candidates whose lower bound can
+    /// still beat the k-th exact distance, at most `budget` of them.
+    fn rerank(&self, s: &mut Scratch, k: usize, budget: usize) -> Result<()> {
+        s.exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let kth = |e: &[(f32, u32)]| e.get(k.wrapping_sub(1)).map_or(f32::INFINITY, |x| x.0);
+        let mut threshold = kth(&s.exact);
+        let mut todo: Vec<(f32, u32)> = s
+            .beam
+            .unexpanded()
+            .chain(s.deferred.iter().copied())
+            .map(|key| unpack(key).1)
+            .map(|n| (s.beam.payload(n), n))
+            .filter(|(lb, _)| *lb < threshold)
+            .collect();
+        todo.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let mut buf = std::mem::take(&mut s.buf);
+        let mut done = 0;
+        for (i, &(lb, n)) in todo.iter().enumerate() {
+            if lb >= threshold || done >= budget {
+                s.stats.rerank_skipped += (todo.len() - i) as u64;
+                break;
+            }
+            let read = self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
+                (
+                    self.exact(&s.query, node.vector),
+                    node.flags == format::FLAG_LIVE,
+                )
+            });
+            let (d, live) = match read {
+                Ok(x) => x,
+                Err(e) => {
+                    s.buf = buf;
+                    return Err(e);
+                }
+            };
+            s.stats.reranked += 1;
+            done += 1;
+            if live && s.done.set(n) {
+                let pos = s.exact.partition_point(|e| e.0 <= d);
+                s.exact.insert(pos, (d, n));
+                threshold = kth(&s.exact);
+            }
+        }
+        s.buf = buf;
+        Ok(())
+    }
+
+    /// The `k` nearest live vectors: `(id, distance)`, closest first.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<(u64, f32)>> {
+        Ok(self.search_with_stats(query, k, params)?.0)
+    }
+
+    /// `search`, plus what it cost.
+    pub fn search_with_stats(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<(Vec<(u64, f32)>, SearchStats)> {
+        let q = self.prepare_vector(query)?;
+        let mut s = self.scratch();
+        s.query = q;
+        s.keep_vectors = false;
+        let ef = params.search_list_size.max(k).max(1);
+        let r = (|| {
+            self.begin(&mut s);
+            self.run(&mut s, ef)?;
+            if k > 0 {
+                self.rerank(&mut s, k, params.rerank)?;
+            }
+            Ok(s.exact
+                .iter()
+                .take(k)
+                .map(|&(d, n)| (self.codes.ids[n as usize], self.external(d)))
+                .collect())
+        })();
+        let stats = s.stats;
+        self.give_back(s);
+        r.map(|v| (v, stats))
+    }
+
+    /// Results in distance order, as many as the caller pulls: the first
+    /// batch is a search with `params`; each further batch doubles the list
+    /// size and continues from where the previous one stopped. Within a
+    /// batch the order is exact; across batches it is approximately
+    /// increasing (a later batch may find a node slightly closer than one
+    /// already returned).
+    pub fn search_iter(&self, query: &[f32], params: &SearchParams) -> Result<SearchIter<'_, S>> {
+        let q = self.prepare_vector(query)?;
+        let mut s = self.scratch();
+        s.query = q;
+        s.keep_vectors = false;
+        self.begin(&mut s);
+        Ok(SearchIter {
+            index: self,
+            scratch: Some(s),
+            ef: params.search_list_size.max(1),
+            rerank: params.rerank,
+            pending: BinaryHeap::new(),
+            frontier: f32::NEG_INFINITY,
+            started: false,
+            error: false,
+        })
+    }
+}
+
+/// Streaming search; see [`Index::search_iter`].
+pub struct SearchIter<'a, S: PageStore> {
+    index: &'a Index<S>,
+    scratch: Option<Box<Scratch>>,
+    ef: usize,
+    rerank: usize,
+    /// Exact results not yet returned, closest on top.
+    pending: BinaryHeap<Reverse<(u32, u32)>>,
+    /// The best estimate among candidates not yet expanded: a pending
+    /// result closer than this is returned now; a farther one waits, since
+    /// the next batch may still find something closer.
+    frontier: f32,
+    started: bool,
+    error: bool,
+}
+
+impl<S: PageStore> SearchIter<'_, S> {
+    /// Counters so far.
+    pub fn stats(&self) -> SearchStats {
+        self.scratch.as_ref().map(|s| s.stats).unwrap_or_default()
+    }
+
+    fn next_batch(&mut self) -> Result<bool> {
+        let s = self.scratch.as_mut().unwrap();
+        if self.started {
+            if s.beam.best_unexpanded().is_none() && s.deferred.is_empty() {
+                return Ok(false);
+            }
+            // Widen the beam: every known unexpanded node is a candidate again.
+            self.ef *= 2;
+            s.beam.widen(self.ef, s.deferred.drain(..));
+        }
+        self.started = true;
+        s.exact.clear();
+        self.index.run(s, self.ef)?;
+        self.index.rerank(s, self.ef, self.rerank)?;
+        self.pending
+            .extend(s.exact.iter().map(|&(d, n)| Reverse((beam::ord_key(d), n))));
+        let best_unexpanded = s
+            .beam
+            .best_unexpanded()
+            .into_iter()
+            .chain(s.deferred.iter().copied())
+            .min();
+        self.frontier = best_unexpanded.map_or(f32::INFINITY, |key| unpack(key).0);
+        Ok(true)
+    }
+}
+
+impl<S: PageStore> Iterator for SearchIter<'_, S> {
+    type Item = Result<(u64, f32)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.error {
+            return None;
+        }
+        loop {
+            if let Some(&Reverse((key, n))) = self.pending.peek() {
+                let d = beam::from_key(key);
+                if d <= self.frontier {
+                    self.pending.pop();
+                    return Some(Ok((
+                        self.index.codes.ids[n as usize],
+                        self.index.external(d),
+                    )));
+                }
+            }
+            match self.next_batch() {
+                Ok(true) => continue,
+                // No batch is left only after one that left no candidate,
+                // which set the frontier to infinity: every pending result
+                // was returned above.
+                Ok(false) => return None,
+                Err(e) => {
+                    self.error = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl<S: PageStore> Drop for SearchIter<'_, S> {
+    fn drop(&mut self) {
+        if let Some(s) = self.scratch.take() {
+            self.index.give_back(s);
+        }
+    }
+}

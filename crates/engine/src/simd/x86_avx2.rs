@@ -1,0 +1,130 @@
+//! [`super::Target::Avx2`]: AVX2 + FMA for the float kernels, POPCNT for
+//! the bit planes.
+//!
+//! # Safety
+//! Every function needs AVX2, FMA and POPCNT: the dispatch table only
+//! reaches them where those were detected. Float kernels read both slices
+//! up to the shorter one's length; plane kernels take the slices
+//! [`super::PlaneKernel`] describes.
+
+use super::scalar::{self, plane_weight};
+use super::QUERY_PLANES;
+use std::arch::x86_64::*;
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hsum_ps(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hsum_pd(v: __m256d) -> f64 {
+    let mut lanes = [0f64; 4];
+    _mm256_storeu_pd(lanes.as_mut_ptr(), v);
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+}
+
+/// One block of eight `f32` lanes, as it is summed: as is, or widened to
+/// two blocks of four `f64`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn as_f32(v: __m256) -> [__m256; 1] {
+    [v]
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn as_f64(v: __m256) -> [__m256d; 2] {
+    [
+        _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+        _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)),
+    ]
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn sum_f32(acc: [__m256; 1]) -> f32 {
+    hsum_ps(acc[0])
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn sum_f64(acc: [__m256d; 2]) -> f64 {
+    hsum_pd(_mm256_add_pd(acc[0], acc[1]))
+}
+
+/// A kernel over eight `f32` lanes at a time, summed in `$t`: each block
+/// goes through `$parts` (`as_f32` or `as_f64`), `$lane` folds each part
+/// `$x`, `$y` into its accumulator `$acc` (started at `$zero`), `$sum`
+/// reduces them, and `$tail` adds each pair of the remainder. A macro, not
+/// a generic helper taking closures, so that the body is compiled inside
+/// the `#[target_feature]` function and its intrinsics inline.
+macro_rules! fold {
+    ($name:ident -> $t:ty, $parts:ident, $zero:expr, $sum:ident,
+     |$acc:ident, $x:ident, $y:ident| $lane:expr, |$tx:ident, $ty:ident| $tail:expr) => {
+        #[target_feature(enable = "avx2,fma")]
+        pub unsafe fn $name(a: &[f32], b: &[f32]) -> $t {
+            let n = a.len().min(b.len());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let mut accs = $parts(_mm256_setzero_ps()).map(|_| $zero);
+            let mut i = 0;
+            while i + 8 <= n {
+                let xs = $parts(_mm256_loadu_ps(pa.add(i)));
+                let ys = $parts(_mm256_loadu_ps(pb.add(i)));
+                for h in 0..accs.len() {
+                    let ($acc, $x, $y) = (accs[h], xs[h], ys[h]);
+                    accs[h] = $lane;
+                }
+                i += 8;
+            }
+            let mut s = $sum(accs);
+            while i < n {
+                let ($tx, $ty) = (*pa.add(i) as $t, *pb.add(i) as $t);
+                s += $tail;
+                i += 1;
+            }
+            s
+        }
+    };
+}
+
+/// The three distance kernels of one lane type, from its intrinsics.
+macro_rules! distances {
+    ($t:ty, $parts:ident, $zero:expr, $sum:ident, $sub:ident, $fmadd:ident, $add:ident,
+     $andnot:ident, $set1:ident; $l2:ident, $dot:ident, $l1:ident) => {
+        fold!($l2 -> $t, $parts, $zero, $sum,
+            |acc, x, y| $fmadd($sub(x, y), $sub(x, y), acc), |x, y| (x - y) * (x - y));
+        fold!($dot -> $t, $parts, $zero, $sum, |acc, x, y| $fmadd(x, y, acc), |x, y| x * y);
+        fold!($l1 -> $t, $parts, $zero, $sum,
+            |acc, x, y| $add(acc, $andnot($set1(-0.0), $sub(x, y))), |x, y| (x - y).abs());
+    };
+}
+
+distances!(f32, as_f32, _mm256_setzero_ps(), sum_f32,
+    _mm256_sub_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_andnot_ps, _mm256_set1_ps;
+    l2_f32, dot_f32, l1_f32);
+distances!(f64, as_f64, _mm256_setzero_pd(), sum_f64,
+    _mm256_sub_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_andnot_pd, _mm256_set1_pd;
+    l2_f64, dot_f64, l1_f64);
+
+/// Bit planes with the POPCNT instruction; one-word codes (`D = 64`, the
+/// common low-dimension case) keep all eight query words in registers.
+#[target_feature(enable = "popcnt")]
+pub unsafe fn planes(code: &[u64], bits: usize, query: &[u64], words: usize) -> i64 {
+    if words != 1 {
+        return scalar::planes(code, bits, query, words);
+    }
+    let q: [u64; QUERY_PLANES] = std::array::from_fn(|k| *query.get_unchecked(k));
+    let mut total = 0i64;
+    for j in 0..bits {
+        let c = *code.get_unchecked(j);
+        let mut plane = 0i64;
+        for (k, qk) in q.iter().enumerate() {
+            plane += plane_weight(k) * (c & qk).count_ones() as i64;
+        }
+        total += plane << j;
+    }
+    total
+}
