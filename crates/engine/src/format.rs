@@ -17,6 +17,7 @@
 //!   not 4), and nodes larger than a page (up to 16000 dimensions) need no
 //!   special case.
 
+use crate::index::Element;
 use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
 use bytemuck::{Pod, Zeroable};
 
@@ -192,6 +193,7 @@ pub const NODE_HEAD: usize = std::mem::size_of::<NodeHead>();
 #[derive(Clone, Copy, Debug)]
 pub struct NodeLayout {
     pub dim: usize,
+    pub element: Element,
     pub max_degree: usize,
     /// Bytes per node, rounded up to 8 (so every node starts 8-aligned:
     /// `PAYLOAD` is a multiple of 8 too).
@@ -199,12 +201,18 @@ pub struct NodeLayout {
 }
 
 impl NodeLayout {
-    pub fn new(dim: usize, max_degree: usize) -> Self {
+    pub fn new(dim: usize, max_degree: usize, element: Element) -> Self {
         NodeLayout {
             dim,
+            element,
             max_degree,
-            slot_size: (NODE_HEAD + 4 * dim + 4 * max_degree).div_ceil(8) * 8,
+            slot_size: (NODE_HEAD + element.bytes() * dim + 4 * max_degree).div_ceil(8) * 8,
         }
+    }
+
+    /// Bytes of a node's vector.
+    pub fn vector_bytes(&self) -> usize {
+        self.element.bytes() * self.dim
     }
 
     /// Whether a node starting at payload byte `offset` ends in that page.

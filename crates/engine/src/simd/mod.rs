@@ -51,6 +51,9 @@ pub type HalfKernel = unsafe fn(&[u16], &[u16]) -> f32;
 /// `[a·b, a·a, b·b]` over two `halfvec` slices, for cosine.
 pub type HalfCosineKernel = unsafe fn(&[u16], &[u16]) -> [f32; 3];
 
+/// Widens binary16 bits to `f32` (`dst` at least as long as `src`).
+pub type HalfWidenKernel = unsafe fn(&[u16], &mut [f32]);
+
 /// Lanes of the `halfvec` bodies, which the scalar reference mirrors.
 const HALF_LANES: usize = 8;
 
@@ -120,6 +123,7 @@ pub struct Kernels {
     pub half_dot: HalfKernel,
     pub half_l1: HalfKernel,
     pub half_cosine: HalfCosineKernel,
+    pub half_widen: HalfWidenKernel,
 }
 
 /// Codes of 2 to this many words per plane take `planes_short`. At one
@@ -161,6 +165,7 @@ static SCALAR: Kernels = Kernels {
     half_dot: scalar_half::half_dot,
     half_l1: scalar_half::half_l1,
     half_cosine: scalar_half::half_cosine,
+    half_widen: scalar_half::half_widen,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -179,6 +184,7 @@ static AVX2: Kernels = Kernels {
     half_dot: x86_f16c::half_dot,
     half_l1: x86_f16c::half_l1,
     half_cosine: x86_f16c::half_cosine,
+    half_widen: x86_f16c::half_widen,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -199,6 +205,7 @@ static AVX512: Kernels = Kernels {
     half_dot: x86_f16c::half_dot,
     half_l1: x86_f16c::half_l1,
     half_cosine: x86_f16c::half_cosine,
+    half_widen: x86_f16c::half_widen,
 };
 
 /// Every target this build knows, best first.
@@ -224,6 +231,15 @@ pub fn kernels() -> &'static Kernels {
 /// last, always present).
 pub fn targets() -> Vec<&'static Kernels> {
     all().into_iter().filter(|k| k.target.supported()).collect()
+}
+
+/// `dst[i] = src[i]` widened from binary16 to `f32`, exactly.
+#[inline]
+pub fn half_to_f32(src: &[u16], dst: &mut [f32]) {
+    assert!(dst.len() >= src.len());
+    // SAFETY: the chosen table's CPU features were detected; `dst` holds
+    // `src.len()` floats.
+    unsafe { (kernels().half_widen)(src, dst) }
 }
 
 /// Ask the CPU to pull `data` into cache ahead of use: the graph searches

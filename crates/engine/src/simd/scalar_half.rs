@@ -55,3 +55,9 @@ pub fn half_l1(a: &[u16], b: &[u16]) -> f32 {
 pub fn half_cosine(a: &[u16], b: &[u16]) -> [f32; 3] {
     [half_dot(a, b), half_dot(a, a), half_dot(b, b)]
 }
+
+pub fn half_widen(src: &[u16], dst: &mut [f32]) {
+    for (d, &h) in dst.iter_mut().zip(src) {
+        *d = to_f32(h);
+    }
+}

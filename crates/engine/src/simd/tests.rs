@@ -168,6 +168,12 @@ proptest! {
             for (g, w) in got.iter().chain(&got_cos).zip(want.iter().chain(&want_cos)) {
                 prop_assert!(same_bits(*g, *w), "{}: {} vs {}", k.target.name(), g, w);
             }
+            let mut wide = vec![f32::NAN; a.len()];
+            // SAFETY: as above; `wide` is as long as `a`.
+            unsafe { (k.half_widen)(&a, &mut wide) };
+            for (w, &h) in wide.iter().zip(&a) {
+                prop_assert!(same_bits(*w, crate::halfvec_text::to_f32(h)), "{} widen", k.target.name());
+            }
         }
     }
 }

@@ -110,3 +110,18 @@ pub unsafe fn half_cosine(a: &[u16], b: &[u16]) -> [f32; 3] {
     }
     sums
 }
+
+#[target_feature(enable = "avx,f16c,fma")]
+pub unsafe fn half_widen(src: &[u16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let body = n / LANES * LANES;
+    let mut i = 0;
+    while i < body {
+        // SAFETY: i + 8 <= body <= the length of both.
+        unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add(i), load(src, i)) };
+        i += LANES;
+    }
+    for j in body..n {
+        dst[j] = to_f32(src[j]);
+    }
+}
