@@ -8,17 +8,28 @@ use diskvec_engine::bitvec;
 use pgrx::{pg_sys, PgSqlErrorCode::*};
 
 /// A detoasted `bit`/`varbit`: a varlena header, int32 bit length, bytes.
-struct BitArg {
+pub struct BitArg {
     ptr: *const u8,
 }
 
 impl BitArg {
-    fn len(&self) -> u32 {
+    /// Detoasts `datum`.
+    ///
+    /// # Safety
+    /// `datum` must be a non-null `bit` or `varbit` datum.
+    pub unsafe fn from_datum(datum: pg_sys::Datum) -> Self {
+        // SAFETY: the caller's promise; detoasting gives a plain copy or
+        // the value itself.
+        let ptr = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *const u8;
+        BitArg { ptr }
+    }
+
+    pub fn len(&self) -> u32 {
         // SAFETY: a detoasted varbit has its int32 bit length after the header.
         unsafe { (self.ptr.add(pg_sys::VARHDRSZ) as *const i32).read() as u32 }
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &[u8] {
         // SAFETY: the bit length's bytes, rounded up, follow the length word.
         unsafe {
             std::slice::from_raw_parts(
@@ -34,9 +45,12 @@ fn two_bits(args: Args) -> (BitArg, BitArg) {
     // SAFETY: both arguments are non-null bit values (`Args::new`: the
     // functions are declared STRICT over (bit, bit)); detoasting gives a
     // plain copy or the value itself.
-    let detoast =
-        |n| unsafe { pg_sys::pg_detoast_datum(args.datum(n).cast_mut_ptr()) } as *const u8;
-    let (a, b) = (BitArg { ptr: detoast(0) }, BitArg { ptr: detoast(1) });
+    let (a, b) = unsafe {
+        (
+            BitArg::from_datum(args.datum(0)),
+            BitArg::from_datum(args.datum(1)),
+        )
+    };
     if a.len() != b.len() {
         raise(
             ERRCODE_DATA_EXCEPTION,

@@ -30,6 +30,7 @@ mod index_cache;
 mod index_cost;
 mod index_errors;
 mod index_info;
+mod index_key;
 mod index_options;
 mod index_scan;
 mod index_store;

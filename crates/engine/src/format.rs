@@ -206,19 +206,24 @@ impl NodeLayout {
             dim,
             element,
             max_degree,
-            slot_size: (NODE_HEAD + element.bytes() * dim + 4 * max_degree).div_ceil(8) * 8,
+            slot_size: (NODE_HEAD + vector_bytes(element, dim) + 4 * max_degree).div_ceil(8) * 8,
         }
     }
 
-    /// Bytes of a node's vector.
+    /// Bytes of a node's vector, padded so its neighbour list that follows
+    /// is 4-byte aligned.
     pub fn vector_bytes(&self) -> usize {
-        self.element.bytes() * self.dim
+        vector_bytes(self.element, self.dim)
     }
 
     /// Whether a node starting at payload byte `offset` ends in that page.
     pub fn fits(&self, offset: usize) -> bool {
         offset + self.slot_size <= PAYLOAD
     }
+}
+
+fn vector_bytes(element: Element, dim: usize) -> usize {
+    (element.bytes() * dim).div_ceil(4) * 4
 }
 
 const _: () = assert!(PAYLOAD.is_multiple_of(8));

@@ -82,7 +82,8 @@ pub mod dataset;
 
 pub use file_store::{FileStore, Verify};
 pub use index::{
-    check_pages, read_options, Index, Element, Metric, Options, SearchIter, SearchParams, SearchStats,
+    check_pages, read_options, Element, Index, Metric, Options, SearchIter, SearchParams,
+    SearchStats,
 };
 pub use mem_store::MemStore;
 pub use page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};

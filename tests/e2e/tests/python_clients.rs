@@ -95,5 +95,6 @@ fn pgvector_python_tests_pass_unchanged_but_for_the_extension_name() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(passed >= 40, "{summary}");
+    // Every file ran (a missing client library would skip a whole file).
+    assert!(passed >= 350, "{summary}");
 }

@@ -316,7 +316,10 @@ impl<S: PageStore> Index<S> {
 /// alone (no code area is loaded: cheap enough for a query planner).
 pub fn read_options<S: PageStore>(store: &S) -> Result<Options> {
     let meta = read_meta(store)?;
-    Ok(options_of(&meta, options::parse_metric_word(meta.metric)?.0))
+    Ok(options_of(
+        &meta,
+        options::parse_metric_word(meta.metric)?.0,
+    ))
 }
 
 fn options_of(meta: &MetaBody, metric: Metric) -> Options {
@@ -328,8 +331,7 @@ fn options_of(meta: &MetaBody, metric: Metric) -> Options {
         alpha: meta.alpha,
         bits: Some(meta.bits as usize),
         seed: meta.seed,
-        element: options::parse_metric_word(meta.metric)
-            .map_or(Element::F32, |(_, e)| e),
+        element: options::parse_metric_word(meta.metric).map_or(Element::F32, |(_, e)| e),
     }
 }
 

@@ -278,7 +278,7 @@ fn parse_node<'a>(bytes: &'a [u8], l: &NodeLayout) -> std::result::Result<NodeRe
         ));
     }
     let vend = NODE_HEAD + l.vector_bytes();
-    let raw = &bytes[NODE_HEAD..vend];
+    let raw = &bytes[NODE_HEAD..NODE_HEAD + l.element.bytes() * l.dim];
     let vector = match l.element {
         Element::F32 => Elements::F32(bytemuck::try_cast_slice(raw).map_err(|e| format!("{e:?}"))?),
         Element::F16 => Elements::F16(bytemuck::try_cast_slice(raw).map_err(|e| format!("{e:?}"))?),
