@@ -22,13 +22,9 @@ psql_demo() { pg_psql "$port" -d diskvec_demo "$@"; }
 pg_psql "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'diskvec_demo'" | grep -q 1 ||
   pg_psql "$port" -qc "CREATE DATABASE diskvec_demo"
 psql_demo -qc "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS diskvec"
-# A demo database made before the index access method existed (same
-# extension version, no upgrade script yet): start it afresh.
-if ! psql_demo -tAc "SELECT 1 FROM pg_am WHERE amname = 'diskvec'" | grep -q 1; then
-  echo "the demo database predates the diskvec index: recreating it"
-  pg_psql "$port" -qc "DROP DATABASE diskvec_demo" -c "CREATE DATABASE diskvec_demo"
-  psql_demo -qc "CREATE EXTENSION diskvec"
-fi
+# A demo database made by an older diskvec (0.1.0, with or without the
+# index access method) is brought up to date by the upgrade script.
+psql_demo -qc "SET client_min_messages = warning" -c "ALTER EXTENSION diskvec UPDATE"
 # An index written by an older diskvec format answers "REINDEX required"
 # (see FORMAT_VERSION in crates/engine/src/format.rs): rebuild it.
 for idx in glove_embedding_cosine wordnet_docs_embedding; do

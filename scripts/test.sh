@@ -41,6 +41,9 @@ if [ ! -d tests/compat/node_modules/@electric-sql/pglite ]; then
   (cd tests/compat && npm ci --silent --no-audit --no-fund)
 fi
 
+# pgvector-python's own tests and the client libraries they drive (PyPI).
+"$root/scripts/pyclients.sh" >/dev/null
+
 port=${DISKVEC_TEST_PORT:-5439}
 dir=/tmp/diskvec-test-pg-$port
 pg_down "$dir"

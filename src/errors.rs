@@ -16,19 +16,21 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, detail: Option<&s
     unreachable!("an ERROR report does not return")
 }
 
-pub fn dimension_mismatch(a: usize, b: usize) -> ! {
-    raise(
-        ERRCODE_DATA_EXCEPTION,
-        format!("different vector dimensions {a} and {b}"),
-        None,
-    );
-}
-
 /// Both operands of a binary operator must have the same dimension.
 #[inline]
 pub fn check_same_dims(a: usize, b: usize) {
+    check_same_dims_of("vector", a as i64, b as i64)
+}
+
+/// The same for `halfvec` or `sparsevec` (named in the message).
+#[inline]
+pub fn check_same_dims_of(type_name: &str, a: i64, b: i64) {
     if a != b {
-        dimension_mismatch(a, b);
+        raise(
+            ERRCODE_DATA_EXCEPTION,
+            format!("different {type_name} dimensions {a} and {b}"),
+            None,
+        );
     }
 }
 
@@ -45,9 +47,14 @@ pub fn check_expected_dim(typmod: i32, dim: usize) {
 }
 
 pub fn check_dim(dim: i64) -> usize {
+    check_dim_of("vector", dim)
+}
+
+/// `check_dim` with the type named in the message (vector, halfvec).
+pub fn check_dim_of(type_name: &str, dim: i64) -> usize {
     match diskvec_engine::vector_text::check_dim(dim) {
         Ok(d) => d,
-        Err(e) => format_error(e, None),
+        Err(e) => format_error_of(type_name, e, None),
     }
 }
 
@@ -70,9 +77,14 @@ pub fn underflow() -> ! {
 /// Reports a parse/decode failure. `literal` is the text input, quoted in
 /// syntax errors as `float4in` does.
 pub fn format_error(error: VectorFormatError, literal: Option<&str>) -> ! {
+    format_error_of("vector", error, literal)
+}
+
+/// `format_error` for `vector` or `halfvec`, named in the messages.
+pub fn format_error_of(t: &str, error: VectorFormatError, literal: Option<&str>) -> ! {
     use VectorFormatError::*;
     let syntax = format!(
-        "invalid input syntax for type vector: \"{}\"",
+        "invalid input syntax for type {t}: \"{}\"",
         literal.unwrap_or_default()
     );
     match error {
@@ -89,23 +101,27 @@ pub fn format_error(error: VectorFormatError, literal: Option<&str>) -> ! {
         ),
         Empty => raise(
             ERRCODE_DATA_EXCEPTION,
-            "vector must have at least 1 dimension",
+            format!("{t} must have at least 1 dimension"),
             None,
         ),
         TooManyDimensions => raise(
             ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            format!("vector cannot have more than {MAX_DIM} dimensions"),
+            format!("{t} cannot have more than {MAX_DIM} dimensions"),
             None,
         ),
         OutOfRange(token) => raise(
             ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            format!("\"{token}\" is out of range for type vector"),
+            format!("\"{token}\" is out of range for type {t}"),
             None,
         ),
-        NaN => raise(ERRCODE_DATA_EXCEPTION, "NaN not allowed in vector", None),
+        NaN => raise(
+            ERRCODE_DATA_EXCEPTION,
+            format!("NaN not allowed in {t}"),
+            None,
+        ),
         Infinite => raise(
             ERRCODE_DATA_EXCEPTION,
-            "infinite value not allowed in vector",
+            format!("infinite value not allowed in {t}"),
             None,
         ),
         Truncated => raise(

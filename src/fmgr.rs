@@ -11,6 +11,8 @@
 //! one `unsafe` construction is justified once, here, and keep `unsafe`
 //! blocks (with their own SAFETY comments) for the raw pointers they touch.
 
+use crate::halfvec_datum::HalfArg;
+use crate::sparsevec_datum::SparseArg;
 use crate::vector_datum::VectorArg;
 use pgrx::pg_sys;
 
@@ -40,6 +42,34 @@ macro_rules! pg_function {
             // declaration in sql/ that names it, with that declaration's
             // arguments (see `Args::new`).
             body(unsafe { $crate::fmgr::Args::new(fcinfo) })
+        }
+    };
+}
+
+/// `btree_functions!(vector, compare_args)` exports the btree family
+/// `vector_lt`, `_le`, `_eq`, `_ne`, `_ge`, `_gt` and `vector_cmp` over
+/// `fn compare_args(Args) -> std::cmp::Ordering`.
+macro_rules! btree_functions {
+    ($prefix:ident, $compare:ident) => {
+        paste::paste! {
+            btree_functions!(@test [<$prefix _lt>], $compare, is_lt);
+            btree_functions!(@test [<$prefix _le>], $compare, is_le);
+            btree_functions!(@test [<$prefix _eq>], $compare, is_eq);
+            btree_functions!(@test [<$prefix _ne>], $compare, is_ne);
+            btree_functions!(@test [<$prefix _ge>], $compare, is_ge);
+            btree_functions!(@test [<$prefix _gt>], $compare, is_gt);
+            pg_function! {
+                fn [<$prefix _cmp>](args) {
+                    pgrx::pg_sys::Datum::from($compare(args) as i32)
+                }
+            }
+        }
+    };
+    (@test $name:ident, $compare:ident, $test:ident) => {
+        pg_function! {
+            fn $name(args) {
+                pgrx::pg_sys::Datum::from($compare(args).$test())
+            }
         }
     };
 }
@@ -78,6 +108,29 @@ impl Args {
     pub fn vector(self, n: usize) -> VectorArg {
         // SAFETY: argument `n` is a non-null vector (`Args::new`).
         unsafe { VectorArg::from_datum(self.datum(n)) }
+    }
+
+    /// Argument `n`, a `halfvec`, detoasted.
+    #[inline]
+    pub fn halfvec(self, n: usize) -> HalfArg {
+        // SAFETY: argument `n` is a non-null halfvec (`Args::new`).
+        unsafe { HalfArg::from_datum(self.datum(n)) }
+    }
+
+    /// Argument `n`, a `sparsevec`, detoasted.
+    #[inline]
+    pub fn sparsevec(self, n: usize) -> SparseArg {
+        // SAFETY: argument `n` is a non-null sparsevec (`Args::new`).
+        unsafe { SparseArg::from_datum(self.datum(n)) }
+    }
+
+    /// Argument `n`, a `cstring`, lossily decoded (invalid UTF-8 cannot be
+    /// a valid literal and fails the parse as a syntax error).
+    pub fn cstring<'a>(self, n: usize) -> std::borrow::Cow<'a, str> {
+        // SAFETY: argument `n` is a non-null cstring (`Args::new`): a
+        // NUL-terminated string alive for the call.
+        unsafe { std::ffi::CStr::from_ptr(self.datum(n).cast_mut_ptr::<std::ffi::c_char>()) }
+            .to_string_lossy()
     }
 
     /// Argument `n`, an `oid` (`regclass` too).

@@ -9,11 +9,10 @@
 
 use crate::index_cache;
 use crate::index_errors::{engine_error, relation_name};
+use crate::index_key::KeyType;
 use crate::index_options;
 use crate::index_store::{relation_needs_wal, Logging, PgStore};
 use crate::index_tid::tid_to_id;
-use crate::vector_datum::VectorArg;
-use crate::vector_ops;
 use diskvec_engine::{Index, Metric, Options};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode::*;
@@ -43,35 +42,9 @@ fn progress(param: i32, value: i64) {
     unsafe { pg_sys::pgstat_progress_update_param(param, value) };
 }
 
-/// The metric an index's operator class stands for: its support function 1
-/// is the distance function of the operator it orders by, one of ours,
-/// recognised by the C function it resolves to (whatever its SQL name or
-/// schema).
+/// The metric an index's operator class stands for (`index_key::of`).
 pub fn metric_of(index: pg_sys::Relation) -> Metric {
-    type Distance = unsafe extern "C-unwind" fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum;
-    let known: [(Distance, Metric); 3] = [
-        (vector_ops::vector_l2_squared_distance, Metric::L2),
-        (
-            vector_ops::vector_negative_inner_product,
-            Metric::InnerProduct,
-        ),
-        (vector_ops::cosine_distance, Metric::Cosine),
-    ];
-    // SAFETY: an open index; index_getprocinfo returns its relcache's
-    // FmgrInfo for support function 1 (every operator class has it), with
-    // the function's address filled in.
-    let addr = unsafe { (*pg_sys::index_getprocinfo(index, 1, 1)).fn_addr }.map(|f| f as usize);
-    known
-        .iter()
-        .find(|(f, _)| Some(*f as usize) == addr)
-        .map(|(_, m)| *m)
-        .unwrap_or_else(|| {
-            crate::errors::raise(
-                ERRCODE_WRONG_OBJECT_TYPE,
-                "diskvec: the operator class's support function 1 is not a distance diskvec implements",
-                Some("Use vector_l2_ops, vector_ip_ops or vector_cosine_ops."),
-            )
-        })
+    crate::index_key::of(index).0
 }
 
 /// The column's declared dimension, if it has a typmod.
@@ -86,7 +59,9 @@ pub fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
 
 pub fn engine_options(index: pg_sys::Relation, dim: usize) -> Options {
     let given = index_options::of(index);
-    let mut o = Options::new(dim, metric_of(index));
+    let (metric, key) = crate::index_key::of(index);
+    let mut o = Options::new(dim, metric);
+    o.element = key.element();
     // 0: keep the metric's default.
     if given.max_neighbors > 0 {
         o.max_degree = given.max_neighbors;
@@ -111,7 +86,7 @@ pub fn indexable(index: pg_sys::Relation, metric: Metric, v: &[f32], want: Optio
                     relation_name(index),
                     v.len()
                 ),
-                Some("A diskvec index needs one dimension: declare the column as vector(n)."),
+                Some("A diskvec index needs one dimension: declare the column with one, as vector(n), halfvec(n) or bit(n)."),
             );
         }
     }
@@ -121,6 +96,9 @@ pub fn indexable(index: pg_sys::Relation, metric: Metric, v: &[f32], want: Optio
 struct BuildState {
     index_rel: pg_sys::Relation,
     metric: Metric,
+    key: KeyType,
+    /// The current row's value as f32s (reused).
+    row: Vec<f32>,
     dim: Option<usize>,
     ids: Vec<u64>,
     vectors: Vec<f32>,
@@ -188,9 +166,10 @@ unsafe extern "C-unwind" fn build_callback(
     }
     // SAFETY: `tmp` is the build's own context, reset after each row.
     let old = unsafe { pg_sys::MemoryContextSwitchTo(st.tmp) };
-    // SAFETY: a non-null value of the vector column.
-    let v = unsafe { VectorArg::from_datum(*values) };
-    let v = v.as_slice();
+    let mut row = std::mem::take(&mut st.row);
+    // SAFETY: a non-null value of the key column.
+    unsafe { st.key.read(*values, &mut row) };
+    let v = row.as_slice();
     if st.dim.is_none() {
         st.dim = Some(v.len());
     }
@@ -219,6 +198,7 @@ unsafe extern "C-unwind" fn build_callback(
             progress(PROGRESS_CREATE_IDX_TUPLES_DONE, st.index_tuples as i64);
         }
     }
+    st.row = row;
     // SAFETY: back to the caller's context; nothing of this row's is kept.
     unsafe {
         pg_sys::MemoryContextSwitchTo(old);
@@ -250,7 +230,9 @@ pub unsafe extern "C-unwind" fn ambuild(
     crate::index_threads::init();
     let mut st = BuildState {
         index_rel,
-        metric: metric_of(index_rel),
+        metric: crate::index_key::of(index_rel).0,
+        key: crate::index_key::of(index_rel).1,
+        row: Vec::new(),
         dim: declared_dim(index_rel),
         ids: Vec::new(),
         vectors: Vec::new(),

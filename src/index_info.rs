@@ -12,12 +12,7 @@ impl OpenIndex {
         // index; otherwise the relation stays open (and locked) until the
         // matching index_close in `drop`.
         let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as i32) };
-        // SAFETY: an open relation's rd_rel is valid; get_am_name returns
-        // NULL or a palloc'd name.
-        let ours = unsafe {
-            let name = pg_sys::get_am_name((*(*rel).rd_rel).relam);
-            !name.is_null() && std::ffi::CStr::from_ptr(name) == c"diskvec"
-        };
+        let ours = crate::pgvector_am::is_diskvec_graph(rel);
         if !ours {
             // SAFETY: opened just above with the same lock mode.
             unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as i32) };

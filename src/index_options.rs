@@ -342,3 +342,22 @@ fn set_by_session(name: &CStr) -> bool {
     }
     false
 }
+
+/// A palloc'd options struct in the layout `of` reads, for an access method
+/// that maps its own options onto diskvec's (src/pgvector_am.rs). `extra`
+/// more bytes follow it (zeroed) for that method's own fields.
+pub fn new_rel_options(max_neighbors: i32, build_list_size: i32, extra: usize) -> *mut RelOptions {
+    let size = std::mem::size_of::<RelOptions>() + extra;
+    // SAFETY: palloc0 returns `size` zeroed bytes, enough for RelOptions.
+    unsafe {
+        let o = pg_sys::palloc0(size) as *mut RelOptions;
+        pgrx::set_varsize_4b(o as *mut pg_sys::varlena, size as i32);
+        (*o).max_neighbors = max_neighbors;
+        (*o).build_list_size = build_list_size;
+        (*o).alpha = DEFAULT_ALPHA;
+        (*o).search_list_size = UNSET;
+        (*o).rerank = UNSET;
+        (*o).max_scan_tuples = UNSET;
+        o
+    }
+}

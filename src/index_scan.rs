@@ -15,7 +15,6 @@ use crate::index_errors::engine_error;
 use crate::index_options::search_settings;
 use crate::index_store::PgStore;
 use crate::index_tid::id_to_tid;
-use crate::vector_datum::VectorArg;
 use diskvec_engine::{Metric, Options, SearchIter, SearchParams};
 use pgrx::pg_sys;
 use std::rc::Rc;
@@ -111,7 +110,11 @@ pub unsafe extern "C-unwind" fn amrescan(
         if norderbys > 0 {
             let key = &*(*scan).orderByData;
             st.query = Some(if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                VectorArg::from_datum(key.sk_argument).as_slice().to_vec()
+                let mut q = Vec::new();
+                crate::index_key::of((*scan).indexRelation)
+                    .1
+                    .read(key.sk_argument, &mut q);
+                q
             } else {
                 // A NULL query orders from the origin, as pgvector does
                 // (every distance is NULL, so any order is correct).
@@ -133,7 +136,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     let Options { dim, metric, .. } = index.options();
     let q = if q.is_empty() { vec![0.0; dim] } else { q };
     if q.len() != dim && !index.is_empty() {
-        crate::errors::dimension_mismatch(dim, q.len());
+        crate::errors::check_same_dims(dim, q.len());
     }
     if index.is_empty() || (metric == Metric::Cosine && q.iter().all(|x| *x == 0.0)) {
         return false;
@@ -141,7 +144,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
     let settings = search_settings(rel);
     st.max_scan_tuples = settings.max_scan_tuples;
     let params = SearchParams {
-        search_list_size: settings.search_list_size,
+        search_list_size: crate::pgvector_am::search_list_size(rel, settings.search_list_size),
         rerank: settings.rerank,
     };
     let iter = index

@@ -15,7 +15,6 @@ use crate::index_build::{indexable, metric_of};
 use crate::index_errors::{engine_error, relation_name};
 use crate::index_store::{Logging, PgStore};
 use crate::index_tid::tid_to_id;
-use crate::vector_datum::VectorArg;
 use diskvec_engine::{check_pages, Index, Metric};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode::*;
@@ -24,6 +23,7 @@ struct HeapCheck<'a> {
     index_rel: pg_sys::Relation,
     index: &'a Index<PgStore>,
     metric: Metric,
+    key: crate::index_key::KeyType,
     live: u64,
     missing: u64,
     first_missing: Option<u64>,
@@ -45,9 +45,10 @@ unsafe extern "C-unwind" fn heap_callback(
     if !alive || unsafe { *isnull } {
         return;
     }
-    // SAFETY: a non-null value of the vector column.
-    let v = unsafe { VectorArg::from_datum(*values) };
-    if !indexable(st.index_rel, st.metric, v.as_slice(), None) {
+    let mut v = Vec::new();
+    // SAFETY: a non-null value of the key column.
+    unsafe { st.key.read(*values, &mut v) };
+    if !indexable(st.index_rel, st.metric, &v, None) {
         return;
     }
     st.live += 1;
@@ -94,6 +95,7 @@ pg_function! {
             index_rel: rel,
             index: &index,
             metric: metric_of(rel),
+            key: crate::index_key::of(rel).1,
             live: 0,
             missing: 0,
             first_missing: None,

@@ -9,12 +9,11 @@
 //! it exclusively, because consolidation re-links and frees nodes that an
 //! insert could be linking to. Readers never take it.
 
-use crate::index_build::{declared_dim, indexable, metric_of};
+use crate::index_build::{declared_dim, indexable};
 use crate::index_cache;
 use crate::index_errors::engine_error;
 use crate::index_options;
 use crate::index_tid::{id_to_tid, tid_to_id};
-use crate::vector_datum::VectorArg;
 use pgrx::pg_sys;
 
 const VACUUM_LOCK_BLOCK: pg_sys::BlockNumber = 0;
@@ -65,10 +64,11 @@ pub unsafe extern "C-unwind" fn aminsert(
     if unsafe { *isnull } {
         return false;
     }
+    let (metric, key) = crate::index_key::of(index_rel);
+    let mut v = Vec::new();
     // SAFETY: as above.
-    let v = unsafe { VectorArg::from_datum(*values) };
+    unsafe { key.read(*values, &mut v) };
     let v = v.as_slice();
-    let metric = metric_of(index_rel);
     let typmod_dim = declared_dim(index_rel);
     if !indexable(index_rel, metric, v, typmod_dim) {
         return false;

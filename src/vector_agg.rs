@@ -4,16 +4,17 @@
 //! transition and the combine function (see sql/vector.sql).
 
 use crate::errors::{check_dim, check_element, check_expected_dim, overflow};
-use crate::fmgr::float8;
+use crate::fmgr::{float8, Args};
 use crate::vector_datum::new_vector;
 use pgrx::pg_sys;
 
-/// The state array's values. Postgres owns the array; we only read it.
-///
-/// # Safety
-/// `datum` is a non-null `float8[]` (the aggregates' declared state type).
-unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
-    // SAFETY: a detoasted float8[] is an ArrayType with its dimensions
+/// The values of argument `n`, an aggregate state (`float8[]`, the
+/// aggregates' declared state type: `sql/`). Postgres owns the array; we
+/// only read it.
+pub(crate) fn state_values<'a>(args: Args, n: usize, caller: &str) -> &'a [f64] {
+    let datum = args.datum(n);
+    // SAFETY: argument `n` is a non-null float8[] (`Args::new`: the
+    // declaration in sql/ says so). A detoasted float8[] is an ArrayType with its dimensions
     // after the header; the shape is checked before its data is read as
     // `dims[0]` doubles at ARR_DATA_PTR.
     unsafe {
@@ -32,7 +33,7 @@ unsafe fn state_values<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
     }
 }
 
-fn state_array(values: &[f64]) -> pg_sys::Datum {
+pub(crate) fn state_array(values: &[f64]) -> pg_sys::Datum {
     let mut datums: Vec<pg_sys::Datum> = values.iter().map(|&v| float8(v)).collect();
     // SAFETY: `datums.len()` float8 datums, by value, with float8's storage
     // parameters; the array is copied out of them.
@@ -55,42 +56,57 @@ fn checked(v: f64) -> f64 {
     v
 }
 
+/// The next avg state: `state` (`{n, sum...}`, or `{0}` before the first
+/// row) plus one row's elements, widened to f64.
+pub(crate) fn accumulate(state: &[f64], x: &[f64]) -> pg_sys::Datum {
+    let mut next = Vec::with_capacity(x.len() + 1);
+    next.push(state[0] + 1.0);
+    if state.len() == 1 {
+        next.extend_from_slice(x);
+    } else {
+        check_expected_dim((state.len() - 1) as i32, x.len());
+        next.extend(state[1..].iter().zip(x).map(|(&s, &e)| checked(s + e)));
+    }
+    state_array(&next)
+}
+
 pg_function! {
     /// vector_accum(float8[], vector) -> float8[]
     fn vector_accum(args) {
-        // SAFETY: argument 0 is the float8[] state (sql/vector.sql).
-        let state = unsafe { state_values(args.datum(0), "vector_accum") };
+        let state = state_values(args, 0, "vector_accum");
         let v = args.vector(1);
-        let x = v.as_slice();
-        let mut next = Vec::with_capacity(x.len() + 1);
-        next.push(state[0] + 1.0);
-        if state.len() == 1 {
-            next.extend(x.iter().map(|&e| e as f64));
-        } else {
-            check_expected_dim((state.len() - 1) as i32, x.len());
-            next.extend(state[1..].iter().zip(x).map(|(&s, &e)| checked(s + e as f64)));
-        }
-        state_array(&next)
+        let x: Vec<f64> = v.as_slice().iter().map(|&e| e as f64).collect();
+        accumulate(state, &x)
     }
 }
 
 pg_function! {
-    /// vector_combine(float8[], float8[]) -> float8[]
+    /// vector_combine(float8[], float8[]) -> float8[]: partial states of
+    /// parallel workers. A state without elements (`{n}`) takes the other's
+    /// elements; both states' dimensions are checked, as pgvector does since
+    /// 0.8.6, so a state beyond 16,000 dimensions is rejected here too.
     fn vector_combine(args) {
-        // SAFETY: both arguments are float8[] states (sql/vector.sql).
-        let (a, b) = unsafe {
-            (state_values(args.datum(0), "vector_combine"), state_values(args.datum(1), "vector_combine"))
-        };
-        if a[0] == 0.0 {
-            return state_array(b);
-        }
-        if b[0] == 0.0 {
-            return state_array(a);
-        }
-        check_expected_dim((a.len() - 1) as i32, b.len() - 1);
-        let mut next = Vec::with_capacity(a.len());
+        let a = state_values(args, 0, "vector_combine");
+        let b = state_values(args, 1, "vector_combine");
+        let (da, db) = (a.len() - 1, b.len() - 1);
+        let mut next = Vec::with_capacity(da.max(db) + 1);
         next.push(a[0] + b[0]);
-        next.extend(a[1..].iter().zip(&b[1..]).map(|(&x, &y)| checked(x + y)));
+        match (da, db) {
+            (0, 0) => {}
+            (0, _) => {
+                check_dim(db as i64);
+                next.extend_from_slice(&b[1..]);
+            }
+            (_, 0) => {
+                check_dim(da as i64);
+                next.extend_from_slice(&a[1..]);
+            }
+            _ => {
+                check_dim(da as i64);
+                check_expected_dim(da as i32, db);
+                next.extend(a[1..].iter().zip(&b[1..]).map(|(&x, &y)| checked(x + y)));
+            }
+        }
         state_array(&next)
     }
 }
@@ -98,8 +114,7 @@ pg_function! {
 pg_function! {
     /// vector_avg(float8[]) -> vector; NULL over no rows, as SQL's avg.
     fn vector_avg(args) {
-        // SAFETY: argument 0 is the float8[] state (sql/vector.sql).
-        let state = unsafe { state_values(args.datum(0), "vector_avg") };
+        let state = state_values(args, 0, "vector_avg");
         let n = state[0];
         if n == 0.0 {
             return args.null();

@@ -2,9 +2,10 @@
 //! arithmetic, concatenation, subvector, binary quantization and the btree
 //! comparison family. Distances use the engine's SIMD kernels.
 
-use crate::errors::{check_dim, check_same_dims, overflow, underflow};
+use crate::bit_ops::new_bits;
+use crate::errors::{check_dim, check_dim_of, check_same_dims, overflow, underflow};
 use crate::fmgr::{float8, Args};
-use crate::vector_datum::{new_vector, VectorArg};
+use crate::vector_datum::{new_vector, vector_from_slice, VectorArg};
 use diskvec_engine::distance;
 use pgrx::pg_sys;
 use std::cmp::Ordering;
@@ -123,19 +124,28 @@ pg_function! {
     }
 }
 
+/// subvector's range: 1-based like substring, clipped to the vector; an
+/// empty result is an error ("TYPE must have at least 1 dimension").
+pub fn subvector_range(
+    type_name: &str,
+    dim: usize,
+    start: i32,
+    count: i32,
+) -> std::ops::Range<usize> {
+    let (start, count, dim) = (start as i64, count as i64, dim as i64);
+    let end = (start + count).min(dim + 1); // i64: no overflow
+    let start = start.max(1);
+    let len = check_dim_of(type_name, end - start);
+    let from = (start - 1) as usize;
+    from..from + len
+}
+
 pg_function! {
-    /// subvector(v, start, count): 1-based like substring, clipped to the
-    /// vector; an empty result is an error.
+    /// subvector(v, start, count).
     fn subvector(args) {
         let a = args.vector(0);
-        let start = args.i32(1) as i64;
-        let count = args.i32(2) as i64;
-        let dim = a.dim() as i64;
-        let end = (start + count).min(dim + 1); // i64: no overflow
-        let start = start.max(1);
-        let len = check_dim(end - start);
-        let from = (start - 1) as usize;
-        new_vector(len, |out| out.copy_from_slice(&a.as_slice()[from..from + len]))
+        let range = subvector_range("vector", a.dim(), args.i32(1), args.i32(2));
+        vector_from_slice(&a.as_slice()[range])
     }
 }
 
@@ -144,22 +154,7 @@ pg_function! {
     fn binary_quantize(args) {
         let a = args.vector(0);
         let x = a.as_slice();
-        let nbytes = x.len().div_ceil(8);
-        let size = pg_sys::VARHDRSZ + 4 + nbytes;
-        // SAFETY: a fresh zeroed `bit` value of `size` bytes (palloc is
-        // MAXALIGNed): varlena header, int32 bit length, then the bytes.
-        let (ptr, bits) = unsafe {
-            let ptr = pg_sys::palloc0(size) as *mut u8;
-            pgrx::set_varsize_4b(ptr as *mut pg_sys::varlena, size as i32);
-            (ptr.add(pg_sys::VARHDRSZ) as *mut i32).write(x.len() as i32);
-            (ptr, std::slice::from_raw_parts_mut(ptr.add(pg_sys::VARHDRSZ + 4), nbytes))
-        };
-        for (i, &v) in x.iter().enumerate() {
-            if v > 0.0 {
-                bits[i / 8] |= 0x80 >> (i % 8);
-            }
-        }
-        pg_sys::Datum::from(ptr)
+        new_bits(x.len(), |i| x[i] > 0.0)
     }
 }
 
@@ -179,26 +174,4 @@ fn compare_args(args: Args) -> Ordering {
     compare(a.as_slice(), b.as_slice())
 }
 
-macro_rules! comparison_function {
-    ($name:ident, $test:expr) => {
-        pg_function! {
-            fn $name(args) {
-                let test: fn(Ordering) -> bool = $test;
-                pg_sys::Datum::from(test(compare_args(args)))
-            }
-        }
-    };
-}
-
-comparison_function!(vector_lt, |o| o.is_lt());
-comparison_function!(vector_le, |o| o.is_le());
-comparison_function!(vector_eq, |o| o.is_eq());
-comparison_function!(vector_ne, |o| o.is_ne());
-comparison_function!(vector_ge, |o| o.is_ge());
-comparison_function!(vector_gt, |o| o.is_gt());
-
-pg_function! {
-    fn vector_cmp(args) {
-        pg_sys::Datum::from(compare_args(args) as i32)
-    }
-}
+btree_functions!(vector, compare_args);

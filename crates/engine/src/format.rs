@@ -17,6 +17,7 @@
 //!   not 4), and nodes larger than a page (up to 16000 dimensions) need no
 //!   special case.
 
+use crate::index::Element;
 use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
 use bytemuck::{Pod, Zeroable};
 
@@ -192,6 +193,7 @@ pub const NODE_HEAD: usize = std::mem::size_of::<NodeHead>();
 #[derive(Clone, Copy, Debug)]
 pub struct NodeLayout {
     pub dim: usize,
+    pub element: Element,
     pub max_degree: usize,
     /// Bytes per node, rounded up to 8 (so every node starts 8-aligned:
     /// `PAYLOAD` is a multiple of 8 too).
@@ -199,18 +201,29 @@ pub struct NodeLayout {
 }
 
 impl NodeLayout {
-    pub fn new(dim: usize, max_degree: usize) -> Self {
+    pub fn new(dim: usize, max_degree: usize, element: Element) -> Self {
         NodeLayout {
             dim,
+            element,
             max_degree,
-            slot_size: (NODE_HEAD + 4 * dim + 4 * max_degree).div_ceil(8) * 8,
+            slot_size: (NODE_HEAD + vector_bytes(element, dim) + 4 * max_degree).div_ceil(8) * 8,
         }
+    }
+
+    /// Bytes of a node's vector, padded so its neighbour list that follows
+    /// is 4-byte aligned.
+    pub fn vector_bytes(&self) -> usize {
+        vector_bytes(self.element, self.dim)
     }
 
     /// Whether a node starting at payload byte `offset` ends in that page.
     pub fn fits(&self, offset: usize) -> bool {
         offset + self.slot_size <= PAYLOAD
     }
+}
+
+fn vector_bytes(element: Element, dim: usize) -> usize {
+    (element.bytes() * dim).div_ceil(4) * 4
 }
 
 const _: () = assert!(PAYLOAD.is_multiple_of(8));

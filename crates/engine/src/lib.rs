@@ -35,6 +35,9 @@
 //!   magic and version; [`MemStore`] and [`FileStore`] implement it.
 //! * [`vector_text`] + [`float_text`]: pgvector's text and binary formats,
 //!   and floats printed exactly as Postgres prints them.
+//! * [`halfvec_text`] + [`halfvec_kernels`], [`sparsevec`], [`bitvec`]:
+//!   pgvector's `halfvec` (binary16 conversions, formats, distances),
+//!   `sparsevec` (formats, merge distances, order) and `bit` distances.
 //! * `dataset` (feature `testing`): `.npy` data sets and brute-force
 //!   ground truth for tests and benches.
 //!
@@ -57,16 +60,20 @@
 //! ```
 
 mod beam;
+pub mod bitvec;
 pub mod distance;
 pub mod file_store;
 pub mod float_text;
 mod format;
+pub mod halfvec_kernels;
+pub mod halfvec_text;
 pub mod index;
 mod mem_store;
 pub mod page;
 mod prune;
 pub mod rabitq;
 pub mod simd;
+pub mod sparsevec;
 mod vamana;
 pub mod vector_text;
 
@@ -75,7 +82,8 @@ pub mod dataset;
 
 pub use file_store::{FileStore, Verify};
 pub use index::{
-    check_pages, read_options, Index, Metric, Options, SearchIter, SearchParams, SearchStats,
+    check_pages, read_options, Element, Index, Metric, Options, SearchIter, SearchParams,
+    SearchStats,
 };
 pub use mem_store::MemStore;
 pub use page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};

@@ -34,7 +34,7 @@ pub enum VectorFormatError {
     UnusedNotZero(i16),
 }
 
-fn is_space(c: u8) -> bool {
+pub(crate) fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
@@ -93,6 +93,16 @@ fn number_len(s: &[u8]) -> usize {
 /// Parses pgvector's text form. Whitespace is allowed around brackets,
 /// numbers and commas; nothing but whitespace may follow `]`.
 pub fn parse_vector_text(text: &str) -> Result<Vec<f32>, VectorFormatError> {
+    parse_list(text, |_, value| check_element(value))
+}
+
+/// The `[a,b,...]` grammar shared by `vector` and `halfvec`: each number is
+/// read as `strtof` would (too large for `f32` is [`VectorFormatError::OutOfRange`]),
+/// then handed to `element` with its text, which converts and checks it.
+pub(crate) fn parse_list<T>(
+    text: &str,
+    mut element: impl FnMut(&str, f32) -> Result<T, VectorFormatError>,
+) -> Result<Vec<T>, VectorFormatError> {
     use VectorFormatError::*;
     let s = text.as_bytes();
     let mut i = 0;
@@ -116,19 +126,9 @@ pub fn parse_vector_text(text: &str) -> Result<Vec<f32>, VectorFormatError> {
             return Err(TooManyDimensions);
         }
         skip(&mut i);
-        let len = number_len(&s[i..]);
-        if len == 0 {
-            return Err(Syntax);
-        }
-        let token = &text[i..i + len];
-        let value: f32 = token.parse().map_err(|_| Syntax)?;
-        let lower = token.to_ascii_lowercase();
-        let literal_special = lower.contains("inf") || lower.contains("nan");
-        if value.is_infinite() && !literal_special {
-            return Err(OutOfRange(token.to_string()));
-        }
-        values.push(check_element(value)?);
-        i += len;
+        let (token, value) = read_float(text, i)?;
+        values.push(element(token, value)?);
+        i += token.len();
         skip(&mut i);
         match s.get(i) {
             Some(b',') => i += 1,
@@ -144,6 +144,24 @@ pub fn parse_vector_text(text: &str) -> Result<Vec<f32>, VectorFormatError> {
         return Err(JunkAfterClose);
     }
     Ok(values)
+}
+
+/// Reads the number at byte `at` of `text` as `strtof` does: its text and
+/// value. A finite literal too large for `f32` is `OutOfRange`; `inf` and
+/// `nan` spelled out come back as such for the caller to reject.
+pub(crate) fn read_float(text: &str, at: usize) -> Result<(&str, f32), VectorFormatError> {
+    let len = number_len(&text.as_bytes()[at..]);
+    if len == 0 {
+        return Err(VectorFormatError::Syntax);
+    }
+    let token = &text[at..at + len];
+    let value: f32 = token.parse().map_err(|_| VectorFormatError::Syntax)?;
+    let lower = token.to_ascii_lowercase();
+    let literal_special = lower.contains("inf") || lower.contains("nan");
+    if value.is_infinite() && !literal_special {
+        return Err(VectorFormatError::OutOfRange(token.to_string()));
+    }
+    Ok((token, value))
 }
 
 /// pgvector's text form of a vector: `[1,2.5,-0.03]`.

@@ -26,6 +26,13 @@ pub fn connect(dbname: &str) -> Client {
 
 /// A fresh database with the extension created, named after the test.
 pub fn fresh_database(test: &str) -> Client {
+    let mut client = empty_database(test);
+    client.batch_execute("CREATE EXTENSION diskvec").unwrap();
+    client
+}
+
+/// A fresh database without the extension, named after the test.
+pub fn empty_database(test: &str) -> Client {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "e2e_{}_{}_{}",
@@ -40,9 +47,7 @@ pub fn fresh_database(test: &str) -> Client {
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    let mut client = connect(&name);
-    client.batch_execute("CREATE EXTENSION diskvec").unwrap();
-    client
+    connect(&name)
 }
 
 /// The repository root (tests/e2e/../..).
@@ -138,4 +143,41 @@ pub fn vector_rows(data: &[f32], dim: usize, first_id: i32) -> Vec<u8> {
         })
         .collect();
     binary_copy(&rows)
+}
+
+/// A value escaped for the canonical record format of
+/// tests/compat/generate.mjs.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+/// One statement's outcome in the canonical record format of
+/// tests/compat/generate.mjs (simple-query protocol): `OK<TAB>rows`
+/// (columns joined by `|`, rows by `;`, NULL as `\N`) or
+/// `ERR<TAB>SQLSTATE<TAB>message`.
+pub fn canonical(client: &mut Client, sql: &str) -> String {
+    match client.simple_query(sql) {
+        Ok(messages) => {
+            let rows: Vec<String> = messages
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(escape).unwrap_or_else(|| "\\N".into()))
+                            .collect::<Vec<_>>()
+                            .join("|"),
+                    ),
+                    _ => None,
+                })
+                .collect();
+            format!("OK\t{}", rows.join(";"))
+        }
+        Err(e) => {
+            let db = e.as_db_error().unwrap_or_else(|| panic!("{sql}: {e}"));
+            format!("ERR\t{}\t{}", db.code().code(), escape(db.message()))
+        }
+    }
 }

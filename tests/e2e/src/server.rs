@@ -16,6 +16,8 @@ pub fn pg_bin() -> String {
 pub struct Server {
     pub dir: PathBuf,
     pub port: u16,
+    /// Also listen on TCP at localhost (clients that insist on a host name).
+    pub tcp: bool,
 }
 
 /// Run a server binary as `postgres` (tests run as root; Postgres refuses
@@ -62,8 +64,17 @@ impl Server {
         Self::start_with(name, port, settings, true)
     }
 
+    /// `start`, also listening on TCP at localhost:`port`.
+    pub fn start_tcp(name: &str, port: u16, settings: &[&str]) -> Server {
+        Self::start_full(name, port, settings, true, true)
+    }
+
     /// `start`, choosing whether the cluster has data checksums.
     pub fn start_with(name: &str, port: u16, settings: &[&str], checksums: bool) -> Server {
+        Self::start_full(name, port, settings, checksums, false)
+    }
+
+    fn start_full(name: &str, port: u16, settings: &[&str], checksums: bool, tcp: bool) -> Server {
         let dir = fresh_dir(name);
         let initdb = format!("{}/initdb", pg_bin());
         let mut args = vec![
@@ -81,7 +92,7 @@ impl Server {
             args.push("--data-checksums");
         }
         as_postgres(&args);
-        let s = Server { dir, port };
+        let s = Server { dir, port, tcp };
         s.write_settings(settings);
         s.up();
         s
@@ -105,7 +116,11 @@ impl Server {
             "-X",
             "stream",
         ]);
-        let s = Server { dir, port };
+        let s = Server {
+            dir,
+            port,
+            tcp: false,
+        };
         s.up();
         s
     }
@@ -132,7 +147,11 @@ impl Server {
             "-t",
             "120",
             "-o",
-            &format!("-p {} -k /tmp -c listen_addresses=''", self.port),
+            &format!(
+                "-p {} -k /tmp -c listen_addresses='{}'",
+                self.port,
+                if self.tcp { "localhost" } else { "" }
+            ),
             "start",
         ]);
     }

@@ -2,40 +2,7 @@
 //! tests/compat/README.md), replayed against diskvec: every query must give
 //! the same rows, or the same SQLSTATE and message.
 
-use diskvec_e2e::{copy_in, fresh_database, repo_root};
-use postgres::SimpleQueryMessage;
-
-/// The canonical record format of tests/compat/generate.mjs.
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r")
-}
-
-fn canonical(client: &mut postgres::Client, sql: &str) -> String {
-    match client.simple_query(sql) {
-        Ok(messages) => {
-            let rows: Vec<String> = messages
-                .iter()
-                .filter_map(|m| match m {
-                    SimpleQueryMessage::Row(row) => Some(
-                        (0..row.len())
-                            .map(|i| row.get(i).map(escape).unwrap_or_else(|| "\\N".into()))
-                            .collect::<Vec<_>>()
-                            .join("|"),
-                    ),
-                    _ => None,
-                })
-                .collect();
-            format!("OK\t{}", rows.join(";"))
-        }
-        Err(e) => {
-            let db = e.as_db_error().unwrap_or_else(|| panic!("{sql}: {e}"));
-            format!("ERR\t{}\t{}", db.code().code(), escape(db.message()))
-        }
-    }
-}
+use diskvec_e2e::{canonical, copy_in, fresh_database, repo_root};
 
 #[test]
 fn pgvector_queries_give_the_same_results_and_errors() {

@@ -146,7 +146,7 @@ impl<S: PageStore> Index<S> {
                     }
                     node.fill(0);
                     let v = &vectors[next * dim..(next + 1) * dim];
-                    encode_node(&mut node, ids[next], format::FLAG_LIVE, v, &adj[next], dim);
+                    encode_node(&mut node, ids[next], format::FLAG_LIVE, v, &adj[next], &l);
                     next += 1;
                 }
                 let take = (l.slot_size - carry).min(format::PAYLOAD - at);

@@ -31,7 +31,7 @@ mod search;
 mod vacuum;
 mod verify;
 
-pub use options::{Metric, Options, SearchParams, MAX_DIM};
+pub use options::{Element, Metric, Options, SearchParams, MAX_DIM};
 pub use search::{SearchIter, SearchStats};
 pub use verify::{check_pages, PageSummary};
 
@@ -85,7 +85,7 @@ impl<S: PageStore> Index<S> {
         let meta = MetaBody {
             dim: opts.dim as u32,
             bits: opts.bits() as u32,
-            metric: opts.metric.code(),
+            metric: options::metric_word(opts.metric, opts.element),
             max_degree: opts.max_degree as u32,
             build_list_size: opts.build_list_size as u32,
             alpha: opts.alpha,
@@ -316,7 +316,10 @@ impl<S: PageStore> Index<S> {
 /// alone (no code area is loaded: cheap enough for a query planner).
 pub fn read_options<S: PageStore>(store: &S) -> Result<Options> {
     let meta = read_meta(store)?;
-    Ok(options_of(&meta, Metric::from_code(meta.metric)?))
+    Ok(options_of(
+        &meta,
+        options::parse_metric_word(meta.metric)?.0,
+    ))
 }
 
 fn options_of(meta: &MetaBody, metric: Metric) -> Options {
@@ -328,6 +331,7 @@ fn options_of(meta: &MetaBody, metric: Metric) -> Options {
         alpha: meta.alpha,
         bits: Some(meta.bits as usize),
         seed: meta.seed,
+        element: options::parse_metric_word(meta.metric).map_or(Element::F32, |(_, e)| e),
     }
 }
 
@@ -349,7 +353,7 @@ fn read_centroid<S: PageStore>(store: &S, meta: &MetaBody) -> Result<Vec<f32>> {
 
 /// Metric, quantizer and node layout of a meta page, checked.
 fn parts_of(meta: &MetaBody, centroid: Vec<f32>) -> Result<(Metric, RaBitQ, NodeLayout)> {
-    let metric = Metric::from_code(meta.metric)?;
+    let (metric, element) = options::parse_metric_word(meta.metric)?;
     let dim = meta.dim as usize;
     if dim == 0
         || dim > MAX_DIM
@@ -363,6 +367,6 @@ fn parts_of(meta: &MetaBody, centroid: Vec<f32>) -> Result<(Metric, RaBitQ, Node
     Ok((
         metric,
         quant,
-        NodeLayout::new(dim, meta.max_degree as usize),
+        NodeLayout::new(dim, meta.max_degree as usize, element),
     ))
 }

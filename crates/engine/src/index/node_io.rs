@@ -5,7 +5,7 @@
 //! chain of node pages (see `format.rs`): a slot that does not fit in what
 //! is left of a page continues at the start of the next page in the chain.
 
-use super::{corrupt, Index};
+use super::{corrupt, Element, Index};
 use crate::format::{self, Kind, NodeHead, NodeLayout, HEADER_SIZE, NODE_HEAD, NONE};
 use crate::page::{BlockNo, PageStore, Result, PAGE_SIZE};
 
@@ -13,8 +13,40 @@ use crate::page::{BlockNo, PageStore, Result, PAGE_SIZE};
 pub(super) struct NodeRef<'a> {
     pub id: u64,
     pub flags: u32,
-    pub vector: &'a [f32],
+    pub vector: Elements<'a>,
     pub neighbors: &'a [u32],
+}
+
+/// A node's vector as its page stores it.
+#[derive(Clone, Copy)]
+pub(super) enum Elements<'a> {
+    F32(&'a [f32]),
+    /// Raw binary16 bits.
+    F16(&'a [u16]),
+}
+
+impl<'a> Elements<'a> {
+    /// The vector as `f32`: in place, or widened into `tmp`.
+    #[inline]
+    pub fn as_f32<'b>(self, tmp: &'b mut Vec<f32>) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        match self {
+            Elements::F32(v) => v,
+            Elements::F16(h) => {
+                tmp.resize(h.len(), 0.0);
+                crate::simd::half_to_f32(h, tmp);
+                tmp
+            }
+        }
+    }
+
+    pub fn to_vec(self) -> Vec<f32> {
+        let mut tmp = Vec::new();
+        let v = self.as_f32(&mut tmp).to_vec();
+        v
+    }
 }
 
 /// A node read into owned buffers.
@@ -93,10 +125,10 @@ impl<S: PageStore> Index<S> {
         nbrs: &[u32],
     ) -> Result<()> {
         debug_assert!(nbrs.len() <= self.layout.max_degree);
-        let dim = self.layout.dim;
+        let l = self.layout;
         self.modify_node(n, |bytes| {
             bytes.fill(0);
-            encode_node(bytes, id, flags, vector, nbrs, dim);
+            encode_node(bytes, id, flags, vector, nbrs, &l);
             Ok(())
         })
     }
@@ -195,7 +227,7 @@ impl<S: PageStore> Index<S> {
                 return Ok(false);
             }
             update_head(bytes, |h| h.degree = new.len() as u32);
-            let vend = NODE_HEAD + 4 * l.dim;
+            let vend = NODE_HEAD + l.vector_bytes();
             bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
             Ok(true)
         })
@@ -209,7 +241,7 @@ pub(super) fn encode_node(
     flags: u32,
     vector: &[f32],
     nbrs: &[u32],
-    dim: usize,
+    l: &NodeLayout,
 ) {
     let head = NodeHead {
         id,
@@ -217,8 +249,16 @@ pub(super) fn encode_node(
         degree: nbrs.len() as u32,
     };
     out[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
-    let vend = NODE_HEAD + 4 * dim;
-    out[NODE_HEAD..vend].copy_from_slice(bytemuck::cast_slice(vector));
+    debug_assert_eq!(vector.len(), l.dim);
+    let vend = NODE_HEAD + l.vector_bytes();
+    match l.element {
+        Element::F32 => out[NODE_HEAD..vend].copy_from_slice(bytemuck::cast_slice(vector)),
+        Element::F16 => {
+            for (o, &x) in out[NODE_HEAD..vend].chunks_exact_mut(2).zip(vector) {
+                o.copy_from_slice(&crate::halfvec_text::from_f32(x).to_le_bytes());
+            }
+        }
+    }
     out[vend..vend + 4 * nbrs.len()].copy_from_slice(bytemuck::cast_slice(nbrs));
 }
 
@@ -237,9 +277,12 @@ fn parse_node<'a>(bytes: &'a [u8], l: &NodeLayout) -> std::result::Result<NodeRe
             head.degree, head.flags
         ));
     }
-    let vend = NODE_HEAD + 4 * l.dim;
-    let vector: &[f32] =
-        bytemuck::try_cast_slice(&bytes[NODE_HEAD..vend]).map_err(|e| format!("{e:?}"))?;
+    let vend = NODE_HEAD + l.vector_bytes();
+    let raw = &bytes[NODE_HEAD..NODE_HEAD + l.element.bytes() * l.dim];
+    let vector = match l.element {
+        Element::F32 => Elements::F32(bytemuck::try_cast_slice(raw).map_err(|e| format!("{e:?}"))?),
+        Element::F16 => Elements::F16(bytemuck::try_cast_slice(raw).map_err(|e| format!("{e:?}"))?),
+    };
     let neighbors: &[u32] = bytemuck::try_cast_slice(&bytes[vend..vend + 4 * head.degree as usize])
         .map_err(|e| format!("{e:?}"))?;
     Ok(NodeRef {

@@ -49,6 +49,55 @@ impl Metric {
     }
 }
 
+/// How node pages store each vector element. Searches, builds and prunes
+/// work on `f32` either way; `F16` halves the node pages of an index over
+/// `halfvec` (or `bit`, whose 0/1 elements are exact in half precision),
+/// whose values are half floats to begin with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Element {
+    F32,
+    F16,
+}
+
+impl Element {
+    pub fn bytes(self) -> usize {
+        match self {
+            Element::F32 => 4,
+            Element::F16 => 2,
+        }
+    }
+
+    /// Its number in the meta page's metric word (bits 8..16; 0 is `F32`,
+    /// so indexes written before `F16` existed read as `F32`).
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Element::F32 => 0,
+            Element::F16 => 1,
+        }
+    }
+
+    pub(crate) fn from_code(c: u32) -> Result<Self> {
+        match c {
+            0 => Ok(Element::F32),
+            1 => Ok(Element::F16),
+            _ => Err(super::corrupt(
+                super::META_BLKNO,
+                format!("unknown element type {c}"),
+            )),
+        }
+    }
+}
+
+/// The meta page's metric word: the metric's code in the low byte, the
+/// element type's in the next.
+pub(crate) fn metric_word(metric: Metric, element: Element) -> u32 {
+    metric.code() | element.code() << 8
+}
+
+pub(crate) fn parse_metric_word(w: u32) -> Result<(Metric, Element)> {
+    Ok((Metric::from_code(w & 0xff)?, Element::from_code(w >> 8)?))
+}
+
 /// Largest vector dimension an index holds (pgvector's limit).
 pub use crate::vector_text::MAX_DIM;
 
@@ -75,6 +124,8 @@ pub struct Options {
     pub bits: Option<usize>,
     /// Seed of the random rotation and build order.
     pub seed: u64,
+    /// How node pages store the vectors.
+    pub element: Element,
 }
 
 impl Options {
@@ -96,6 +147,7 @@ impl Options {
             alpha: 1.2,
             bits: None,
             seed: 0x0d15_c7ec,
+            element: Element::F32,
         }
     }
 

@@ -50,6 +50,8 @@ pub(super) struct Scratch {
     /// `(node, offset in arena)` of each kept vector.
     pub kept: Vec<(u32, usize)>,
     pub arena: Vec<f32>,
+    /// A half-precision node's vector widened to `f32`.
+    widened: Vec<f32>,
     buf: Vec<u64>,
     nbrs: Vec<u32>,
     stats: SearchStats,
@@ -101,11 +103,12 @@ impl<S: PageStore> Index<S> {
                     self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
                         nbrs.clear();
                         nbrs.extend_from_slice(node.neighbors);
+                        let v = node.vector.as_f32(&mut s.widened);
                         let kept = s.keep_vectors.then(|| {
-                            s.arena.extend_from_slice(node.vector);
-                            s.arena.len() - node.vector.len()
+                            s.arena.extend_from_slice(v);
+                            s.arena.len() - v.len()
                         });
-                        let d = self.exact(&s.query, node.vector);
+                        let d = self.exact(&s.query, v);
                         (d, node.flags == format::FLAG_LIVE, kept)
                     })?;
                 if live && s.done.set(n) {
@@ -159,7 +162,7 @@ impl<S: PageStore> Index<S> {
             }
             let read = self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
                 (
-                    self.exact(&s.query, node.vector),
+                    self.exact(&s.query, node.vector.as_f32(&mut s.widened)),
                     node.flags == format::FLAG_LIVE,
                 )
             });

@@ -19,13 +19,18 @@
 //!   arithmetic, for distances returned to SQL.
 //! * bit-plane inner products (`planes_*`), the RaBitQ estimate: see
 //!   [`PlaneKernel`] and [`Kernels::planes`].
+//! * `half_*`: `halfvec` (binary16) distances summed in `f32` with pgvector's
+//!   F16C operation order, so every target returns pgvector's bits.
 //! * [`prefetch`]: a cache hint (SSE, part of every x86-64).
 
 pub mod scalar;
+pub mod scalar_half;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512;
+#[cfg(target_arch = "x86_64")]
+mod x86_f16c;
 
 #[cfg(test)]
 mod tests;
@@ -41,6 +46,17 @@ pub type F64Kernel = unsafe fn(&[f32], &[f32]) -> f64;
 /// [`QUERY_PLANES`] planes, `words` u64 per plane (see [`Kernels::planes`]).
 pub type PlaneKernel = unsafe fn(code: &[u64], bits: usize, query: &[u64], words: usize) -> i64;
 
+/// A kernel over two equal-length `halfvec` slices (raw binary16 bits).
+pub type HalfKernel = unsafe fn(&[u16], &[u16]) -> f32;
+/// `[a·b, a·a, b·b]` over two `halfvec` slices, for cosine.
+pub type HalfCosineKernel = unsafe fn(&[u16], &[u16]) -> [f32; 3];
+
+/// Widens binary16 bits to `f32` (`dst` at least as long as `src`).
+pub type HalfWidenKernel = unsafe fn(&[u16], &mut [f32]);
+
+/// Lanes of the `halfvec` bodies, which the scalar reference mirrors.
+const HALF_LANES: usize = 8;
+
 /// Number of query bit planes (signed 8-bit query coordinates).
 pub const QUERY_PLANES: usize = 8;
 
@@ -49,7 +65,7 @@ pub const QUERY_PLANES: usize = 8;
 pub enum Target {
     /// Plain Rust: the reference, and the fallback on any CPU.
     Scalar,
-    /// x86-64 with AVX2, FMA and POPCNT (Haswell, Zen and later).
+    /// x86-64 with AVX2, FMA, F16C and POPCNT (Haswell, Zen and later).
     Avx2,
     /// x86-64 with AVX-512F and AVX-512 VPOPCNTDQ (Ice Lake, Zen 4 and
     /// later), plus everything [`Target::Avx2`] needs.
@@ -73,6 +89,7 @@ impl Target {
             Target::Avx2 => {
                 std::is_x86_feature_detected!("avx2")
                     && std::is_x86_feature_detected!("fma")
+                    && std::is_x86_feature_detected!("f16c")
                     && std::is_x86_feature_detected!("popcnt")
             }
             #[cfg(target_arch = "x86_64")]
@@ -102,6 +119,11 @@ pub struct Kernels {
     pub planes_short: PlaneKernel,
     /// Codes of 8 words or a multiple of 8 per plane.
     pub planes_wide: PlaneKernel,
+    pub half_l2: HalfKernel,
+    pub half_dot: HalfKernel,
+    pub half_l1: HalfKernel,
+    pub half_cosine: HalfCosineKernel,
+    pub half_widen: HalfWidenKernel,
 }
 
 /// Codes of 2 to this many words per plane take `planes_short`. At one
@@ -139,6 +161,11 @@ static SCALAR: Kernels = Kernels {
     planes_one: scalar::planes,
     planes_short: scalar::planes,
     planes_wide: scalar::planes,
+    half_l2: scalar_half::half_l2,
+    half_dot: scalar_half::half_dot,
+    half_l1: scalar_half::half_l1,
+    half_cosine: scalar_half::half_cosine,
+    half_widen: scalar_half::half_widen,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -153,6 +180,11 @@ static AVX2: Kernels = Kernels {
     planes_one: x86_avx2::planes,
     planes_short: x86_avx2::planes,
     planes_wide: x86_avx2::planes,
+    half_l2: x86_f16c::half_l2,
+    half_dot: x86_f16c::half_dot,
+    half_l1: x86_f16c::half_l1,
+    half_cosine: x86_f16c::half_cosine,
+    half_widen: x86_f16c::half_widen,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -167,6 +199,13 @@ static AVX512: Kernels = Kernels {
     planes_one: x86_avx2::planes,
     planes_short: x86_avx512::planes_short,
     planes_wide: x86_avx512::planes_wide,
+    // F16C's eight lanes are pgvector's order; wider lanes would change
+    // the bits.
+    half_l2: x86_f16c::half_l2,
+    half_dot: x86_f16c::half_dot,
+    half_l1: x86_f16c::half_l1,
+    half_cosine: x86_f16c::half_cosine,
+    half_widen: x86_f16c::half_widen,
 };
 
 /// Every target this build knows, best first.
@@ -192,6 +231,15 @@ pub fn kernels() -> &'static Kernels {
 /// last, always present).
 pub fn targets() -> Vec<&'static Kernels> {
     all().into_iter().filter(|k| k.target.supported()).collect()
+}
+
+/// `dst[i] = src[i]` widened from binary16 to `f32`, exactly.
+#[inline]
+pub fn half_to_f32(src: &[u16], dst: &mut [f32]) {
+    assert!(dst.len() >= src.len());
+    // SAFETY: the chosen table's CPU features were detected; `dst` holds
+    // `src.len()` floats.
+    unsafe { (kernels().half_widen)(src, dst) }
 }
 
 /// Ask the CPU to pull `data` into cache ahead of use: the graph searches

@@ -132,3 +132,48 @@ fn pack_planes(z: &[u8], bits: usize, q: &[i8], words: usize) -> (Vec<u64>, Vec<
     }
     (code, query)
 }
+
+/// Finite binary16 values (NaN and infinity are rejected on input).
+fn halves(n: usize) -> impl Strategy<Value = Vec<u16>> {
+    proptest::collection::vec(
+        any::<u16>().prop_filter("finite", |&h| crate::halfvec_text::check_element(h).is_ok()),
+        n,
+    )
+}
+
+fn same_bits(x: f32, y: f32) -> bool {
+    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Every target's halfvec kernels return the scalar reference's exact
+    /// bits (pgvector's F16C order), not merely close values.
+    #[test]
+    fn half_kernels_match_the_reference_bit_for_bit(
+        (a, b) in (0usize..300).prop_flat_map(|n| (halves(n), halves(n))),
+    ) {
+        let want = [
+            scalar_half::half_l2(&a, &b),
+            scalar_half::half_dot(&a, &b),
+            scalar_half::half_l1(&a, &b),
+        ];
+        let want_cos = scalar_half::half_cosine(&a, &b);
+        for k in targets() {
+            // SAFETY: `targets` lists only kernels this CPU supports; equal lengths.
+            let got = unsafe { [(k.half_l2)(&a, &b), (k.half_dot)(&a, &b), (k.half_l1)(&a, &b)] };
+            // SAFETY: as above.
+            let got_cos = unsafe { (k.half_cosine)(&a, &b) };
+            for (g, w) in got.iter().chain(&got_cos).zip(want.iter().chain(&want_cos)) {
+                prop_assert!(same_bits(*g, *w), "{}: {} vs {}", k.target.name(), g, w);
+            }
+            let mut wide = vec![f32::NAN; a.len()];
+            // SAFETY: as above; `wide` is as long as `a`.
+            unsafe { (k.half_widen)(&a, &mut wide) };
+            for (w, &h) in wide.iter().zip(&a) {
+                prop_assert!(same_bits(*w, crate::halfvec_text::to_f32(h)), "{} widen", k.target.name());
+            }
+        }
+    }
+}

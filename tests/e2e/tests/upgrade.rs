@@ -1,0 +1,150 @@
+//! `ALTER EXTENSION diskvec UPDATE` from 0.1.0 to 0.2.0, for both 0.1.0
+//! catalogs that exist: the first one (the vector type only) and the last
+//! one (with the diskvec index). Each gets data (and an index), is updated,
+//! and must then answer queries, index scans and the new types, with the
+//! same extension members as a fresh 0.2.0 install.
+
+use diskvec_e2e::{empty_database, fresh_database, repo_root, server::pg_bin};
+use postgres::Client;
+use std::process::Command;
+
+fn extension_dir() -> std::path::PathBuf {
+    let out = Command::new(format!("{}/pg_config", pg_bin()))
+        .arg("--sharedir")
+        .output()
+        .expect("pg_config");
+    std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("extension")
+}
+
+/// The extension's members, described, sorted.
+fn members(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
+             WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+               AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'diskvec')
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The ids of the 5 nearest rows by cosine distance, as the planner likes.
+fn nearest(client: &mut Client) -> Vec<i32> {
+    client
+        .query(
+            "SELECT id FROM items ORDER BY embedding <=> '[1,0.5,0.25]' LIMIT 5",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn updates_from(fixture: &str, with_index: bool, fresh_members: &[String]) {
+    let script = repo_root().join("tests/e2e/fixtures").join(fixture);
+    let target = extension_dir().join("diskvec--0.1.0.sql");
+    std::fs::copy(&script, &target).unwrap();
+
+    let mut db = empty_database(
+        fixture
+            .trim_end_matches(".sql")
+            .replace(['-', '.'], "_")
+            .as_str(),
+    );
+    db.batch_execute(
+        "CREATE EXTENSION diskvec VERSION '0.1.0';
+         CREATE TABLE items (id int4 PRIMARY KEY, embedding vector(3));
+         INSERT INTO items SELECT i, ARRAY[sin(i), cos(i), sin(i * 0.7)]::vector
+         FROM generate_series(1, 500) i;",
+    )
+    .unwrap();
+    let has_am: bool = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_am WHERE amname = 'diskvec')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(has_am, with_index, "{fixture}: 0.1.0 catalog as expected");
+    let exact = nearest(&mut db);
+    if with_index {
+        db.batch_execute(
+            "CREATE INDEX items_idx ON items USING diskvec (embedding vector_cosine_ops)",
+        )
+        .unwrap();
+    }
+
+    db.batch_execute("ALTER EXTENSION diskvec UPDATE").unwrap();
+    let version: String = db
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'diskvec'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(version, "0.2.0");
+    assert_eq!(
+        members(&mut db),
+        fresh_members,
+        "{fixture}: upgraded catalog differs from a fresh 0.2.0"
+    );
+
+    if !with_index {
+        db.batch_execute(
+            "CREATE INDEX items_idx ON items USING diskvec (embedding vector_cosine_ops)",
+        )
+        .unwrap();
+    }
+    db.batch_execute("SET enable_seqscan = off").unwrap();
+    let plan: String = db
+        .query(
+            "EXPLAIN SELECT id FROM items ORDER BY embedding <=> '[1,0.5,0.25]' LIMIT 5",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    assert!(
+        plan.contains("items_idx"),
+        "{fixture}: the index is used after the update: {plan}"
+    );
+    assert_eq!(
+        nearest(&mut db),
+        exact,
+        "{fixture}: index scan after the update"
+    );
+    let verified: String = db
+        .query_one("SELECT diskvec_verify('items_idx')", &[])
+        .unwrap()
+        .get(0);
+    assert!(verified.contains("500"), "{verified}");
+
+    // The 0.2.0 surface on the updated database.
+    let row = db
+        .query_one(
+            "SELECT (embedding::halfvec <-> '[1,0,0]')::real, embedding::sparsevec::text,
+                    hamming_distance(binary_quantize(embedding), B'101')
+             FROM items WHERE id = 1",
+            &[],
+        )
+        .unwrap();
+    let (d, s, h): (f32, String, f64) = (row.get(0), row.get(1), row.get(2));
+    assert!(d > 0.0 && s.ends_with("}/3") && h <= 3.0, "{d} {s} {h}");
+    std::fs::remove_file(&target).ok();
+}
+
+#[test]
+fn updates_both_0_1_0_catalogs_to_0_2_0() {
+    let fresh_members = members(&mut fresh_database("upgrade_fresh"));
+    assert!(fresh_members.iter().any(|m| m == "type halfvec"));
+    assert!(fresh_members.iter().any(|m| m == "access method diskvec"));
+    // Sequential: both install the same 0.1.0 script file name.
+    updates_from("diskvec--0.1.0-type-only.sql", false, &fresh_members);
+    updates_from("diskvec--0.1.0.sql", true, &fresh_members);
+}
