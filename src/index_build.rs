@@ -42,11 +42,6 @@ fn progress(param: i32, value: i64) {
     unsafe { pg_sys::pgstat_progress_update_param(param, value) };
 }
 
-/// The metric an index's operator class stands for (`index_key::of`).
-pub fn metric_of(index: pg_sys::Relation) -> Metric {
-    crate::index_key::of(index).0
-}
-
 /// The column's declared dimension, if it has a typmod.
 pub fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
     // SAFETY: an open index's tuple descriptor has its one key column.
@@ -228,10 +223,11 @@ pub unsafe extern "C-unwind" fn ambuild(
     // Before anything asks rayon for its thread count, which would start
     // the global pool without our signal mask.
     crate::index_threads::init();
+    let (metric, key) = crate::index_key::of(index_rel);
     let mut st = BuildState {
         index_rel,
-        metric: crate::index_key::of(index_rel).0,
-        key: crate::index_key::of(index_rel).1,
+        metric,
+        key,
         row: Vec::new(),
         dim: declared_dim(index_rel),
         ids: Vec::new(),

@@ -11,7 +11,7 @@
 //!
 //! Any failure is an ERROR (`index_corrupted`); success returns a summary.
 
-use crate::index_build::{indexable, metric_of};
+use crate::index_build::indexable;
 use crate::index_errors::{engine_error, relation_name};
 use crate::index_store::{Logging, PgStore};
 use crate::index_tid::tid_to_id;
@@ -91,11 +91,12 @@ pg_function! {
             .check_graph(false)
             .unwrap_or_else(|e| corrupted(format!("index \"{name}\": {e}")));
 
+        let (metric, key) = crate::index_key::of(rel);
         let mut st = HeapCheck {
             index_rel: rel,
             index: &index,
-            metric: metric_of(rel),
-            key: crate::index_key::of(rel).1,
+            metric,
+            key,
             live: 0,
             missing: 0,
             first_missing: None,

@@ -43,9 +43,14 @@ impl<'a> Elements<'a> {
     }
 
     pub fn to_vec(self) -> Vec<f32> {
-        let mut tmp = Vec::new();
-        let v = self.as_f32(&mut tmp).to_vec();
-        v
+        match self {
+            Elements::F32(v) => v.to_vec(),
+            Elements::F16(h) => {
+                let mut v = vec![0.0; h.len()];
+                crate::simd::half_to_f32(h, &mut v);
+                v
+            }
+        }
     }
 }
 
