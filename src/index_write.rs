@@ -135,12 +135,14 @@ fn stats_or_new(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::Index
 }
 
 /// Between two steps of VACUUM's work: cost-based vacuum delay, and any
-/// pending cancel (an ERROR, which unwinds as a Rust panic through the
-/// guard: the engine stops between two steps, with a valid index).
+/// pending cancel. pgrx guards every `pg_sys` call: an ERROR it raises
+/// comes back as a Rust panic, which unwinds through the engine (stopped
+/// between two steps, with a valid index) to the callback's `pg_guard`.
+/// (Wrapping it in another `pg_guard_ffi_boundary` would raise that panic
+/// inside a frame that cannot unwind, and abort the server.)
 fn vacuum_pause() -> diskvec_engine::Result<()> {
-    // SAFETY: a plain call on the backend's thread; the guard turns an
-    // ERROR it raises into a Rust panic.
-    unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| pg_sys::vacuum_delay_point()) };
+    // SAFETY: a plain call on the backend's thread, guarded by pgrx.
+    unsafe { pg_sys::vacuum_delay_point() };
     Ok(())
 }
 

@@ -29,7 +29,6 @@
 use super::{codes::Codes, Index};
 use crate::format::{self, NONE};
 use crate::page::{PageStore, Result};
-use std::collections::HashMap;
 
 /// Tombstones freed (and logged) per step of the free phase.
 const FREE_BATCH: usize = 256;
@@ -64,12 +63,29 @@ fn gone(codes: &Codes, m: u32) -> bool {
     codes.flags[m as usize] as u32 != format::FLAG_LIVE
 }
 
-/// Reused buffers for repairs: candidate vectors in one arena.
+/// The removed nodes' out-neighbours, found by node number without hashing
+/// (the repair asks for every neighbour of every live node).
+struct Removed {
+    /// Each node below `Consolidation::end`: its place in `nbrs`, or NONE.
+    place: Vec<u32>,
+    nbrs: Vec<Vec<u32>>,
+}
+
+impl Removed {
+    fn get(&self, m: u32) -> Option<&[u32]> {
+        match self.place.get(m as usize) {
+            Some(&i) if i != NONE => Some(&self.nbrs[i as usize]),
+            _ => None,
+        }
+    }
+}
+
+/// Reused buffers for repairs: the candidates and, in the same order, their
+/// vectors in one arena, with the repaired node's own vector last.
 #[derive(Default)]
 struct Repair {
     cands: Vec<u32>,
     newer: Vec<u32>,
-    at: HashMap<u32, usize>,
     arena: Vec<f32>,
     buf: Vec<u64>,
 }
@@ -131,9 +147,13 @@ impl<S: PageStore> Index<S> {
     ) -> Result<usize> {
         // The removed nodes' lists no longer change: an insert adds a back
         // edge only to the neighbours it chose, never a tombstone.
-        let mut dnbrs: HashMap<u32, Vec<u32>> = HashMap::with_capacity(c.deleted.len());
+        let mut removed = Removed {
+            place: vec![NONE; c.end as usize],
+            nbrs: Vec::with_capacity(c.deleted.len()),
+        };
         for (i, &d) in c.deleted.iter().enumerate() {
-            dnbrs.insert(d, self.read_node(d)?.neighbors);
+            removed.place[d as usize] = i as u32;
+            removed.nbrs.push(self.read_node(d)?.neighbors);
             if i % 64 == 63 {
                 pause()?;
             }
@@ -143,7 +163,7 @@ impl<S: PageStore> Index<S> {
             if gone(&self.codes, p) {
                 continue;
             }
-            self.repair(p, &dnbrs, &mut scratch)?;
+            self.repair(p, &removed, &mut scratch)?;
             pause()?;
         }
         let free: Vec<u32> = c
@@ -178,21 +198,21 @@ impl<S: PageStore> Index<S> {
         }
     }
 
-    /// Re-link live node `p` around the removed nodes (`dnbrs`: each one's
-    /// out-neighbours) it links to, if any: its surviving neighbours and
-    /// theirs, re-pruned, and set only if the list is still the one read
-    /// (an insert may add a back edge in between: then again).
+    /// Re-link live node `p` around the removed nodes it links to, if
+    /// any: its surviving neighbours and the removed ones' out-neighbours,
+    /// re-pruned, and set only if the list is still the one read (an insert
+    /// may add a back edge in between: then again).
     ///
     /// A neighbour numbered past this handle's copy of the code area is a
     /// node inserted since consolidation began (never a removed one): kept
     /// as it is, in place of one pruned slot, since its vector cannot be
     /// located without a refresh.
-    fn repair(&self, p: u32, dnbrs: &HashMap<u32, Vec<u32>>, s: &mut Repair) -> Result<()> {
+    fn repair(&self, p: u32, removed: &Removed, s: &mut Repair) -> Result<()> {
         let known = self.codes.len() as u32;
         let dim = self.meta.dim as usize;
         loop {
             let node = self.read_node(p)?;
-            if !node.neighbors.iter().any(|m| dnbrs.contains_key(m)) {
+            if !node.neighbors.iter().any(|&m| removed.get(m).is_some()) {
                 return Ok(());
             }
             s.cands.clear();
@@ -202,7 +222,7 @@ impl<S: PageStore> Index<S> {
                     s.newer.push(m);
                     continue;
                 }
-                match dnbrs.get(&m) {
+                match removed.get(m) {
                     Some(dn) => s.cands.extend(
                         dn.iter()
                             .copied()
@@ -214,36 +234,26 @@ impl<S: PageStore> Index<S> {
             }
             s.cands.sort_unstable();
             s.cands.dedup();
+            s.arena.clear();
             for &x in &s.cands {
-                if s.at.contains_key(&x) {
-                    continue;
-                }
-                let at = s.arena.len();
                 let arena = &mut s.arena;
                 self.with_node(x, &mut s.buf, &mut 0, |n| arena.extend_from_slice(n.vector))?;
-                s.at.insert(x, at);
             }
-            let (at, arena) = (&s.at, &s.arena);
-            let vector = |x: u32| {
-                if x == p {
-                    &node.vector[..]
-                } else {
-                    &arena[at[&x]..at[&x] + dim]
-                }
-            };
+            s.arena.extend_from_slice(&node.vector);
+            // Pruned by place in `cands` (the node itself is the last).
+            let k = s.cands.len() as u32;
+            let arena = &s.arena;
+            let v = |i: u32| &arena[i as usize * dim..(i as usize + 1) * dim];
             let r = (self.meta.max_degree as usize).saturating_sub(s.newer.len());
-            let mut new = crate::prune::prune_among(
-                p,
-                s.cands.iter().copied(),
-                self.pruning_alpha(),
-                r,
-                |a, b| self.graph_dist(vector(a), vector(b)),
-            );
+            let mut new: Vec<u32> =
+                crate::prune::prune_among(k, 0..k, self.pruning_alpha(), r, |a, b| {
+                    self.graph_dist(v(a), v(b))
+                })
+                .into_iter()
+                .map(|i| s.cands[i as usize])
+                .collect();
             new.extend_from_slice(&s.newer);
-            let done = self.replace_neighbors(p, &node.neighbors, &new)?;
-            s.at.clear();
-            s.arena.clear();
-            if done {
+            if self.replace_neighbors(p, &node.neighbors, &new)? {
                 return Ok(());
             }
         }
