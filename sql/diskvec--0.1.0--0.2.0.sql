@@ -655,3 +655,9 @@ CREATE OPERATOR CLASS bit_hamming_ops
 	FOR TYPE bit USING ivfflat AS
 	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
 	FUNCTION 1 hamming_distance(bit, bit);
+
+-- diskvec_cache_bytes and diskvec_verify read a whole relation whatever
+-- privileges the caller has on it: like amcheck's, revoked from PUBLIC
+-- (a superuser grants them).
+REVOKE ALL ON FUNCTION diskvec_cache_bytes(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION diskvec_verify(regclass) FROM PUBLIC;

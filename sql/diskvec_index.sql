@@ -56,3 +56,10 @@ COMMENT ON FUNCTION diskvec_cache_bytes(regclass) IS 'bytes of the index''s code
 CREATE FUNCTION diskvec_verify(regclass) RETURNS text
 	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 COMMENT ON FUNCTION diskvec_verify(regclass) IS 'checks a diskvec index (pages, format, graph, heap coverage); errors on corruption';
+
+-- Both functions read a whole relation (the index's code area; for verify,
+-- every index page and the table's heap), whatever privileges the caller
+-- has on it: like amcheck's, they are not for everyone. A superuser grants
+-- them: GRANT EXECUTE ON FUNCTION diskvec_verify(regclass) TO some_role.
+REVOKE ALL ON FUNCTION diskvec_cache_bytes(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION diskvec_verify(regclass) FROM PUBLIC;

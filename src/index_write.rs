@@ -3,11 +3,17 @@
 //! Inserts lock pages, not the index: each changes only its own node slot,
 //! code entry and meta fields, by read-modify-write under the page's
 //! exclusive buffer lock (`PageStore::modify`), so any number of backends
-//! insert side by side. The one heavyweight lock, on the meta page's
-//! number (as pgvector's HNSW has), only keeps VACUUM apart from inserts:
-//! inserts take it in share mode and never block each other; VACUUM takes
-//! it exclusively, because consolidation re-links and frees nodes that an
-//! insert could be linking to. Readers never take it.
+//! insert side by side. One heavyweight lock, on the meta page's number
+//! (as pgvector's HNSW has), is held by each insert in share mode (inserts
+//! never block each other). VACUUM takes it exclusively for a moment only:
+//! to begin consolidation with no insert in flight, which fixes the set of
+//! nodes that can link to a tombstone (see the engine's `consolidate.rs`).
+//! Tombstoning (`ambulkdelete`) and the graph repair itself
+//! (`amvacuumcleanup`) run beside inserts; readers never take the lock.
+//!
+//! VACUUM's work goes in small steps with `vacuum_delay_point()` between
+//! them, so cost-based vacuum delay and cancellation apply; a cancelled
+//! consolidation leaves a valid index that the next VACUUM finishes.
 
 use crate::index_build::{declared_dim, indexable};
 use crate::index_cache;
@@ -27,7 +33,8 @@ impl VacuumLock {
     fn shared(rel: pg_sys::Relation) -> Self {
         Self::take(rel, pg_sys::ShareLock)
     }
-    /// VACUUM, and the first insert that sets an empty index's dimension.
+    /// VACUUM beginning a consolidation, and the first insert that sets an
+    /// empty index's dimension.
     fn exclusive(rel: pg_sys::Relation) -> Self {
         Self::take(rel, pg_sys::ExclusiveLock)
     }
@@ -127,10 +134,22 @@ fn stats_or_new(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::Index
     }
 }
 
-/// `ambulkdelete`: tombstone every entry whose heap row is dead, then
-/// consolidate (FreshDiskANN): each live node that pointed at a removed one
-/// is re-pruned over that node's neighbours, so the graph stays navigable,
-/// and the removed slots are reused by later inserts.
+/// Between two steps of VACUUM's work: cost-based vacuum delay, and any
+/// pending cancel. pgrx guards every `pg_sys` call: an ERROR it raises
+/// comes back as a Rust panic, which unwinds through the engine (stopped
+/// between two steps, with a valid index) to the callback's `pg_guard`.
+/// (Wrapping it in another `pg_guard_ffi_boundary` would raise that panic
+/// inside a frame that cannot unwind, and abort the server.)
+fn vacuum_pause() -> diskvec_engine::Result<()> {
+    // SAFETY: a plain call on the backend's thread, guarded by pgrx.
+    unsafe { pg_sys::vacuum_delay_point() };
+    Ok(())
+}
+
+/// `ambulkdelete`: tombstone every entry whose heap row is dead. Inserts
+/// go on meanwhile. The graph is repaired in `amvacuumcleanup`, once per
+/// VACUUM however many passes of this there are; until then a tombstone
+/// routes searches and is never returned.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn ambulkdelete(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -144,22 +163,22 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let Some(callback) = callback else {
         return stats;
     };
-    let _lock = VacuumLock::exclusive(rel);
     let (removed, live) = index_cache::write(rel, |index| {
         let removed = index
-            .delete_where(|id| {
-                let mut tid = id_to_tid(id);
-                // SAFETY: VACUUM's own callback and state, called on the
-                // backend's thread; the guard turns an ERROR it raises
-                // (a longjmp) into a Rust panic, so it unwinds through our
-                // frames instead of jumping over them.
-                unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| callback(&mut tid, callback_state)) }
-            })
+            .delete_where_with(
+                |id| {
+                    let mut tid = id_to_tid(id);
+                    // SAFETY: VACUUM's own callback and state, called on the
+                    // backend's thread; the guard turns an ERROR it raises
+                    // (a longjmp) into a Rust panic, so it unwinds through our
+                    // frames instead of jumping over them.
+                    unsafe {
+                        pg_sys::ffi::pg_guard_ffi_boundary(|| callback(&mut tid, callback_state))
+                    }
+                },
+                vacuum_pause,
+            )
             .unwrap_or_else(|e| engine_error(rel, e));
-        if removed > 0 {
-            pgrx::check_for_interrupts!();
-            index.consolidate().unwrap_or_else(|e| engine_error(rel, e));
-        }
         (removed, index.len())
     });
     // SAFETY: `stats` is ours or Postgres's result struct; `rel` is open.
@@ -172,7 +191,12 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     stats
 }
 
-/// `amvacuumcleanup`: statistics only; space was reclaimed in bulkdelete.
+/// `amvacuumcleanup`: consolidation (FreshDiskANN), when there are
+/// tombstones: those of this VACUUM's `ambulkdelete`, and any an
+/// interrupted VACUUM left. Each live node that linked to a tombstone is
+/// re-pruned over that node's neighbours, so the graph stays navigable,
+/// and the tombstones' slots go to later inserts. Inserts wait only while
+/// it begins; then it runs beside them.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -184,7 +208,22 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         return stats;
     }
     let stats = stats_or_new(stats);
-    let live = index_cache::reader(rel).len();
+    let live = index_cache::write(rel, |index| {
+        if index.has_tombstones() {
+            let plan = {
+                let _exclusive = VacuumLock::exclusive(rel);
+                index
+                    .begin_consolidation()
+                    .unwrap_or_else(|e| engine_error(rel, e))
+            };
+            if let Some(plan) = plan {
+                index
+                    .consolidate_with(plan, vacuum_pause)
+                    .unwrap_or_else(|e| engine_error(rel, e));
+            }
+        }
+        index.len()
+    });
     // SAFETY: as in `ambulkdelete`.
     unsafe {
         (*stats).num_index_tuples = live as f64;

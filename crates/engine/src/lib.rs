@@ -8,7 +8,7 @@
 //!     callbacks, PgStore (buffers+WAL)     |
 //!                  \                       /
 //!                   Index<S: PageStore>   (index/)
-//!        search · insert · vacuum · build · verify · codes · node_io · alloc
+//!   search · insert · vacuum · consolidate · build · verify · codes · node_io · alloc
 //!                   |            |               |
 //!          beam + prune      vamana (bulk      rabitq (codes, estimates)
 //!          (shared walk and  graph build)            |
@@ -22,8 +22,8 @@
 //!
 //! Where each operation lives:
 //! * [`index`]: the public [`Index`], one file per operation: `search`
-//!   (and the streaming [`SearchIter`]), `insert`, `vacuum` (deletes and
-//!   consolidation), `build` (bulk), `verify` (page and graph checks),
+//!   (and the streaming [`SearchIter`]), `insert`, `vacuum` (deletes),
+//!   `consolidate` (removing deleted nodes beside inserts), `build` (bulk), `verify` (page and graph checks),
 //!   `codes` (the in-memory code area and [`Index::refresh`]), `node_io`
 //!   (node slots on pages), `alloc` (meta page, page chains, free slots).
 //! * `beam`: the one beam search both the build and the index walk run;
@@ -82,8 +82,8 @@ pub mod dataset;
 
 pub use file_store::{FileStore, Verify};
 pub use index::{
-    check_pages, read_options, Element, Index, Metric, Options, SearchIter, SearchParams,
-    SearchStats,
+    check_pages, read_options, Consolidation, Element, Index, Metric, Options, SearchIter,
+    SearchParams, SearchStats,
 };
 pub use mem_store::MemStore;
 pub use page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};

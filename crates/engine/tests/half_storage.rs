@@ -106,3 +106,33 @@ fn half_pages_take_inserts_and_reopen() {
     assert!((d - want).abs() <= 1e-4 * want.max(1.0), "{d} vs {want}");
     assert!(index.check_graph(false).is_ok());
 }
+
+#[test]
+fn half_pages_consolidate_deleted_nodes() {
+    // Consolidation re-prunes around removed nodes from the half vectors
+    // on their pages: the graph stays whole and nothing deleted returns.
+    let (n, dim) = (3000, 24);
+    let base = as_halves(&common::clustered(n, dim, 30, 11));
+    let queries = as_halves(&common::clustered(60, dim, 30, 12));
+    let opts = Options {
+        element: Element::F16,
+        ..Options::new(dim, Metric::Cosine)
+    };
+    let ids: Vec<u64> = (0..n as u64).collect();
+    let mut index = Index::create(MemStore::new(), opts).unwrap();
+    index.build(&base, &ids, usize::MAX).unwrap();
+    let gone = index.delete_where(|id| id % 5 == 0).unwrap();
+    assert_eq!(gone, n / 5);
+    let freed = index.consolidate().unwrap();
+    assert_eq!(freed, n / 5);
+    assert!(index.check_graph(false).is_ok());
+    let params = SearchParams {
+        search_list_size: 128,
+        rerank: 16,
+    };
+    for q in queries.chunks(dim) {
+        let hits = index.search(q, 10, &params).unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|&(id, _)| id % 5 != 0), "{hits:?}");
+    }
+}

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod citus;
 pub mod server;
+pub mod soak;
 
 use postgres::{Client, NoTls};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -93,6 +93,18 @@ fn updates_from(fixture: &str, with_index: bool, fresh_members: &[String]) {
         fresh_members,
         "{fixture}: upgraded catalog differs from a fresh 0.2.0"
     );
+    // Functions that read a whole relation are revoked from PUBLIC, as in
+    // a fresh install.
+    for f in ["diskvec_verify(regclass)", "diskvec_cache_bytes(regclass)"] {
+        let public: bool = db
+            .query_one(
+                "SELECT has_function_privilege('public', $1, 'EXECUTE')",
+                &[&f],
+            )
+            .unwrap()
+            .get(0);
+        assert!(!public, "{fixture}: {f} still executable by PUBLIC");
+    }
 
     if !with_index {
         db.batch_execute(

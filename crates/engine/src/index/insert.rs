@@ -4,7 +4,8 @@
 //! Several handles on one store may insert at the same time (each refreshed
 //! first): pages change only by read-modify-write of the caller's own slot
 //! or field (see [`PageStore::modify`]), so nothing index-wide is locked.
-//! Deletes and `consolidate` must not run alongside inserts.
+//! Deletes and consolidation may run alongside; consolidation needs only
+//! a moment with no insert in flight to begin (see `consolidate.rs`).
 
 use super::{Index, Metric};
 use crate::format::{self, NONE};

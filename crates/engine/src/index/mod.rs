@@ -17,13 +17,16 @@
 //! * `alloc`: the meta page, page chains, and handing out node slots;
 //! * `search`: [`Index::search`] and the streaming [`SearchIter`];
 //! * `insert`: [`Index::insert`] and its back edges;
-//! * `vacuum`: deletes and [`Index::consolidate`];
+//! * `vacuum`: deletes (tombstones);
+//! * `consolidate`: [`Index::consolidate`], removing tombstones from the
+//!   graph alongside inserts and searches;
 //! * `build`: the bulk [`Index::build`];
 //! * `verify`: page and graph checks.
 
 mod alloc;
 mod build;
 mod codes;
+mod consolidate;
 mod insert;
 mod node_io;
 mod options;
@@ -31,6 +34,7 @@ mod search;
 mod vacuum;
 mod verify;
 
+pub use consolidate::Consolidation;
 pub use options::{Element, Metric, Options, SearchParams, MAX_DIM};
 pub use search::{SearchIter, SearchStats};
 pub use verify::{check_pages, PageSummary};

@@ -42,6 +42,18 @@ impl<'a> Elements<'a> {
         }
     }
 
+    /// Appends the vector, as `f32`, to `out`.
+    pub fn extend_into(self, out: &mut Vec<f32>) {
+        match self {
+            Elements::F32(v) => out.extend_from_slice(v),
+            Elements::F16(h) => {
+                let at = out.len();
+                out.resize(at + h.len(), 0.0);
+                crate::simd::half_to_f32(h, &mut out[at..]);
+            }
+        }
+    }
+
     pub fn to_vec(self) -> Vec<f32> {
         match self {
             Elements::F32(v) => v.to_vec(),

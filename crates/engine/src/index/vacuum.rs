@@ -1,11 +1,18 @@
-//! Deleting: tombstones ([`Index::delete`], [`Index::delete_where`]) and
-//! FreshDiskANN consolidation ([`Index::consolidate`]), which removes the
-//! tombstoned nodes from the graph and frees their slots.
+//! Deleting: tombstones ([`Index::delete`], [`Index::delete_where`]).
+//! A tombstone still routes searches but is never returned;
+//! consolidation (`consolidate.rs`) removes it from the graph and frees
+//! its slot.
+//!
+//! Tombstones may be set while other handles insert: a node's code entry
+//! and node page change under their page locks, and an insert whose search
+//! reads the node after that never links to it.
 
 use super::{codes::Codes, Index};
-use crate::format::{self, NONE};
+use crate::format;
 use crate::page::{PageStore, Result};
-use std::collections::HashMap;
+
+/// Nodes looked at between two calls of `delete_where_with`'s pause.
+const DELETE_BATCH: usize = 1024;
 
 /// Whether node `m` is out of the graph (deleted or free).
 fn gone(codes: &Codes, m: u32) -> bool {
@@ -26,25 +33,40 @@ impl<S: PageStore> Index<S> {
     }
 
     /// Mark deleted every live vector whose id `dead` accepts (as `delete`
-    /// does, one change-log write in all). Returns how many. Postgres's
-    /// VACUUM asks this way: it knows which heap rows died, not which ids
-    /// we hold.
-    pub fn delete_where(&mut self, mut dead: impl FnMut(u64) -> bool) -> Result<usize> {
+    /// does). Returns how many. Postgres's VACUUM asks this way: it knows
+    /// which heap rows died, not which ids we hold.
+    pub fn delete_where(&mut self, dead: impl FnMut(u64) -> bool) -> Result<usize> {
+        self.delete_where_with(dead, || Ok(()))
+    }
+
+    /// `delete_where`, calling `pause` after every batch of nodes looked
+    /// at, once the batch's tombstones are logged: an error from it stops
+    /// the work there with every tombstone set so far complete.
+    pub fn delete_where_with(
+        &mut self,
+        mut dead: impl FnMut(u64) -> bool,
+        mut pause: impl FnMut() -> Result<()>,
+    ) -> Result<usize> {
         let mut changed = Vec::new();
+        let mut total = 0;
         for n in 0..self.codes.len() as u32 {
-            if gone(&self.codes, n) {
-                continue;
+            if !gone(&self.codes, n) {
+                let id = self.codes.ids[n as usize];
+                if dead(id) {
+                    self.id_map.remove(&id);
+                    self.tombstone(n)?;
+                    changed.push(n);
+                }
             }
-            let id = self.codes.ids[n as usize];
-            if !dead(id) {
-                continue;
+            if n as usize % DELETE_BATCH == DELETE_BATCH - 1 {
+                self.log_changes(&changed)?;
+                total += changed.len();
+                changed.clear();
+                pause()?;
             }
-            self.id_map.remove(&id);
-            self.tombstone(n)?;
-            changed.push(n);
         }
         self.log_changes(&changed)?;
-        Ok(changed.len())
+        Ok(total + changed.len())
     }
 
     /// Flag live node `n` deleted, in its code entry (not yet logged) and
@@ -55,86 +77,5 @@ impl<S: PageStore> Index<S> {
         self.set_node_flags(n, format::FLAG_DELETED)?;
         self.live -= 1;
         Ok(())
-    }
-
-    /// FreshDiskANN consolidation: every live node that points at a deleted
-    /// node gets the deleted node's out-neighbours as candidates and is
-    /// re-pruned, so navigability is kept; then the deleted nodes' slots are
-    /// freed for reuse. Returns how many nodes were removed. Commits.
-    /// No insert may run alongside (the extension holds VACUUM's lock).
-    pub fn consolidate(&mut self) -> Result<usize> {
-        let n = self.codes.len() as u32;
-        let deleted: Vec<u32> = (0..n)
-            .filter(|&m| self.codes.flags[m as usize] as u32 == format::FLAG_DELETED)
-            .collect();
-        if deleted.is_empty() {
-            return Ok(0);
-        }
-        let mut dnbrs: HashMap<u32, Vec<u32>> = HashMap::new();
-        for &d in &deleted {
-            dnbrs.insert(d, self.read_node(d)?.neighbors);
-        }
-        for p in 0..n {
-            if !gone(&self.codes, p) {
-                self.repair(p, &dnbrs)?;
-            }
-        }
-        if self.meta.entry != NONE && gone(&self.codes, self.meta.entry) {
-            let old = self.meta.entry;
-            let entry = dnbrs[&old]
-                .iter()
-                .copied()
-                .find(|&x| !gone(&self.codes, x))
-                .or_else(|| (0..n).find(|&x| !gone(&self.codes, x)))
-                .unwrap_or(NONE);
-            // The new entry point is on the page before the old one can be
-            // freed.
-            self.update_meta(|m| {
-                m.entry = entry;
-                Ok(())
-            })?;
-            self.meta.entry = entry;
-        }
-        let zeros = vec![0.0; self.meta.dim as usize];
-        for &d in &deleted {
-            self.codes.flags[d as usize] = format::FLAG_FREE as u8;
-            self.codes.ids[d as usize] = 0;
-            self.store_code(d)?;
-            self.write_node(d, 0, format::FLAG_FREE, &zeros, &[])?;
-            self.free.push(d);
-        }
-        self.log_changes(&deleted)?;
-        self.store.commit()?;
-        Ok(deleted.len())
-    }
-
-    /// Re-link live node `p` around the deleted nodes (`dnbrs`: each one's
-    /// out-neighbours) it points at, if any: its surviving neighbours and
-    /// theirs, re-pruned.
-    fn repair(&self, p: u32, dnbrs: &HashMap<u32, Vec<u32>>) -> Result<()> {
-        let node = self.read_node(p)?;
-        if !node.neighbors.iter().any(|m| dnbrs.contains_key(m)) {
-            return Ok(());
-        }
-        let mut set: Vec<u32> = Vec::new();
-        for &m in &node.neighbors {
-            match dnbrs.get(&m) {
-                Some(dn) => set.extend(
-                    dn.iter()
-                        .copied()
-                        .filter(|&x| x != p && !gone(&self.codes, x)),
-                ),
-                None if !gone(&self.codes, m) => set.push(m),
-                None => {}
-            }
-        }
-        set.sort_unstable();
-        set.dedup();
-        let mut vecs: HashMap<u32, Vec<f32>> = HashMap::new();
-        for &x in &set {
-            vecs.insert(x, self.read_node(x)?.vector);
-        }
-        let new = self.prune_with_vectors(p, &node.vector, &vecs);
-        self.write_node(p, node.id, node.flags, &node.vector, &new)
     }
 }

@@ -1,0 +1,261 @@
+//! Consolidation (FreshDiskANN): tombstoned nodes leave the graph while
+//! other handles go on inserting and searching.
+//!
+//! Every live node that links to a tombstoned one is re-pruned over its
+//! surviving neighbours and the tombstoned neighbours' out-neighbours, so
+//! the graph stays navigable; then the tombstoned slots are freed for
+//! inserts to reuse. It runs in two steps:
+//!
+//! 1. [`Index::begin_consolidation`], while no insert is in flight (the
+//!    extension holds its insert lock exclusively for just this step): it
+//!    takes the set of tombstoned nodes and the node count, and moves the
+//!    entry point off a tombstone. Every insert in flight before it has
+//!    finished, so its node is among those counted; every insert after it
+//!    reads the tombstones from the node pages, and a search never offers a
+//!    tombstone as a neighbour, so no later node links to one.
+//! 2. [`Index::consolidate_with`], alongside inserts and searches: each
+//!    counted live node is repaired by a compare-and-set of its neighbour
+//!    list ([`Index::replace_neighbors`], the one inserts use for back
+//!    edges), recomputed when an insert changed the list in between; then
+//!    the slots are freed, node page first and code entry last, so no insert
+//!    can claim a slot before it is cleared. A pause callback runs between
+//!    nodes (Postgres: `vacuum_delay_point`, which also honours cancel).
+//!
+//! Stopped part-way (an error, a cancel), the index is valid: the nodes not
+//! yet repaired still link to tombstones, which route searches and are
+//! never returned, and nothing was freed that a live node links to. The
+//! next consolidation takes every tombstone again and finishes the job.
+
+use super::{codes::Codes, Index};
+use crate::format::{self, NONE};
+use crate::page::{PageStore, Result};
+
+/// Tombstones freed (and logged) per step of the free phase.
+const FREE_BATCH: usize = 256;
+
+/// A consolidation begun by [`Index::begin_consolidation`].
+#[derive(Debug)]
+pub struct Consolidation {
+    /// The tombstoned nodes to remove, sorted.
+    deleted: Vec<u32>,
+    /// Nodes numbered below this existed when consolidation began: only
+    /// they can link to `deleted`.
+    end: u32,
+    /// A removed node that was the entry point: unlinked, but its slot is
+    /// left for the next consolidation, as a search that read the meta page
+    /// before the entry point moved may still start from it.
+    keep: Option<u32>,
+}
+
+impl Consolidation {
+    /// How many tombstoned nodes this consolidation removes from the graph.
+    pub fn len(&self) -> usize {
+        self.deleted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.deleted.is_empty()
+    }
+}
+
+/// Whether node `m` is out of the graph (deleted or free).
+fn gone(codes: &Codes, m: u32) -> bool {
+    codes.flags[m as usize] as u32 != format::FLAG_LIVE
+}
+
+/// The removed nodes' out-neighbours, found by node number without hashing
+/// (the repair asks for every neighbour of every live node).
+struct Removed {
+    /// Each node below `Consolidation::end`: its place in `nbrs`, or NONE.
+    place: Vec<u32>,
+    nbrs: Vec<Vec<u32>>,
+}
+
+impl Removed {
+    fn get(&self, m: u32) -> Option<&[u32]> {
+        match self.place.get(m as usize) {
+            Some(&i) if i != NONE => Some(&self.nbrs[i as usize]),
+            _ => None,
+        }
+    }
+}
+
+/// Reused buffers for repairs: the candidates and, in the same order, their
+/// vectors in one arena, with the repaired node's own vector last.
+#[derive(Default)]
+struct Repair {
+    cands: Vec<u32>,
+    newer: Vec<u32>,
+    arena: Vec<f32>,
+    buf: Vec<u64>,
+}
+
+impl<S: PageStore> Index<S> {
+    /// Whether this handle's copy of the code area holds tombstones (or
+    /// slots reserved by inserts still in flight, which look the same until
+    /// the insert completes): a cheap test for whether
+    /// [`Index::begin_consolidation`] may have work.
+    pub fn has_tombstones(&self) -> bool {
+        self.codes
+            .flags
+            .iter()
+            .any(|&f| f as u32 == format::FLAG_DELETED)
+    }
+
+    /// Step 1 of consolidation (see the module docs): the caller makes sure
+    /// no insert is in flight on any handle until this returns. Refreshes
+    /// this handle; `None` when there is nothing to remove.
+    pub fn begin_consolidation(&mut self) -> Result<Option<Consolidation>> {
+        self.refresh()?;
+        let end = self.codes.len() as u32;
+        let deleted: Vec<u32> = (0..end)
+            .filter(|&m| self.codes.flags[m as usize] as u32 == format::FLAG_DELETED)
+            .collect();
+        if deleted.is_empty() {
+            return Ok(None);
+        }
+        let old = self.meta.entry;
+        let mut keep = None;
+        if old != NONE && deleted.binary_search(&old).is_ok() {
+            let entry = self
+                .read_node(old)?
+                .neighbors
+                .into_iter()
+                .find(|&x| x < end && !gone(&self.codes, x))
+                .or_else(|| (0..end).find(|&x| !gone(&self.codes, x)))
+                .unwrap_or(NONE);
+            self.meta.entry = self.update_meta(|m| {
+                if m.entry == old {
+                    m.entry = entry;
+                }
+                Ok(m.entry)
+            })?;
+            keep = Some(old);
+        }
+        Ok(Some(Consolidation { deleted, end, keep }))
+    }
+
+    /// Step 2 of consolidation (see the module docs): repair every live
+    /// node that links to a removed one, then free the removed slots.
+    /// Inserts and searches may run alongside on other handles. `pause`
+    /// runs between nodes; an error from it stops the work there, leaving a
+    /// valid index. Returns how many slots were freed. Commits.
+    pub fn consolidate_with(
+        &mut self,
+        c: Consolidation,
+        mut pause: impl FnMut() -> Result<()>,
+    ) -> Result<usize> {
+        // The removed nodes' lists no longer change: an insert adds a back
+        // edge only to the neighbours it chose, never a tombstone.
+        let mut removed = Removed {
+            place: vec![NONE; c.end as usize],
+            nbrs: Vec::with_capacity(c.deleted.len()),
+        };
+        for (i, &d) in c.deleted.iter().enumerate() {
+            removed.place[d as usize] = i as u32;
+            removed.nbrs.push(self.read_node(d)?.neighbors);
+            if i % 64 == 63 {
+                pause()?;
+            }
+        }
+        let mut scratch = Repair::default();
+        for p in 0..c.end {
+            if gone(&self.codes, p) {
+                continue;
+            }
+            self.repair(p, &removed, &mut scratch)?;
+            pause()?;
+        }
+        let free: Vec<u32> = c
+            .deleted
+            .iter()
+            .copied()
+            .filter(|&d| Some(d) != c.keep)
+            .collect();
+        let zeros = vec![0.0; self.meta.dim as usize];
+        for batch in free.chunks(FREE_BATCH) {
+            for &d in batch {
+                // The node page first: while the code entry still says
+                // deleted, no insert can claim the slot.
+                self.write_node(d, 0, format::FLAG_FREE, &zeros, &[])?;
+                self.codes.flags[d as usize] = format::FLAG_FREE as u8;
+                self.codes.ids[d as usize] = 0;
+                self.store_code(d)?;
+                self.free.push(d);
+            }
+            self.log_changes(batch)?;
+            pause()?;
+        }
+        self.store.commit()?;
+        Ok(free.len())
+    }
+
+    /// Both steps at once, for a caller with no other writer at work.
+    pub fn consolidate(&mut self) -> Result<usize> {
+        match self.begin_consolidation()? {
+            Some(c) => self.consolidate_with(c, || Ok(())),
+            None => Ok(0),
+        }
+    }
+
+    /// Re-link live node `p` around the removed nodes it links to, if
+    /// any: its surviving neighbours and the removed ones' out-neighbours,
+    /// re-pruned, and set only if the list is still the one read (an insert
+    /// may add a back edge in between: then again).
+    ///
+    /// A neighbour numbered past this handle's copy of the code area is a
+    /// node inserted since consolidation began (never a removed one): kept
+    /// as it is, in place of one pruned slot, since its vector cannot be
+    /// located without a refresh.
+    fn repair(&self, p: u32, removed: &Removed, s: &mut Repair) -> Result<()> {
+        let known = self.codes.len() as u32;
+        let dim = self.meta.dim as usize;
+        loop {
+            let node = self.read_node(p)?;
+            if !node.neighbors.iter().any(|&m| removed.get(m).is_some()) {
+                return Ok(());
+            }
+            s.cands.clear();
+            s.newer.clear();
+            for &m in &node.neighbors {
+                if m >= known {
+                    s.newer.push(m);
+                    continue;
+                }
+                match removed.get(m) {
+                    Some(dn) => s.cands.extend(
+                        dn.iter()
+                            .copied()
+                            .filter(|&x| x != p && x < known && !gone(&self.codes, x)),
+                    ),
+                    None if !gone(&self.codes, m) => s.cands.push(m),
+                    None => {}
+                }
+            }
+            s.cands.sort_unstable();
+            s.cands.dedup();
+            s.arena.clear();
+            for &x in &s.cands {
+                let arena = &mut s.arena;
+                self.with_node(x, &mut s.buf, &mut 0, |n| n.vector.extend_into(arena))?;
+            }
+            s.arena.extend_from_slice(&node.vector);
+            // Pruned by place in `cands` (the node itself is the last).
+            let k = s.cands.len() as u32;
+            let arena = &s.arena;
+            let v = |i: u32| &arena[i as usize * dim..(i as usize + 1) * dim];
+            let r = (self.meta.max_degree as usize).saturating_sub(s.newer.len());
+            let mut new: Vec<u32> =
+                crate::prune::prune_among(k, 0..k, self.pruning_alpha(), r, |a, b| {
+                    self.graph_dist(v(a), v(b))
+                })
+                .into_iter()
+                .map(|i| s.cands[i as usize])
+                .collect();
+            new.extend_from_slice(&s.newer);
+            if self.replace_neighbors(p, &node.neighbors, &new)? {
+                return Ok(());
+            }
+        }
+    }
+}
