@@ -2,14 +2,14 @@
 //! FreshDiskANN consolidation ([`Index::consolidate`]), which removes the
 //! tombstoned nodes from the graph and frees their slots.
 
-use super::{codes::Codes, Index};
+use super::{area::Codes, Index};
 use crate::format::{self, NONE};
 use crate::page::{PageStore, Result};
 use std::collections::HashMap;
 
 /// Whether node `m` is out of the graph (deleted or free).
 fn gone(codes: &Codes, m: u32) -> bool {
-    codes.flags[m as usize] as u32 != format::FLAG_LIVE
+    codes.flags(m) != format::FLAG_LIVE
 }
 
 impl<S: PageStore> Index<S> {
@@ -17,11 +17,12 @@ impl<S: PageStore> Index<S> {
     /// returned). `consolidate` removes it from the graph. Returns whether
     /// the id was present.
     pub fn delete(&mut self, id: u64) -> Result<bool> {
-        let Some(n) = self.id_map.remove(&id) else {
+        let Some(n) = self.codes.lookup(id) else {
             return Ok(false);
         };
         self.tombstone(n)?;
         self.log_changes(&[n])?;
+        self.refresh()?;
         Ok(true)
     }
 
@@ -35,26 +36,22 @@ impl<S: PageStore> Index<S> {
             if gone(&self.codes, n) {
                 continue;
             }
-            let id = self.codes.ids[n as usize];
-            if !dead(id) {
+            if !dead(self.codes.id(n)) {
                 continue;
             }
-            self.id_map.remove(&id);
             self.tombstone(n)?;
             changed.push(n);
         }
         self.log_changes(&changed)?;
+        self.refresh()?;
         Ok(changed.len())
     }
 
-    /// Flag live node `n` deleted, in its code entry (not yet logged) and
-    /// on its node page.
+    /// Flag live node `n` deleted, in its code entry (not yet logged: the
+    /// memory copy follows on the caller's refresh) and on its node page.
     fn tombstone(&mut self, n: u32) -> Result<()> {
-        self.codes.flags[n as usize] = format::FLAG_DELETED as u8;
-        self.store_code(n)?;
-        self.set_node_flags(n, format::FLAG_DELETED)?;
-        self.live -= 1;
-        Ok(())
+        self.update_code_head(n, |h| h.flags = format::FLAG_DELETED as u16)?;
+        self.set_node_flags(n, format::FLAG_DELETED)
     }
 
     /// FreshDiskANN consolidation: every live node that points at a deleted
@@ -65,7 +62,7 @@ impl<S: PageStore> Index<S> {
     pub fn consolidate(&mut self) -> Result<usize> {
         let n = self.codes.len() as u32;
         let deleted: Vec<u32> = (0..n)
-            .filter(|&m| self.codes.flags[m as usize] as u32 == format::FLAG_DELETED)
+            .filter(|&m| self.codes.flags(m) == format::FLAG_DELETED)
             .collect();
         if deleted.is_empty() {
             return Ok(0);
@@ -97,13 +94,14 @@ impl<S: PageStore> Index<S> {
         }
         let zeros = vec![0.0; self.meta.dim as usize];
         for &d in &deleted {
-            self.codes.flags[d as usize] = format::FLAG_FREE as u8;
-            self.codes.ids[d as usize] = 0;
-            self.store_code(d)?;
+            self.update_code_head(d, |h| {
+                h.flags = format::FLAG_FREE as u16;
+                h.id = 0;
+            })?;
             self.write_node(d, 0, format::FLAG_FREE, &zeros, &[])?;
-            self.free.push(d);
         }
         self.log_changes(&deleted)?;
+        self.refresh()?;
         self.store.commit()?;
         Ok(deleted.len())
     }
