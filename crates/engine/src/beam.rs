@@ -387,4 +387,35 @@ mod tests {
         assert!(b.visit(3));
         assert!(!b.visit(3));
     }
+
+    /// The sparse marks agree with the dense ones through growth (many
+    /// more marks than the first table holds) and across searches.
+    #[test]
+    fn sparse_marks_agree_with_dense_ones() {
+        let mut dense: Marks<f32> = Marks::default();
+        let mut sparse: SparseMarks<f32> = SparseMarks::default();
+        let n = 1_000_000u32;
+        for round in 0..3u32 {
+            dense.reset(n as usize);
+            sparse.reset(n as usize);
+            // A scattered sample, with repeats.
+            let nodes: Vec<u32> = (0..20_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) ^ round) % n)
+                .collect();
+            for &m in &nodes {
+                assert_eq!(dense.set(m), sparse.set(m), "node {m}");
+                dense.set_payload(m, m as f32 + round as f32);
+                sparse.set_payload(m, m as f32 + round as f32);
+            }
+            for &m in &nodes {
+                assert_eq!(dense.payload(m), sparse.payload(m));
+                assert!(!sparse.set(m));
+            }
+            // Memory follows what was marked, not the node range.
+            assert!(sparse.bytes() < 20_000 * 12 * 4, "{}", sparse.bytes());
+        }
+        sparse.reset(10);
+        assert!(sparse.set(7));
+        assert_eq!(sparse.payload(8), 0.0);
+    }
 }

@@ -18,7 +18,7 @@
 //! are plain integers that only feed an estimate, so a search sees either
 //! the old or the new location and, at worst, a stale estimate.
 
-use super::pool::{AreaKey, CodePool, Held, Slot, MAX_CHUNKS, MAX_PAGE_LISTS, POOL_PAGE};
+use super::pool::{AreaKey, CodePool, Held, Slot, MAX_CHUNKS, MAX_PAGE_LISTS};
 use crate::format::CodeEntryHead;
 use crate::format::{self, FLAG_FREE, FLAG_LIVE};
 use crate::page::BlockNo;
@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
 /// Block numbers per chunk of the code page list.
-const PAGES_PER_LIST: usize = 4 * POOL_PAGE / 4;
+const PAGES_PER_LIST: usize = 4096;
 /// The id hash starts with this many entries and stays at most half full.
 const MIN_HASH_BITS: u64 = 10;
 

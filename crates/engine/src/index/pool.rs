@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The pool's allocation unit.
-pub const POOL_PAGE: usize = 16 << 10;
+pub const POOL_PAGE: usize = 4 << 10;
 /// Record chunks per slot: an area grows by chunks of `2^rbits` records.
 pub const MAX_CHUNKS: usize = 512;
 /// Chunks of the code page list per slot (each a pool page of block numbers).
@@ -385,7 +385,11 @@ impl CodePool {
         let total = self.layout().n_pages;
         let mut start = 0;
         while start + n <= total {
-            match (start..start + n).rev().find(|&p| self.used(p)) {
+            if start.is_multiple_of(64) && self.bitmap_word(start / 64).load(Relaxed) == !0 {
+                start += 64;
+                continue;
+            }
+            match (start..start + n).find(|&p| self.used(p)) {
                 None => return Some(start),
                 Some(p) => start = p + 1,
             }
@@ -419,7 +423,11 @@ impl CodePool {
                 Some(h) => Some(h),
                 None => {
                     self.reclaim(Some(for_slot), || self.first_fit(n).is_some());
-                    self.take_pages(n)
+                    let h = self.take_pages(n);
+                    if h.is_none() {
+                        self.header().refusals.fetch_add(1, Relaxed);
+                    }
+                    h
                 }
             }
         }?;
