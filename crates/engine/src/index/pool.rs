@@ -15,8 +15,9 @@
 //! back to `FREE` when it is reclaimed. Memory is reclaimed only when no
 //! process can be reading it: its index is gone ([`PoolHost::is_gone`]:
 //! dropped, or rewritten into a new file by REINDEX, TRUNCATE or VACUUM
-//! FULL, which every reader must first wait out), or the host can keep
-//! every process away from it for the moment ([`PoolHost::while_unused`]).
+//! FULL, which every reader must first wait out), or the area was retired
+//! (so no new reader takes it) and no process holds the index open
+//! ([`PoolHost::in_use`]).
 //! When the pool is full, the slots reclaimed first are the retired ones,
 //! then the least recently used; if that is not enough, the caller keeps
 //! the codes in its own memory instead (`Placement::PoolFull`).
@@ -64,9 +65,11 @@ pub trait PoolHost: Send + Sync {
     fn unlock(&self, i: usize);
     /// The index `key` names no longer exists, and no process can read it.
     fn is_gone(&self, key: &AreaKey) -> bool;
-    /// Run `f` while no other process can read the index `key`, if that can
-    /// be arranged without waiting; whether `f` ran.
-    fn while_unused(&self, key: &AreaKey, f: &mut dyn FnMut()) -> bool;
+    /// Whether another process may be reading the index `key` now. A
+    /// process that starts reading it later first checks that its area is
+    /// still ready (`Index::refresh`), so an area retired and then found
+    /// unused by this can be freed.
+    fn in_use(&self, key: &AreaKey) -> bool;
 }
 
 #[repr(C)]
@@ -269,17 +272,19 @@ impl CodePool {
     pub const MIN_BYTES: usize = 1 << 20;
 
     /// Lay out an empty pool in `bytes` bytes at `base`, with room for
-    /// `n_slots` indexes. Only the book-keeping is written: pages are
-    /// touched when they are first allocated.
+    /// `n_slots` indexes. Only the book-keeping is written (zeroed): pages
+    /// are touched when they are first allocated, so memory the pool has
+    /// not handed out costs nothing.
     ///
     /// # Safety
-    /// `base` is 4096-aligned, `bytes` long, zeroed, and no one else uses
-    /// it yet.
+    /// `base` is 64-aligned, `bytes` long, and no one else uses it yet.
     pub unsafe fn init(base: *mut u8, bytes: usize, n_slots: usize) -> bool {
         let Some(l) = layout(bytes, n_slots) else {
             return false;
         };
-        // SAFETY: the caller's promise: `base` is ours, zeroed, aligned.
+        // SAFETY: the caller's promise: `base` is ours, `l.pages <= bytes`.
+        unsafe { std::ptr::write_bytes(base, 0, l.pages) };
+        // SAFETY: as above; the header is the region's start, 64-aligned.
         let h = unsafe { &mut *(base as *mut Header) };
         h.magic = MAGIC;
         h.n_slots = n_slots as u64;
@@ -562,29 +567,37 @@ impl CodePool {
         self.release(s);
     }
 
-    /// Release slot `s` if its lock is free and no process of this host
-    /// can be reading it; whether it was released. Under the pool lock.
-    fn try_release(&self, s: u32, unused: bool) -> bool {
+    /// Release slot `s` if its lock is free and no process can be reading
+    /// it (`gone`: its index is known to be gone); whether it was
+    /// released. Under the pool lock.
+    fn try_release(&self, s: u32, gone: bool) -> bool {
         if self.attached.lock().get(&s).is_some_and(|&n| n > 0) {
             return false;
         }
         if !self.host.try_lock(1 + s as usize) {
             return false;
         }
-        let key = self.slot(s).key();
-        let done = if unused || self.host.is_gone(&key) {
+        let slot = self.slot(s);
+        let key = slot.key();
+        let done = if gone || self.host.is_gone(&key) {
             self.release(s);
             true
+        } else if self.host.in_use(&key) {
+            false
         } else {
-            let mut ran = false;
-            self.host.while_unused(&key, &mut || {
+            // Retired first, so no process takes it from here on; then no
+            // one may be holding it since before.
+            let was_ready = slot.status() == READY;
+            slot.set_state(slot.generation(), RETIRED);
+            if self.host.in_use(&key) {
+                false
+            } else {
                 self.release(s);
-                ran = true;
-            });
-            if ran {
-                self.header().evictions.fetch_add(1, Relaxed);
+                if was_ready {
+                    self.header().evictions.fetch_add(1, Relaxed);
+                }
+                true
             }
-            ran
         };
         self.host.unlock(1 + s as usize);
         done
