@@ -16,6 +16,14 @@ port=${DISKVEC_DEMO_PORT:-5434}
 dir=${DISKVEC_DEMO_DIR:-/var/tmp/diskvec-demo}
 py=$data/venv/bin/python
 pg_up "$dir" "$port"
+# diskvec preloaded, so every connection searches one copy of each index's
+# codes (in shared memory, diskvec.shared_memory): set once, kept across
+# restarts by postgresql.auto.conf.
+if ! pg_psql "$port" -d postgres -tAc "SHOW shared_preload_libraries" | grep -qw diskvec; then
+  pg_psql "$port" -d postgres -qc "ALTER SYSTEM SET shared_preload_libraries = 'diskvec'"
+  pg_down "$dir"
+  pg_up "$dir" "$port"
+fi
 echo "server: psql -h /tmp -p $port -U postgres -d diskvec_demo   (data in $dir)"
 
 psql_demo() { pg_psql "$port" -d diskvec_demo "$@"; }
@@ -24,8 +32,9 @@ pg_psql "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'diskvec_demo'" 
 psql_demo -qc "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS diskvec"
 # A demo database made before the index access method existed (same
 # extension version, no upgrade script yet): start it afresh.
-if ! psql_demo -tAc "SELECT 1 FROM pg_am WHERE amname = 'diskvec'" | grep -q 1; then
-  echo "the demo database predates the diskvec index: recreating it"
+if ! psql_demo -tAc "SELECT 1 FROM pg_am WHERE amname = 'diskvec'" | grep -q 1 ||
+   ! psql_demo -tAc "SELECT 1 FROM pg_proc WHERE proname = 'diskvec_prewarm'" | grep -q 1; then
+  echo "the demo database predates this diskvec (its index, or the shared codes' functions): recreating it"
   pg_psql "$port" -qc "DROP DATABASE diskvec_demo" -c "CREATE DATABASE diskvec_demo"
   psql_demo -qc "CREATE EXTENSION diskvec"
 fi

@@ -45,7 +45,8 @@ port=${DISKVEC_TEST_PORT:-5439}
 dir=/tmp/diskvec-test-pg-$port
 pg_down "$dir"
 rm -rf "$dir"
-pg_up "$dir" "$port" -c max_connections=200
+# diskvec preloaded: the codes of every index held once, in shared memory.
+pg_up "$dir" "$port" -c max_connections=200 -c shared_preload_libraries=diskvec
 trap 'pg_down "$dir"' EXIT
 
 export DISKVEC_TEST_PORT=$port

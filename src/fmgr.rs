@@ -80,6 +80,12 @@ impl Args {
         unsafe { VectorArg::from_datum(self.datum(n)) }
     }
 
+    /// Argument `n`, a `boolean`.
+    #[inline]
+    pub fn bool(self, n: usize) -> bool {
+        self.datum(n).value() != 0
+    }
+
     /// Argument `n`, an `oid` (`regclass` too).
     #[inline]
     pub fn oid(self, n: usize) -> pg_sys::Oid {

@@ -15,12 +15,14 @@ mod vector_datum;
 mod vector_io;
 mod vector_ops;
 
+mod code_pool;
 mod index_am;
 mod index_build;
 mod index_cache;
 mod index_cost;
 mod index_errors;
 mod index_info;
+mod index_memory;
 mod index_options;
 mod index_scan;
 mod index_store;
@@ -37,4 +39,5 @@ pgrx::extension_sql_file!("../sql/diskvec_index.sql", name = "diskvec_index", fi
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     index_options::init();
+    code_pool::init();
 }
