@@ -82,7 +82,7 @@ if [ $smoke = 0 ] && [ "${DISKVEC_REPORT_PEERS:-1}" = 1 ]; then
 fi
 step "SciFact retrieval quality"
 dir=/var/tmp/diskvec-report-pg-$report_port port=$report_port
-pg_up "$dir" "$port"
+pg_up "$dir" "$port" -c shared_preload_libraries=diskvec
 pg_psql "$port" -d postgres -qc "DROP DATABASE IF EXISTS beir" -c "CREATE DATABASE beir"
 pg_psql "$port" -d beir -qc "CREATE EXTENSION diskvec"
 cargo build -q --release -p diskvec-encoder

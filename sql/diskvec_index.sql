@@ -69,7 +69,9 @@ DO $$
 DECLARE hint text := diskvec_shared_mode_hint();
 BEGIN
 	IF hint IS NOT NULL THEN
-		RAISE NOTICE 'diskvec: index codes are not shared: each connection loads its own copy of every index it searches'
+		-- A WARNING: CREATE EXTENSION runs its script with client_min_messages
+		-- raised to warning, which would swallow a NOTICE.
+		RAISE WARNING 'diskvec: index codes are not shared: each connection loads its own copy of every index it searches'
 			USING HINT = hint;
 	END IF;
 END
