@@ -38,9 +38,11 @@ fi
 
 report_port=5436
 if [ $smoke = 1 ]; then
-  # Servers of its own, so a smoke run (CI) never meets a full run.
-  export DISKVEC_BENCH_PORT=5437 DISKVEC_BENCH_PGDATA=/var/tmp/diskvec-bench-smoke
-  report_port=5438
+  # Servers of its own, so a smoke run (CI) never meets a full run;
+  # DISKVEC_SMOKE_PORT (and the next port) to run beside another smoke run.
+  smoke_port=${DISKVEC_SMOKE_PORT:-5437}
+  export DISKVEC_BENCH_PORT=$smoke_port DISKVEC_BENCH_PGDATA=/var/tmp/diskvec-bench-smoke-$smoke_port
+  report_port=$((smoke_port + 1))
   export DISKVEC_BENCH_N=20000
   engine_env=(DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cos DISKVEC_BENCH_LISTS=32,64)
   sql_env=(DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cosine DISKVEC_BENCH_LISTS=32,64
@@ -82,7 +84,7 @@ if [ $smoke = 0 ] && [ "${DISKVEC_REPORT_PEERS:-1}" = 1 ]; then
 fi
 step "SciFact retrieval quality"
 dir=/var/tmp/diskvec-report-pg-$report_port port=$report_port
-pg_up "$dir" "$port"
+pg_up "$dir" "$port" -c shared_preload_libraries=diskvec
 pg_psql "$port" -d postgres -qc "DROP DATABASE IF EXISTS beir" -c "CREATE DATABASE beir"
 pg_psql "$port" -d beir -qc "CREATE EXTENSION diskvec"
 cargo build -q --release -p diskvec-encoder

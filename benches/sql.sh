@@ -3,7 +3,8 @@
 #  1. cached: default shared_buffers, index and table warm;
 #  2. disk-resident: the server restarted with shared_buffers = 1/8 of the
 #     index and the OS page cache dropped before every measured run, so the
-#     node pages come from disk; only the codes are in the backend's memory.
+#     node pages come from disk; only the codes are in memory (diskvec's
+#     shared code pool: diskvec is preloaded).
 # Usage: benches/sql.sh            (GloVe-400k, cosine and l2)
 #        DISKVEC_BENCH_AM=hnsw benches/sql.sh   (pgvector's HNSW instead)
 #        DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine benches/sql.sh
@@ -14,14 +15,19 @@ source "$root/scripts/pg.sh"
 dir=${DISKVEC_BENCH_PGDATA:-/var/tmp/diskvec-bench}
 port=${DISKVEC_BENCH_PORT:-5435}
 export DISKVEC_TEST_PORT=$port
-pg_up "$dir" "$port"
+am=${DISKVEC_BENCH_AM:-diskvec}
+# diskvec shares each index's codes across connections when preloaded. The
+# peer runs without it: a preloaded diskvec.so would lend its exported
+# functions (l2_normalize, vector_out) to vector.so's calls of the same name.
+preload=()
+[ "$am" = diskvec ] && preload=(-c shared_preload_libraries=diskvec)
+pg_up "$dir" "$port" "${preload[@]}"
 trap 'pg_down "$dir"' EXIT
 cd "$root"
 cargo build --release -p diskvec-e2e --benches -q 2>/dev/null || true
 echo "# ${DISKVEC_BENCH_AM:-diskvec} through SQL: cached"
 cargo bench -q -p diskvec-e2e --bench sql
 metrics=${DISKVEC_BENCH_METRICS:-cosine,l2}
-am=${DISKVEC_BENCH_AM:-diskvec}
 if [ "$am" = hnsw ]; then db=${DISKVEC_BENCH_DB:-pgvector_bench}; else db=${DISKVEC_BENCH_DB:-diskvec_bench}; fi
 for metric in ${metrics//,/ }; do
   # One index at a time: build it cached, then measure it cold.
@@ -38,11 +44,11 @@ for metric in ${metrics//,/ }; do
   [ "$size" -gt 0 ] || { echo "no index found among ${names%,}" >&2; exit 1; }
   sb_kb=$(( size / 8 / 1024 ))
   pg_down "$dir"
-  pg_up "$dir" "$port" -c shared_buffers=${sb_kb}kB
+  pg_up "$dir" "$port" -c shared_buffers=${sb_kb}kB "${preload[@]}"
   echo
   echo "# disk-resident: $metric, shared_buffers ${sb_kb} kB (index $(( size / 1024 / 1024 )) MiB), OS cache dropped before each run"
   DISKVEC_BENCH_METRICS=$metric DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_DROP_CACHES=1 DISKVEC_BENCH_COPY=0 \
     DISKVEC_BENCH_EXACT=${DISKVEC_BENCH_EXACT_COLD:-20} cargo bench -q -p diskvec-e2e --bench sql
   pg_down "$dir"
-  pg_up "$dir" "$port"
+  pg_up "$dir" "$port" "${preload[@]}"
 done

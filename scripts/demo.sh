@@ -16,6 +16,14 @@ port=${DISKVEC_DEMO_PORT:-5434}
 dir=${DISKVEC_DEMO_DIR:-/var/tmp/diskvec-demo}
 py=$data/venv/bin/python
 pg_up "$dir" "$port"
+# diskvec preloaded, so every connection searches one copy of each index's
+# codes (in shared memory, diskvec.shared_memory): set once, kept across
+# restarts by postgresql.auto.conf.
+if ! pg_psql "$port" -d postgres -tAc "SHOW shared_preload_libraries" | grep -qw diskvec; then
+  pg_psql "$port" -d postgres -qc "ALTER SYSTEM SET shared_preload_libraries = 'diskvec'"
+  pg_down "$dir"
+  pg_up "$dir" "$port"
+fi
 echo "server: psql -h /tmp -p $port -U postgres -d diskvec_demo   (data in $dir)"
 
 psql_demo() { pg_psql "$port" -d diskvec_demo "$@"; }

@@ -48,7 +48,8 @@ port=${DISKVEC_TEST_PORT:-5439}
 dir=/tmp/diskvec-test-pg-$port
 pg_down "$dir"
 rm -rf "$dir"
-pg_up "$dir" "$port" -c max_connections=200
+# diskvec preloaded: the codes of every index held once, in shared memory.
+pg_up "$dir" "$port" -c max_connections=200 -c shared_preload_libraries=diskvec
 trap 'pg_down "$dir"' EXIT
 
 export DISKVEC_TEST_PORT=$port
@@ -67,7 +68,7 @@ step "end-to-end tests (tests/)"
 cargo_tests cargo test --release -p diskvec-e2e
 
 step "benchmark harness smoke run (benches/report.sh --smoke: tiny inputs, figures not kept)"
-"$root/benches/report.sh" --smoke
+DISKVEC_SMOKE_PORT=$((port + 40)) "$root/benches/report.sh" --smoke
 passed=$((passed + 1))
 
 step "all tests passed"

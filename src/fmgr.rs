@@ -133,6 +133,12 @@ impl Args {
             .to_string_lossy()
     }
 
+    /// Argument `n`, a `boolean`.
+    #[inline]
+    pub fn bool(self, n: usize) -> bool {
+        self.datum(n).value() != 0
+    }
+
     /// Argument `n`, an `oid` (`regclass` too).
     #[inline]
     pub fn oid(self, n: usize) -> pg_sys::Oid {

@@ -35,10 +35,11 @@ impl Drop for OpenIndex {
 
 pg_function! {
     /// `diskvec_cache_bytes(regclass) RETURNS bigint`: bytes this backend
-    /// holds in memory for the index (codes, ids, locations).
+    /// holds in its own memory for the index: the whole code area when it
+    /// is not shared, else its view of the shared one; with search scratch.
     fn diskvec_cache_bytes(args) {
         let rel = OpenIndex::open(args.oid(0));
-        let bytes = index_cache::reader(rel.0).code_memory_bytes();
+        let bytes = index_cache::reader(rel.0).private_memory_bytes();
         pg_sys::Datum::from(bytes as i64)
     }
 }

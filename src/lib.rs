@@ -24,6 +24,7 @@ mod vector_datum;
 mod vector_io;
 mod vector_ops;
 
+mod code_pool;
 mod index_am;
 mod index_build;
 mod index_cache;
@@ -31,6 +32,7 @@ mod index_cost;
 mod index_errors;
 mod index_info;
 mod index_key;
+mod index_memory;
 mod index_options;
 mod index_scan;
 mod index_store;
@@ -68,5 +70,6 @@ pgrx::extension_sql_file!("../sql/pgvector_am.sql", name = "pgvector_am", finali
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     index_options::init();
+    code_pool::init();
     pgvector_am::init();
 }

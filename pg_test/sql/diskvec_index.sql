@@ -179,3 +179,25 @@ ALTER INDEX items_cos SET (max_scan_tuples = 0);
 ALTER INDEX items_cos SET (rerank = -2);
 SELECT reloptions FROM pg_class WHERE relname = 'items_cos';
 SELECT diskvec_verify('items_cos');
+
+-- Codes held once per server (this server preloads diskvec): what the views
+-- say, prewarm, who may prewarm, and a dropped index's area released.
+SELECT shared, status, entries = 3002 AND live = 2000 AS counts, backend_bytes < shared_bytes AS small_view
+  FROM diskvec_memory WHERE index = 'items_cos'::regclass;
+SELECT enabled, used_bytes > 0 AS in_use, indexes > 0 AS has_indexes FROM diskvec_shared_memory;
+SELECT private_bytes > 0 AS measured, diskvec_bytes < 1000000 AS small FROM diskvec_backend_memory;
+SELECT diskvec_prewarm('items_cos', true)
+  ~ '^index "items_cos": codes of 2000 vectors \([0-9.]+ MB\) in shared memory, for every connection; [0-9]+ index pages \([0-9.]+ MB\) read into shared buffers$' AS prewarmed;
+SELECT diskvec_prewarm('items_pkey');
+DROP ROLE IF EXISTS regress_diskvec_nopriv;
+CREATE ROLE regress_diskvec_nopriv;
+SET ROLE regress_diskvec_nopriv;
+SELECT diskvec_prewarm('items_cos');
+RESET ROLE;
+DROP ROLE regress_diskvec_nopriv;
+CREATE INDEX items_tmp ON items USING diskvec (embedding vector_cosine_ops);
+SELECT diskvec_prewarm('items_tmp') ~ 'in shared memory' AS loaded;
+SELECT relfilenode AS tmp_node FROM pg_class WHERE relname = 'items_tmp' \gset
+SELECT count(*) AS areas FROM diskvec_memory WHERE relfilenode = :tmp_node;
+DROP INDEX items_tmp;
+SELECT count(*) AS areas_after_drop FROM diskvec_memory WHERE relfilenode = :tmp_node;

@@ -43,18 +43,32 @@ pub fn unpack(x: u64) -> (f32, u32) {
     (from_key((x >> 32) as u32), x as u32)
 }
 
+/// A set of marked nodes, each with a payload `M`.
+pub trait MarkSet<M>: Default {
+    /// Forget every mark; nodes are below `n`.
+    fn reset(&mut self, n: usize);
+    /// Mark `n`; false if it already was.
+    fn set(&mut self, n: u32) -> bool;
+    /// The payload of marked node `n`.
+    fn payload(&self, n: u32) -> M;
+    fn set_payload(&mut self, n: u32, value: M);
+    fn prefetch(&self, n: u32);
+    /// Bytes held.
+    fn bytes(&self) -> usize;
+}
+
 /// Generation-stamped marks over nodes `0..n`, each with a payload `M` on
 /// the same cache line: a new search clears nothing, it only bumps the
-/// generation.
+/// generation. Memory grows with the graph: for the in-memory build.
 #[derive(Default)]
 pub struct Marks<M: Copy + Default> {
     marks: Vec<(u32, M)>,
     generation: u32,
 }
 
-impl<M: Copy + Default> Marks<M> {
+impl<M: Copy + Default> MarkSet<M> for Marks<M> {
     /// Forget every mark; room for nodes `0..n`.
-    pub fn reset(&mut self, n: usize) {
+    fn reset(&mut self, n: usize) {
         if self.marks.len() < n {
             self.marks.resize(n, (0, M::default()));
         }
@@ -65,9 +79,8 @@ impl<M: Copy + Default> Marks<M> {
         }
     }
 
-    /// Mark `n`; false if it already was.
     #[inline]
-    pub fn set(&mut self, n: u32) -> bool {
+    fn set(&mut self, n: u32) -> bool {
         let m = &mut self.marks[n as usize].0;
         if *m == self.generation {
             false
@@ -78,12 +91,12 @@ impl<M: Copy + Default> Marks<M> {
     }
 
     #[inline]
-    pub fn payload(&self, n: u32) -> M {
+    fn payload(&self, n: u32) -> M {
         self.marks[n as usize].1
     }
 
     #[inline]
-    pub fn set_payload(&mut self, n: u32, value: M) {
+    fn set_payload(&mut self, n: u32, value: M) {
         self.marks[n as usize].1 = value;
     }
 
@@ -91,23 +104,156 @@ impl<M: Copy + Default> Marks<M> {
     fn prefetch(&self, n: u32) {
         crate::simd::prefetch(std::slice::from_ref(&self.marks[n as usize]));
     }
+
+    fn bytes(&self) -> usize {
+        self.marks.capacity() * std::mem::size_of::<(u32, M)>()
+    }
+}
+
+/// Marks in an open-addressing table sized to the nodes marked, not to the
+/// graph: a search of an index touches a few thousand nodes of millions,
+/// and its memory should not grow with the index. Generation-stamped, so
+/// a new search clears nothing.
+pub struct SparseMarks<M: Copy + Default> {
+    /// `(node + 1, generation, payload)`; an entry of an older generation
+    /// is empty.
+    table: Vec<(u32, u32, M)>,
+    bits: u32,
+    generation: u32,
+    count: usize,
+}
+
+impl<M: Copy + Default> Default for SparseMarks<M> {
+    fn default() -> Self {
+        SparseMarks {
+            table: Vec::new(),
+            bits: 0,
+            generation: 0,
+            count: 0,
+        }
+    }
+}
+
+impl<M: Copy + Default> SparseMarks<M> {
+    const MIN_BITS: u32 = 10;
+
+    #[inline]
+    fn home(&self, n: u32) -> usize {
+        (n.wrapping_add(1).wrapping_mul(0x9E37_79B1) >> (32 - self.bits)) as usize
+    }
+
+    /// Where `n` is, or the empty entry where it would go.
+    #[inline]
+    fn find(&self, n: u32) -> usize {
+        let mask = self.table.len() - 1;
+        let mut i = self.home(n);
+        loop {
+            let e = &self.table[i];
+            if e.1 != self.generation || e.0 == n + 1 {
+                return i;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let bits = (self.bits + 1).max(Self::MIN_BITS);
+        let old = std::mem::replace(&mut self.table, vec![(0, 0, M::default()); 1 << bits]);
+        self.bits = bits;
+        let generation = self.generation;
+        for e in old.into_iter().filter(|e| e.1 == generation) {
+            let i = self.find(e.0 - 1);
+            self.table[i] = e;
+        }
+    }
+}
+
+impl<M: Copy + Default> MarkSet<M> for SparseMarks<M> {
+    fn reset(&mut self, _n: usize) {
+        if self.table.is_empty() {
+            self.grow();
+        }
+        self.count = 0;
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.table.iter_mut().for_each(|e| e.1 = 0);
+            self.generation = 1;
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, n: u32) -> bool {
+        if (self.count + 1) * 2 > self.table.len() {
+            self.grow();
+        }
+        let i = self.find(n);
+        if self.table[i].1 == self.generation {
+            return false;
+        }
+        self.table[i] = (n + 1, self.generation, M::default());
+        self.count += 1;
+        true
+    }
+
+    #[inline]
+    fn payload(&self, n: u32) -> M {
+        let e = &self.table[self.find(n)];
+        if e.1 == self.generation {
+            e.2
+        } else {
+            M::default()
+        }
+    }
+
+    #[inline]
+    fn set_payload(&mut self, n: u32, value: M) {
+        let i = self.find(n);
+        if self.table[i].1 == self.generation {
+            self.table[i].2 = value;
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, n: u32) {
+        crate::simd::prefetch(std::slice::from_ref(&self.table[self.home(n)]));
+    }
+
+    fn bytes(&self) -> usize {
+        self.table.capacity() * std::mem::size_of::<(u32, u32, M)>()
+    }
 }
 
 /// Beam search state, reused from search to search so the hot loop
 /// allocates nothing: the visited marks (with a payload per node: the
 /// index keeps a candidate's lower bound there, the build nothing) and the
 /// two heaps.
-#[derive(Default)]
-pub struct Beam<M: Copy + Default> {
-    visited: Marks<M>,
+pub struct Beam<M: Copy + Default, V: MarkSet<M> = Marks<M>> {
+    visited: V,
     /// Unexpanded candidates, best first.
     cand: BinaryHeap<Reverse<u64>>,
     /// The `width` best keys seen; the worst of them is the bar a new
     /// candidate must pass and the search's stopping point.
     top: BinaryHeap<u64>,
+    _payload: std::marker::PhantomData<M>,
 }
 
-impl<M: Copy + Default> Beam<M> {
+impl<M: Copy + Default, V: MarkSet<M>> Default for Beam<M, V> {
+    fn default() -> Self {
+        Beam {
+            visited: V::default(),
+            cand: BinaryHeap::new(),
+            top: BinaryHeap::new(),
+            _payload: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<M: Copy + Default, V: MarkSet<M>> Beam<M, V> {
+    /// Bytes held (marks and heaps).
+    pub fn bytes(&self) -> usize {
+        self.visited.bytes() + (self.cand.capacity() + self.top.capacity()) * 8
+    }
+
     /// Start a new search over nodes `0..n`.
     pub fn reset(&mut self, n: usize) {
         self.visited.reset(n);
@@ -240,5 +386,36 @@ mod tests {
         b.reset(10);
         assert!(b.visit(3));
         assert!(!b.visit(3));
+    }
+
+    /// The sparse marks agree with the dense ones through growth (many
+    /// more marks than the first table holds) and across searches.
+    #[test]
+    fn sparse_marks_agree_with_dense_ones() {
+        let mut dense: Marks<f32> = Marks::default();
+        let mut sparse: SparseMarks<f32> = SparseMarks::default();
+        let n = 1_000_000u32;
+        for round in 0..3u32 {
+            dense.reset(n as usize);
+            sparse.reset(n as usize);
+            // A scattered sample, with repeats.
+            let nodes: Vec<u32> = (0..20_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) ^ round) % n)
+                .collect();
+            for &m in &nodes {
+                assert_eq!(dense.set(m), sparse.set(m), "node {m}");
+                dense.set_payload(m, m as f32 + round as f32);
+                sparse.set_payload(m, m as f32 + round as f32);
+            }
+            for &m in &nodes {
+                assert_eq!(dense.payload(m), sparse.payload(m));
+                assert!(!sparse.set(m));
+            }
+            // Memory follows what was marked, not the node range.
+            assert!(sparse.bytes() < 20_000 * 12 * 4, "{}", sparse.bytes());
+        }
+        sparse.reset(10);
+        assert!(sparse.set(7));
+        assert_eq!(sparse.payload(8), 0.0);
     }
 }

@@ -82,8 +82,8 @@ pub mod dataset;
 
 pub use file_store::{FileStore, Verify};
 pub use index::{
-    check_pages, read_options, Consolidation, Element, Index, Metric, Options, SearchIter,
-    SearchParams, SearchStats,
+    check_pages, read_options, AreaKey, CodePool, Consolidation, Element, Index, Metric, Options,
+    Placement, PoolHost, PoolStats, SearchIter, SearchParams, SearchStats, SlotInfo,
 };
 pub use mem_store::MemStore;
 pub use page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};

@@ -93,6 +93,9 @@ impl Server {
         }
         as_postgres(&args);
         let s = Server { dir, port, tcp };
+        // As scripts/test.sh's server: codes shared (a later
+        // shared_preload_libraries line in `settings` wins).
+        s.write_settings(&["shared_preload_libraries = 'diskvec'"]);
         s.write_settings(settings);
         s.up();
         s

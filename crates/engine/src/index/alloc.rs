@@ -80,10 +80,13 @@ impl<S: PageStore> Index<S> {
     /// running mean behind [`Self::pruning_alpha`] when the node is new (a
     /// reused slot leaves the mean as it is, to spare the meta page a write).
     pub(super) fn alloc_node(&mut self, ip_norm_sq: Option<f32>) -> Result<u32> {
-        while let Some(n) = self.free.pop() {
+        // The free nodes as of our last refresh; another writer may have
+        // claimed some since (`claim_free` then says no).
+        let free: Vec<u32> = self.codes.free_nodes().take(64).collect();
+        for n in free {
             if self.claim_free(n)? {
-                self.codes.flags[n as usize] = format::FLAG_DELETED as u8;
                 self.log_changes(&[n])?;
+                self.refresh()?;
                 return Ok(n);
             }
         }

@@ -3,7 +3,7 @@
 //! order.
 
 use super::{node_io::encode_node, Index, Metric, MAX_DIM};
-use crate::format::{self, CodeEntryHead, Kind, HEADER_SIZE, NONE};
+use crate::format::{self, CodeEntryHead, Kind, CODE_HEAD, HEADER_SIZE, NONE};
 use crate::page::{BlockNo, Error, PageStore, Result};
 use crate::rabitq::{self, Factors, RaBitQ};
 use crate::vamana;
@@ -77,8 +77,9 @@ impl<S: PageStore> Index<S> {
         let locations = self.write_nodes(&graph.vectors, &graph.adj, &ids)?;
         self.write_codes(&graph.vectors, ids, &locations)?;
         self.meta.entry = graph.entry;
-        self.live = n;
         self.write_meta()?;
+        // The code area in memory, from the pages just written.
+        self.refresh()?;
         self.store.commit()
     }
 
@@ -165,8 +166,8 @@ impl<S: PageStore> Index<S> {
         Ok(locations)
     }
 
-    /// Codes (encoded in parallel) into memory and onto the code pages,
-    /// each entry naming its node's location.
+    /// Codes (encoded in parallel) onto the code pages, each entry naming
+    /// its node's location.
     fn write_codes(
         &mut self,
         vectors: &[f32],
@@ -181,32 +182,32 @@ impl<S: PageStore> Index<S> {
             .zip(vectors.par_chunks_exact(dim))
             .map(|(code, v)| self.quant.encode(v, code))
             .collect();
-        self.codes.reserve(n);
-        for (i, (code, f)) in code_data.chunks_exact(words).zip(&factors).enumerate() {
-            let head = CodeEntryHead {
-                id: ids[i],
-                blkno: locations[i].0,
-                offset: locations[i].1,
-                flags: format::FLAG_LIVE as u16,
-                factors: *f,
-            };
-            self.codes.push(&head, code);
-            self.id_map.insert(ids[i], i as u32);
-        }
-        drop(code_data);
-        let per = self.codes.per_page();
+        let per = format::codes_per_page(words);
+        let esize = CODE_HEAD + 8 * words;
         let blocks: Vec<BlockNo> = (0..n.div_ceil(per))
             .map(|_| self.store.extend())
             .collect::<Result<_>>()?;
-        self.codes.pages = blocks.clone();
         self.meta.code_head = blocks[0];
         self.meta.code_tail = *blocks.last().unwrap();
         self.meta.n_nodes = n as u64;
         for (pi, &b) in blocks.iter().enumerate() {
             let mut p = format::new_page(Kind::Codes);
-            format::header_mut(&mut p).next = blocks.get(pi + 1).copied().unwrap_or(NONE);
-            for i in pi * per..((pi + 1) * per).min(n) {
-                self.codes.encode(&mut p, i as u32);
+            let range = pi * per..((pi + 1) * per).min(n);
+            let h = format::header_mut(&mut p);
+            h.next = blocks.get(pi + 1).copied().unwrap_or(NONE);
+            h.count = range.len() as u32;
+            for i in range {
+                let head = CodeEntryHead {
+                    id: ids[i],
+                    blkno: locations[i].0,
+                    offset: locations[i].1,
+                    flags: format::FLAG_LIVE as u16,
+                    factors: factors[i],
+                };
+                let off = HEADER_SIZE + (i % per) * esize;
+                p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+                p.bytes[off + CODE_HEAD..off + esize]
+                    .copy_from_slice(bytemuck::cast_slice(&code_data[i * words..(i + 1) * words]));
             }
             self.store.write(b, &p)?;
         }

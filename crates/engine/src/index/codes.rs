@@ -1,253 +1,195 @@
-//! The code area: one entry per node (external id, where the node lives,
-//! flags, RaBitQ factors and code) on a chain of code pages, and its flat
-//! in-memory copy that searches estimate from without touching a page.
+//! The code area on pages: one entry per node (external id, where the node
+//! lives, flags, RaBitQ factors and code) on a chain of code pages; loading
+//! it into memory (`area.rs`), and keeping that copy current.
 //!
 //! Several handles may hold the same index (one per Postgres backend). A
-//! writer records each entry it changes in the meta page's change log, so
-//! [`Index::refresh`] reloads just those entries, or the whole area when
-//! the log has wrapped or the index was rebuilt.
+//! writer changes an entry on its page and records it in the meta page's
+//! change log; [`Index::refresh`] then reloads just those entries, or the
+//! whole area when the log has wrapped or the index was rebuilt. The
+//! memory copy changes only that way, from the pages, so handles that
+//! share one area in a [`CodePool`] (one per index per server) agree with
+//! the pages as of the newest refresh any of them made: a refresh that
+//! finds the shared area already caught up with the meta page takes no lock.
 
+use super::area::{Codes, Placement};
+use super::pool::{AreaKey, CodePool, Found, LOADING, READY, RETIRED};
 use super::{corrupt, read_centroid, read_meta, Index, META_BLKNO};
-use crate::format::{self, CodeEntryHead, Kind, CODE_HEAD, HEADER_SIZE, NONE};
-use crate::page::{BlockNo, Page, PageStore, Result};
-use crate::rabitq::Factors;
+use crate::format::{self, CodeEntryHead, Kind, MetaBody, CODE_HEAD, NONE};
+use crate::page::{BlockNo, Error, Page, PageStore, Result};
+use std::sync::atomic::Ordering::*;
 
-/// Flat, in-memory copy of the code area. Each node's code words and its
-/// factors are one record (`code_words + 2` u64), so an estimate touches
-/// one or two adjacent cache lines.
-pub(super) struct Codes {
-    /// u64 words of one code, all bit planes together.
-    code_words: usize,
-    /// Entries per code page.
-    per_page: usize,
-    data: Vec<u64>,
-    /// Where each node starts: first page, byte offset in its payload.
-    pub blkno: Vec<BlockNo>,
-    pub offset: Vec<u16>,
-    pub ids: Vec<u64>,
-    pub flags: Vec<u8>,
-    /// Code page of entries `i * per_page ..`.
-    pub pages: Vec<BlockNo>,
+/// What a code area loaded from a meta page is only valid for: the same
+/// quantizer (dimension, bits, metric, seed, centroid) and the same chain
+/// of code pages. Anything else is another index, or this one rebuilt.
+fn identity(m: &MetaBody) -> [u64; 4] {
+    [
+        (m.dim as u64) << 32 | m.bits as u64,
+        (m.metric as u64) << 32 | m.code_head as u64,
+        m.seed,
+        m.centroid as u64,
+    ]
 }
 
-impl Codes {
-    pub fn new(code_words: usize) -> Self {
-        let mut c = Codes {
-            code_words: 0,
-            per_page: 0,
-            data: Vec::new(),
-            blkno: Vec::new(),
-            offset: Vec::new(),
-            ids: Vec::new(),
-            flags: Vec::new(),
-            pages: Vec::new(),
-        };
-        c.set_geometry(code_words);
-        c
+/// Entry `i` of code page `p` (block `blk`), checked.
+fn parse(codes: &Codes, p: &Page, blk: BlockNo, i: usize) -> Result<(CodeEntryHead, Vec<u64>)> {
+    let off = codes.entry_offset(i as u32);
+    let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
+    if head.flags as u32 > format::FLAG_DELETED {
+        return Err(corrupt(blk, format!("code entry flags {}", head.flags)));
     }
+    let words = p.bytes[off + CODE_HEAD..off + codes.entry_size()]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    Ok((head, words))
+}
 
-    /// Codes of another size (a rebuilt index); the area must be reloaded.
-    pub fn set_geometry(&mut self, code_words: usize) {
-        self.code_words = code_words;
-        self.per_page = format::codes_per_page(code_words);
-    }
+const NO_ROOM: &str = "no memory left for the code area";
 
-    pub fn clear(&mut self) {
-        self.data.clear();
-        self.blkno.clear();
-        self.offset.clear();
-        self.ids.clear();
-        self.flags.clear();
-        self.pages.clear();
-    }
+fn no_room() -> Error {
+    Error::Invalid(NO_ROOM.into())
+}
 
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn per_page(&self) -> usize {
-        self.per_page
-    }
-
-    #[inline]
-    fn stride(&self) -> usize {
-        self.code_words + 2
-    }
-
-    /// Node `n`'s code and factors, adjacent in memory.
-    #[inline]
-    pub fn record(&self, n: u32) -> &[u64] {
-        let st = self.stride();
-        &self.data[n as usize * st..(n as usize + 1) * st]
-    }
-
-    #[inline]
-    pub fn code(&self, n: u32) -> &[u64] {
-        &self.record(n)[..self.code_words]
-    }
-
-    #[inline]
-    pub fn factors(&self, n: u32) -> &Factors {
-        &bytemuck::cast_slice::<u64, Factors>(&self.record(n)[self.code_words..])[0]
-    }
-
-    pub fn set(&mut self, n: u32, code: &[u64], f: &Factors) {
-        let st = self.stride();
-        let rec = &mut self.data[n as usize * st..(n as usize + 1) * st];
-        rec[..self.code_words].copy_from_slice(code);
-        rec[self.code_words..].copy_from_slice(bytemuck::cast_slice(std::slice::from_ref(f)));
-    }
-
-    /// Append an entry for the next node number.
-    pub fn push(&mut self, head: &CodeEntryHead, code: &[u64]) {
-        self.data.extend_from_slice(code);
-        self.data
-            .extend_from_slice(bytemuck::cast_slice(std::slice::from_ref(&head.factors)));
-        self.blkno.push(head.blkno);
-        self.offset.push(head.offset);
-        self.ids.push(head.id);
-        self.flags.push(head.flags as u8);
-    }
-
-    /// Reserve room for `n` entries' codes.
-    pub fn reserve(&mut self, n: usize) {
-        self.data.reserve(n * self.stride());
-    }
-
-    pub fn entry_size(&self) -> usize {
-        CODE_HEAD + 8 * self.code_words
-    }
-
-    /// Byte offset of node `n`'s entry in its code page.
-    pub fn entry_offset(&self, n: u32) -> usize {
-        HEADER_SIZE + (n as usize % self.per_page) * self.entry_size()
-    }
-
-    /// The code page holding node `n`'s entry.
-    pub fn page_of(&self, n: u32) -> BlockNo {
-        self.pages[n as usize / self.per_page]
-    }
-
-    pub fn memory_bytes(&self) -> usize {
-        self.data.len() * 8
-            + self.blkno.len() * 4
-            + self.offset.len() * 2
-            + self.ids.len() * 8
-            + self.flags.len()
-    }
-
-    pub fn bytes_per_entry(&self) -> usize {
-        self.code_words * 8 + std::mem::size_of::<Factors>()
-    }
-
-    /// Entry `i` of code page `p` (block `blk`), checked.
-    fn parse(&self, p: &Page, blk: BlockNo, i: usize) -> Result<(CodeEntryHead, Vec<u64>)> {
-        let off = self.entry_offset(i as u32);
-        let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
-        if head.flags as u32 > format::FLAG_DELETED {
-            return Err(corrupt(blk, format!("code entry flags {}", head.flags)));
-        }
-        let words = p.bytes[off + CODE_HEAD..off + self.entry_size()]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        Ok((head, words))
-    }
-
-    /// Code entry `n` as this copy holds it, into its page image.
-    pub fn encode(&self, p: &mut Page, n: u32) {
-        let off = self.entry_offset(n);
-        let head = CodeEntryHead {
-            id: self.ids[n as usize],
-            blkno: self.blkno[n as usize],
-            offset: self.offset[n as usize],
-            flags: self.flags[n as usize] as u16,
-            factors: *self.factors(n),
-        };
-        p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
-        p.bytes[off + CODE_HEAD..off + self.entry_size()]
-            .copy_from_slice(bytemuck::cast_slice(self.code(n)));
-        let h = format::header_mut(p);
-        h.count = h.count.max((n as usize % self.per_page) as u32 + 1);
-    }
+fn is_no_room(e: &Error) -> bool {
+    matches!(e, Error::Invalid(r) if r == NO_ROOM)
 }
 
 impl<S: PageStore> Index<S> {
-    /// Read the code area described by `self.meta` into memory, replacing
-    /// what was there. Pages may hold entries past `meta.n_nodes` (a writer
-    /// that has not yet written the meta page); those are left for a later
-    /// [`Index::refresh`].
-    pub(super) fn load_codes(&mut self) -> Result<()> {
-        let n = self.meta.n_nodes as usize;
-        self.codes.clear();
-        self.id_map.clear();
-        self.free.clear();
-        self.live = 0;
-        let mut blk = self.meta.code_head;
-        while blk != NONE && self.codes.len() < n {
+    /// Where this handle's codes are.
+    pub fn placement(&self) -> Placement {
+        self.codes.placement
+    }
+
+    /// Use `pool`'s area for this index: the one some process loaded, or a
+    /// new one this handle loads. Falls back to a private area (and says
+    /// so in [`Self::placement`]) when the pool has no room.
+    pub(super) fn attach(&mut self, pool: &'static CodePool, key: AreaKey) -> Result<()> {
+        loop {
+            match pool.find_or_create(&key) {
+                Found::Existing(s, state) => {
+                    if state & 0xff == LOADING {
+                        // Wait for the process loading it.
+                        drop(pool.slot_lock(s, false));
+                        continue;
+                    }
+                    let codes = super::area::Codes::shared(pool, s, state >> 8, key);
+                    if !codes.current() {
+                        continue;
+                    }
+                    pool.slot(s).touch();
+                    self.codes = codes;
+                    self.codes.sync();
+                    return Ok(());
+                }
+                Found::Created(s, state, _held) => {
+                    debug_assert_eq!(state & 0xff, LOADING);
+                    self.codes = super::area::Codes::shared(pool, s, state >> 8, key);
+                    let loaded = (|| {
+                        let m = read_meta(&self.store)?;
+                        self.follow(m)?;
+                        self.codes
+                            .reset(self.quant.code_words(), m.n_nodes as usize);
+                        self.codes.set_identity(identity(&m));
+                        self.load_all(&m)?;
+                        self.codes.publish(m.change_seq);
+                        Ok::<bool, Error>(true)
+                    })();
+                    match loaded {
+                        Ok(_) => {
+                            pool.slot(s).set_state(state >> 8, READY);
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            // No one reads a slot being loaded: free it.
+                            pool.drop_slot(s);
+                            self.codes =
+                                Codes::private(self.quant.code_words(), Placement::Private);
+                            if is_no_room(&e) {
+                                return self.go_private(Placement::PoolFull);
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                Found::Full => return self.go_private(Placement::PoolFull),
+            }
+        }
+    }
+
+    /// Keep the codes in this handle's own memory, loaded now.
+    fn go_private(&mut self, why: Placement) -> Result<()> {
+        self.codes = Codes::private(self.quant.code_words(), why);
+        self.refresh().map(|_| ())
+    }
+
+    /// Take the meta page `m` as this handle's quantizer and layout, if it
+    /// names another one (a rebuilt or re-dimensioned index).
+    fn follow(&mut self, m: MetaBody) -> Result<()> {
+        if identity(&m) != identity(&self.meta) {
+            let centroid = read_centroid(&self.store, &m)?;
+            self.adopt(m, centroid)?;
+        }
+        Ok(())
+    }
+
+    /// Reload entries `0..len()` in place and append the rest of the `m`'s
+    /// area, reading each code page once. Pages may hold entries past
+    /// `m.n_nodes` (a writer that has not yet written the meta page); those
+    /// are left for a later refresh.
+    fn load_all(&mut self, m: &MetaBody) -> Result<()> {
+        let n = m.n_nodes as usize;
+        let had = self.codes.len();
+        if !self.codes.fits(n) {
+            return Err(no_room());
+        }
+        let mut blk = m.code_head;
+        let (mut node, mut pi) = (0usize, 0usize);
+        while blk != NONE && node < n {
+            if pi == self.codes.n_pages() {
+                if !self.codes.push_page(blk) {
+                    return Err(no_room());
+                }
+            } else if self.codes.page(pi) != blk {
+                return Err(corrupt(blk, "code chain differs from the one loaded"));
+            }
             let p = self.store.read(blk)?;
             format::check(&p, blk, Kind::Codes)?;
             let h = *format::header(&p);
-            if h.count as usize > self.codes.per_page {
+            if h.count as usize > self.codes.per_page() {
                 return Err(corrupt(blk, "code page entry count"));
             }
-            let take = (h.count as usize).min(n - self.codes.len());
+            let take = (h.count as usize).min(n - node);
             let entries = (0..take)
-                .map(|i| self.codes.parse(&p, blk, i))
+                .map(|i| parse(&self.codes, &p, blk, i))
                 .collect::<Result<Vec<_>>>()?;
             drop(p);
-            self.codes.pages.push(blk);
             for (head, words) in entries {
-                self.codes.push(&head, &words);
-                self.account(self.codes.len() as u32 - 1, head.flags as u32, head.id);
+                if node < had {
+                    self.codes.replace(node as u32, &head, &words);
+                } else if !self.codes.append(&head, &words) {
+                    return Err(no_room());
+                }
+                node += 1;
             }
             blk = h.next;
+            pi += 1;
         }
-        if self.codes.len() != n {
+        if node != n {
             return Err(corrupt(
                 META_BLKNO,
-                format!(
-                    "code area holds {} entries, meta says {n}",
-                    self.codes.len()
-                ),
+                format!("code area holds {node} entries, meta says {n}"),
             ));
         }
-        if n > 0 && (self.meta.entry as usize) >= n && self.meta.entry != NONE {
+        if n > 0 && (m.entry as usize) >= n && m.entry != NONE {
             return Err(corrupt(META_BLKNO, "entry point out of range"));
         }
         Ok(())
     }
 
-    /// Book-keeping for a node newly loaded with `flags`.
-    fn account(&mut self, node: u32, flags: u32, id: u64) {
-        match flags {
-            format::FLAG_LIVE => {
-                self.id_map.insert(id, node);
-                self.live += 1;
-            }
-            format::FLAG_FREE => self.free.push(node),
-            _ => {}
-        }
-    }
-
-    /// Book-keeping undone before node `node` is reloaded.
-    fn unaccount(&mut self, node: u32) {
-        match self.codes.flags[node as usize] as u32 {
-            format::FLAG_LIVE => {
-                let id = self.codes.ids[node as usize];
-                if self.id_map.get(&id) == Some(&node) {
-                    self.id_map.remove(&id);
-                }
-                self.live -= 1;
-            }
-            format::FLAG_FREE => self.free.retain(|&f| f != node),
-            _ => {}
-        }
-    }
-
     /// Catch up with changes other handles wrote to the same store (another
     /// Postgres backend, say). Cheap when nothing changed: one meta page
-    /// read. A handle at most `CHANGE_LOG` code writes behind reloads just
+    /// read, and no lock when a shared area is already as new as the meta
+    /// page. A handle at most `CHANGE_LOG` code writes behind reloads just
     /// the changed and the new entries; otherwise it reloads the whole code
     /// area. Returns whether anything changed.
     ///
@@ -256,105 +198,202 @@ impl<S: PageStore> Index<S> {
     /// may insert side by side; this handle's copy of what they wrote is
     /// only as fresh as its last refresh.
     pub fn refresh(&mut self) -> Result<bool> {
+        if let Some((pool, _, _, key)) = self.codes.shared_slot() {
+            if !self.codes.current() {
+                // The area was retired or reclaimed: find it anew.
+                self.attach(pool, key)?;
+            }
+        }
         let m = read_meta(&self.store)?;
         let old = self.meta;
-        if m.change_seq == old.change_seq
-            && m.n_nodes == old.n_nodes
-            && m.entry == old.entry
-            && m.ip_max_norm == old.ip_max_norm
-        {
-            return Ok(false);
+        let changed = m.change_seq != old.change_seq
+            || m.n_nodes != old.n_nodes
+            || m.entry != old.entry
+            || m.ip_max_norm != old.ip_max_norm;
+        self.follow(m)?;
+        if self.covers(&m) {
+            self.codes.sync();
+            self.meta = m;
+            return Ok(changed);
         }
-        let rebuilt = m.centroid != old.centroid
-            || m.dim != old.dim
-            || m.bits != old.bits
-            || m.metric != old.metric
-            || m.seed != old.seed
-            || m.code_head != old.code_head
-            || m.n_nodes < old.n_nodes
-            || m.change_seq < old.change_seq;
-        if rebuilt {
-            // Rebuilt in place (a new build or a format-compatible
-            // rewrite): new quantizer, new layout, all codes.
-            let centroid = read_centroid(&self.store, &m)?;
-            self.adopt(m, centroid)?;
-            self.load_codes()?;
-            return Ok(true);
+        self.catch_up()?;
+        Ok(true)
+    }
+
+    /// Whether the area already holds everything `m` describes.
+    fn covers(&self, m: &MetaBody) -> bool {
+        let slot = self.codes.slot();
+        let len = slot.len.load(Acquire);
+        let seq = slot.seq.load(Acquire);
+        if self.codes.identity() != identity(m) {
+            return false;
         }
-        self.meta = m;
-        if m.change_seq - old.change_seq > format::CHANGE_LOG as u64 {
-            self.load_codes()?;
-            return Ok(true);
+        if self.codes.shared_slot().is_some() {
+            // Others may have caught up past the meta page we read.
+            len >= m.n_nodes && seq >= m.change_seq
+        } else {
+            len == m.n_nodes && seq == m.change_seq
         }
+    }
+
+    /// Bring the area up to the meta page, under its lock. A shared area
+    /// that cannot follow (rebuilt in place, or no room to grow) is
+    /// retired, and this handle attaches anew.
+    fn catch_up(&mut self) -> Result<()> {
+        let held = self.codes.update_lock();
+        let m = read_meta(&self.store)?;
+        self.follow(m)?;
+        self.codes.sync();
+        let shared = self.codes.shared_slot();
+        let slot = self.codes.slot();
+        let (len0, seq0) = (slot.len.load(Acquire), slot.seq.load(Acquire));
+        let rebuilt =
+            self.codes.identity() != identity(&m) || m.n_nodes < len0 || m.change_seq < seq0;
+        let result = if rebuilt && (shared.is_none() || len0 == 0) {
+            self.codes
+                .reset(self.quant.code_words(), m.n_nodes as usize);
+            self.codes.set_identity(identity(&m));
+            self.load_all(&m)
+        } else if rebuilt || !self.codes.fits(m.n_nodes as usize) {
+            Err(no_room())
+        } else if m.change_seq - seq0 > format::CHANGE_LOG as u64 {
+            self.load_all(&m)
+        } else {
+            self.apply_log(&m, seq0)
+        };
+        match result {
+            Ok(()) => {
+                self.codes.publish(m.change_seq);
+                self.meta = m;
+                Ok(())
+            }
+            Err(e) => {
+                let is_room = is_no_room(&e);
+                match shared {
+                    Some((pool, s, generation, key)) => {
+                        // What was applied is not consistent: no one may
+                        // use this area again. Attach to a new one.
+                        pool.slot(s).set_state(generation, RETIRED);
+                        drop(held);
+                        if is_room {
+                            self.attach(pool, key)?;
+                            return self.refresh().map(|_| ());
+                        }
+                        Err(e)
+                    }
+                    None => {
+                        // Reload from scratch next time (with room for
+                        // the chunk list to grow, if that was the problem).
+                        let expect = m.n_nodes as usize * 2;
+                        self.codes.reset(self.quant.code_words(), expect);
+                        if is_room && self.codes.fits(m.n_nodes as usize) {
+                            return self.refresh().map(|_| ());
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reload the entries the change log names since `seq0`, and append
+    /// the new ones.
+    fn apply_log(&mut self, m: &MetaBody, seq0: u64) -> Result<()> {
         let old_n = self.codes.len();
-        let mut reload: Vec<u32> = (old.change_seq + 1..=m.change_seq)
+        let mut reload: Vec<u32> = (seq0 + 1..=m.change_seq)
             .map(|seq| m.changed[seq as usize % format::CHANGE_LOG])
             .filter(|&n| (n as usize) < old_n)
             .collect();
         reload.sort_unstable();
         reload.dedup();
         for n in reload {
-            self.reload_entry(n, false)?;
+            self.reload_entry(m, n, false)?;
         }
         for n in old_n..m.n_nodes as usize {
-            self.reload_entry(n as u32, true)?;
+            self.reload_entry(m, n as u32, true)?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Read code entry `n` from its page: replace it, or append it (`n` is
     /// then the next node number).
-    fn reload_entry(&mut self, n: u32, append: bool) -> Result<()> {
-        let pi = n as usize / self.codes.per_page;
-        while self.codes.pages.len() <= pi {
-            let next = match self.codes.pages.last() {
-                None => self.meta.code_head,
-                Some(&b) => {
+    fn reload_entry(&mut self, m: &MetaBody, n: u32, append: bool) -> Result<()> {
+        let pi = n as usize / self.codes.per_page();
+        while self.codes.n_pages() <= pi {
+            let next = match self.codes.n_pages() {
+                0 => m.code_head,
+                k => {
+                    let b = self.codes.page(k - 1);
                     let p = self.store.read(b)?;
                     format::check(&p, b, Kind::Codes)?;
                     format::header(&p).next
                 }
             };
             if next == NONE {
-                return Err(corrupt(self.meta.code_tail, "code chain ends early"));
+                return Err(corrupt(m.code_tail, "code chain ends early"));
             }
-            self.codes.pages.push(next);
+            if !self.codes.push_page(next) {
+                return Err(no_room());
+            }
         }
-        let blk = self.codes.pages[pi];
+        let blk = self.codes.page(pi);
         let (head, words) = {
             let p = self.store.read(blk)?;
             format::check(&p, blk, Kind::Codes)?;
-            self.codes
-                .parse(&p, blk, n as usize % self.codes.per_page)?
+            parse(&self.codes, &p, blk, n as usize % self.codes.per_page())?
         };
         if append {
             debug_assert_eq!(n as usize, self.codes.len());
-            self.codes.push(&head, &words);
+            if !self.codes.append(&head, &words) {
+                return Err(no_room());
+            }
         } else {
-            self.unaccount(n);
-            self.codes.set(n, &words, &head.factors);
-            self.codes.blkno[n as usize] = head.blkno;
-            self.codes.offset[n as usize] = head.offset;
-            self.codes.ids[n as usize] = head.id;
-            self.codes.flags[n as usize] = head.flags as u8;
+            self.codes.replace(n, &head, &words);
         }
-        self.account(n, head.flags as u32, head.id);
         Ok(())
     }
 
-    /// Write code entry `n` to its page, without logging it.
-    pub(super) fn store_code(&self, n: u32) -> Result<()> {
+    /// Write code entry `n` (`head` and `code`) to its page, without
+    /// logging it.
+    pub(super) fn store_code(&self, n: u32, head: &CodeEntryHead, code: &[u64]) -> Result<()> {
         let blk = self.codes.page_of(n);
+        let (off, size, per) = (
+            self.codes.entry_offset(n),
+            self.codes.entry_size(),
+            self.codes.per_page(),
+        );
         self.store.modify(blk, |p| {
             format::check(p, blk, Kind::Codes)?;
-            self.codes.encode(p, n);
+            p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(head));
+            p.bytes[off + CODE_HEAD..off + size].copy_from_slice(bytemuck::cast_slice(code));
+            let h = format::header_mut(p);
+            h.count = h.count.max((n as usize % per) as u32 + 1);
+            Ok(())
+        })
+    }
+
+    /// Change the head of code entry `n` on its page (not logged): flags,
+    /// or id and flags when a slot is freed.
+    pub(super) fn update_code_head(
+        &self,
+        n: u32,
+        f: impl FnOnce(&mut CodeEntryHead),
+    ) -> Result<()> {
+        let blk = self.codes.page_of(n);
+        let off = self.codes.entry_offset(n);
+        self.store.modify(blk, |p| {
+            format::check(p, blk, Kind::Codes)?;
+            let mut head: CodeEntryHead =
+                bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
+            f(&mut head);
+            p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
             Ok(())
         })
     }
 
     /// Write code entry `n` and log the change.
-    pub(super) fn write_code(&self, n: u32) -> Result<()> {
-        self.store_code(n)?;
+    pub(super) fn write_code(&self, n: u32, head: &CodeEntryHead, code: &[u64]) -> Result<()> {
+        self.store_code(n, head, code)?;
         self.log_changes(&[n])
     }
 

@@ -26,7 +26,7 @@
 //! never returned, and nothing was freed that a live node links to. The
 //! next consolidation takes every tombstone again and finishes the job.
 
-use super::{codes::Codes, Index};
+use super::{area::Codes, Index};
 use crate::format::{self, NONE};
 use crate::page::{PageStore, Result};
 
@@ -60,7 +60,7 @@ impl Consolidation {
 
 /// Whether node `m` is out of the graph (deleted or free).
 fn gone(codes: &Codes, m: u32) -> bool {
-    codes.flags[m as usize] as u32 != format::FLAG_LIVE
+    codes.flags(m) != format::FLAG_LIVE
 }
 
 /// The removed nodes' out-neighbours, found by node number without hashing
@@ -96,10 +96,7 @@ impl<S: PageStore> Index<S> {
     /// the insert completes): a cheap test for whether
     /// [`Index::begin_consolidation`] may have work.
     pub fn has_tombstones(&self) -> bool {
-        self.codes
-            .flags
-            .iter()
-            .any(|&f| f as u32 == format::FLAG_DELETED)
+        (0..self.codes.len() as u32).any(|n| self.codes.flags(n) == format::FLAG_DELETED)
     }
 
     /// Step 1 of consolidation (see the module docs): the caller makes sure
@@ -109,7 +106,7 @@ impl<S: PageStore> Index<S> {
         self.refresh()?;
         let end = self.codes.len() as u32;
         let deleted: Vec<u32> = (0..end)
-            .filter(|&m| self.codes.flags[m as usize] as u32 == format::FLAG_DELETED)
+            .filter(|&m| self.codes.flags(m) == format::FLAG_DELETED)
             .collect();
         if deleted.is_empty() {
             return Ok(None);
@@ -178,12 +175,14 @@ impl<S: PageStore> Index<S> {
                 // The node page first: while the code entry still says
                 // deleted, no insert can claim the slot.
                 self.write_node(d, 0, format::FLAG_FREE, &zeros, &[])?;
-                self.codes.flags[d as usize] = format::FLAG_FREE as u8;
-                self.codes.ids[d as usize] = 0;
-                self.store_code(d)?;
-                self.free.push(d);
+                self.update_code_head(d, |h| {
+                    h.flags = format::FLAG_FREE as u16;
+                    h.id = 0;
+                })?;
             }
             self.log_changes(batch)?;
+            // The memory copy (and its free list) follows the pages.
+            self.refresh()?;
             pause()?;
         }
         self.store.commit()?;

@@ -8,7 +8,7 @@
 //! a moment with no insert in flight to begin (see `consolidate.rs`).
 
 use super::{Index, Metric};
-use crate::format::{self, NONE};
+use crate::format::{self, CodeEntryHead, NONE};
 use crate::page::{Error, PageStore, Result};
 use std::collections::HashMap;
 
@@ -16,7 +16,7 @@ impl<S: PageStore> Index<S> {
     /// Add one vector. `id` must not be in the index already.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<()> {
         let v = self.prepare_vector(vector)?;
-        if self.id_map.contains_key(&id) {
+        if self.contains(id) {
             return Err(Error::Invalid(format!("id {id} is already in the index")));
         }
         let norm_sq =
@@ -31,23 +31,26 @@ impl<S: PageStore> Index<S> {
             }
         }
         let n = self.alloc_node(norm_sq)?;
-        {
-            let mut code = vec![0u64; self.quant.code_words()];
-            let f = self.quant.encode(&v, &mut code);
-            self.codes.set(n, &code, &f);
-        }
-        self.codes.ids[n as usize] = id;
-        if self.meta.entry == NONE && self.become_entry(id, n, &v)? {
+        let mut code = vec![0u64; self.quant.code_words()];
+        let factors = self.quant.encode(&v, &mut code);
+        let (blkno, offset) = self.codes.location(n);
+        let head = CodeEntryHead {
+            id,
+            blkno,
+            offset,
+            flags: format::FLAG_LIVE as u16,
+            factors,
+        };
+        if self.meta.entry == NONE && self.become_entry(n, &v, &head, &code)? {
             return Ok(());
         }
         let nbrs = self.neighbours_for(n, &v)?;
         self.write_node(n, id, format::FLAG_LIVE, &v, &nbrs)?;
-        self.codes.flags[n as usize] = format::FLAG_LIVE as u8;
-        self.write_code(n)?;
+        self.write_code(n, &head, &code)?;
         // The node is complete and live before anything links to it: a
         // crash from here on leaves a live node with some in-edges missing
         // (a valid graph), never an edge to a node that is not there.
-        self.note_live(id, n);
+        self.refresh()?;
         for &m in &nbrs {
             self.add_back_edge(m, n, &v)?;
         }
@@ -56,13 +59,17 @@ impl<S: PageStore> Index<S> {
 
     /// The first node of an empty index: written complete and live, then
     /// made the entry point, which only one writer can do. False when
-    /// another writer's node came first (this handle is then refreshed and
-    /// the node is linked like any other).
-    fn become_entry(&mut self, id: u64, n: u32, v: &[f32]) -> Result<bool> {
-        self.write_node(n, id, format::FLAG_LIVE, v, &[])?;
-        self.codes.flags[n as usize] = format::FLAG_LIVE as u8;
-        self.write_code(n)?;
-        self.note_live(id, n);
+    /// another writer's node came first (the node is then linked like any
+    /// other). Either way this handle is refreshed.
+    fn become_entry(
+        &mut self,
+        n: u32,
+        v: &[f32],
+        head: &CodeEntryHead,
+        code: &[u64],
+    ) -> Result<bool> {
+        self.write_node(n, head.id, format::FLAG_LIVE, v, &[])?;
+        self.write_code(n, head, code)?;
         let won = self.update_meta(|m| {
             let free = m.entry == NONE;
             if free {
@@ -70,11 +77,7 @@ impl<S: PageStore> Index<S> {
             }
             Ok(free)
         })?;
-        if won {
-            self.meta.entry = n;
-        } else {
-            self.refresh()?;
-        }
+        self.refresh()?;
         Ok(won)
     }
 
@@ -100,14 +103,6 @@ impl<S: PageStore> Index<S> {
         });
         self.give_back(s);
         nbrs
-    }
-
-    /// Book-keeping for our own node `n` gone live (a `refresh` may have
-    /// counted it already).
-    fn note_live(&mut self, id: u64, n: u32) {
-        if self.id_map.insert(id, n).is_none() {
-            self.live += 1;
-        }
     }
 
     /// Link `m -> n` (`v` is `n`'s vector), pruning `m`'s list when it is

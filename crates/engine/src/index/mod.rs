@@ -11,8 +11,12 @@
 //!
 //! One file per operation:
 //! * `options`: [`Options`], [`Metric`], [`SearchParams`];
-//! * `codes`: the in-memory code area, loading it and catching up with
-//!   other writers ([`Index::refresh`]);
+//! * `codes`: the code area on its pages, loading it into memory and
+//!   catching up with other writers ([`Index::refresh`]);
+//! * `area`: the code area in memory, a handle's own or one shared through
+//!   a [`CodePool`] by every process that opens the index;
+//! * `pool`: the [`CodePool`], a region of slots and pages that processes
+//!   share;
 //! * `node_io`: reading and writing node slots on the node pages;
 //! * `alloc`: the meta page, page chains, and handing out node slots;
 //! * `search`: [`Index::search`] and the streaming [`SearchIter`];
@@ -24,25 +28,29 @@
 //! * `verify`: page and graph checks.
 
 mod alloc;
+mod area;
 mod build;
 mod codes;
 mod consolidate;
 mod insert;
 mod node_io;
 mod options;
+mod pool;
 mod search;
 mod vacuum;
 mod verify;
 
+pub use area::Placement;
 pub use consolidate::Consolidation;
 pub use options::{Element, Metric, Options, SearchParams, MAX_DIM};
+pub use pool::{AreaKey, CodePool, PoolHost, PoolStats, SlotInfo};
 pub use search::{SearchIter, SearchStats};
 pub use verify::{check_pages, PageSummary};
 
 use crate::format::{self, Kind, MetaBody, NodeLayout, NONE};
 use crate::page::{BlockNo, Error, PageStore, Result};
 use crate::rabitq::RaBitQ;
-use codes::Codes;
+use area::Codes;
 use parking_lot::Mutex;
 use search::Scratch;
 use std::collections::HashMap;
@@ -66,12 +74,9 @@ pub struct Index<S: PageStore> {
     metric: Metric,
     quant: RaBitQ,
     layout: NodeLayout,
+    /// The code area in memory: ids, node locations, flags, codes (with
+    /// the live ids' hash and the free nodes' bitmap).
     codes: Codes,
-    /// Live ids and their node.
-    id_map: HashMap<u64, u32>,
-    /// Free node slots, reusable by inserts.
-    free: Vec<u32>,
-    live: usize,
     /// Search scratch, reused across searches (and threads).
     pool: Mutex<Vec<Box<Scratch>>>,
 }
@@ -113,8 +118,28 @@ impl<S: PageStore> Index<S> {
     }
 
     /// Open an existing index: reads the meta page and loads the code area
-    /// into memory in one pass. Node pages are read on demand.
+    /// into this handle's memory in one pass. Node pages are read on
+    /// demand.
     pub fn open(store: S) -> Result<Self> {
+        let mut index = Self::open_parts(store)?;
+        index.refresh()?;
+        Ok(index)
+    }
+
+    /// Open an existing index with its code area in `pool` under `key`:
+    /// the area some process already loaded there, kept current by every
+    /// handle that refreshes, or loaded now. When the pool has no room,
+    /// the handle keeps its codes in its own memory ([`Self::placement`]
+    /// says so) and may try the pool again on a later open.
+    pub fn open_in(store: S, pool: &'static CodePool, key: AreaKey) -> Result<Self> {
+        let mut index = Self::open_parts(store)?;
+        index.attach(pool, key)?;
+        index.refresh()?;
+        Ok(index)
+    }
+
+    /// The meta page and quantizer, with an empty private code area.
+    fn open_parts(store: S) -> Result<Self> {
         if store.is_empty() {
             return Err(Error::Format {
                 found: "an empty store".into(),
@@ -123,35 +148,29 @@ impl<S: PageStore> Index<S> {
         }
         let meta = read_meta(&store)?;
         let centroid = read_centroid(&store, &meta)?;
-        let mut index = Self::assemble(store, meta, centroid)?;
-        index.load_codes()?;
-        Ok(index)
+        Self::assemble(store, meta, centroid)
     }
 
     fn assemble(store: S, meta: MetaBody, centroid: Vec<f32>) -> Result<Self> {
         let (metric, quant, layout) = parts_of(&meta, centroid)?;
         Ok(Index {
-            codes: Codes::new(quant.code_words()),
+            codes: Codes::private(quant.code_words(), area::Placement::Private),
             layout,
             store,
             meta,
             metric,
             quant,
-            id_map: HashMap::new(),
-            free: Vec::new(),
-            live: 0,
             pool: Mutex::new(Vec::new()),
         })
     }
 
-    /// Take `meta` (with its centroid) as this handle's: metric, quantizer,
-    /// node layout and code geometry. The code area itself is not loaded.
+    /// Take `meta` (with its centroid) as this handle's: metric, quantizer
+    /// and node layout. The code area follows on the next refresh.
     fn adopt(&mut self, meta: MetaBody, centroid: Vec<f32>) -> Result<()> {
         let (metric, quant, layout) = parts_of(&meta, centroid)?;
         self.meta = meta;
         self.metric = metric;
         self.layout = layout;
-        self.codes.set_geometry(quant.code_words());
         self.quant = quant;
         Ok(())
     }
@@ -164,11 +183,11 @@ impl<S: PageStore> Index<S> {
 
     /// Live (not deleted) vectors.
     pub fn len(&self) -> usize {
-        self.live
+        self.codes.live()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.live == 0
+        self.len() == 0
     }
 
     pub fn store(&self) -> &S {
@@ -191,12 +210,24 @@ impl<S: PageStore> Index<S> {
     }
 
     pub fn contains(&self, id: u64) -> bool {
-        self.id_map.contains_key(&id)
+        self.codes.lookup(id).is_some()
     }
 
-    /// Bytes of the in-memory code area (codes, factors, locations, ids, flags).
+    /// Bytes of the in-memory code area (codes, factors, locations, ids,
+    /// flags, the id hash): in the pool for a shared area.
     pub fn code_memory_bytes(&self) -> usize {
-        self.codes.memory_bytes()
+        self.codes.area_bytes()
+    }
+
+    /// Bytes this handle holds in its own memory for the codes: the whole
+    /// area when it is private, else its view of the shared one, plus
+    /// search scratch kept for reuse.
+    pub fn private_memory_bytes(&self) -> usize {
+        let area = match self.codes.placement {
+            area::Placement::Shared => self.codes.view_bytes(),
+            _ => self.codes.area_bytes() + self.codes.view_bytes(),
+        };
+        area + self.pool.lock().iter().map(|s| s.bytes()).sum::<usize>()
     }
 
     /// Bytes of the codes proper (bits and correction factors) per vector.

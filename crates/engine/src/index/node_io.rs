@@ -87,8 +87,8 @@ impl<S: PageStore> Index<S> {
         pages: &mut u64,
         f: impl FnOnce(NodeRef<'_>) -> R,
     ) -> Result<R> {
-        let blk = self.codes.blkno[n as usize];
-        let off = self.codes.offset[n as usize] as usize;
+        let (blk, off) = self.codes.location(n);
+        let off = off as usize;
         let l = self.layout;
         if l.fits(off) {
             let at = HEADER_SIZE + off;
@@ -156,8 +156,8 @@ impl<S: PageStore> Index<S> {
     /// first page, and the later ones are taken in stream order, so writers
     /// always lock pages in the same order.
     fn modify_node<R>(&self, n: u32, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
-        let blk = self.codes.blkno[n as usize];
-        let off = self.codes.offset[n as usize] as usize;
+        let (blk, off) = self.codes.location(n);
+        let off = off as usize;
         let l = self.layout;
         if l.fits(off) {
             return self.store.modify(blk, |p| {
@@ -238,8 +238,7 @@ impl<S: PageStore> Index<S> {
     pub(super) fn replace_neighbors(&self, n: u32, expected: &[u32], new: &[u32]) -> Result<bool> {
         let l = self.layout;
         self.modify_node(n, |bytes| {
-            let now =
-                parse_node(bytes, &l).map_err(|r| corrupt(self.codes.blkno[n as usize], r))?;
+            let now = parse_node(bytes, &l).map_err(|r| corrupt(self.codes.location(n).0, r))?;
             if now.neighbors != expected {
                 return Ok(false);
             }

@@ -7,7 +7,7 @@
 //! end when their lower bound can still beat the k-th exact distance.
 
 use super::{Index, SearchParams};
-use crate::beam::{self, pack, unpack, Beam, Marks};
+use crate::beam::{self, pack, unpack, Beam, MarkSet, SparseMarks};
 use crate::format;
 use crate::page::{PageStore, Result};
 use crate::rabitq::QueryCode;
@@ -29,22 +29,25 @@ pub struct SearchStats {
     pub rerank_skipped: u64,
 }
 
-/// Per-search state, pooled by the index and reused.
+/// Per-search state, pooled by the index and reused. Its size follows the
+/// nodes a search touches, not the index's.
 #[derive(Default)]
 pub(super) struct Scratch {
     /// The beam; each visited node's payload is its lower bound (estimate
     /// minus error bound).
-    pub beam: Beam<f32>,
+    pub beam: Beam<f32, SparseMarks<f32>>,
     /// Nodes whose exact distance is in `exact` (expanded or re-ranked),
     /// so a streaming search never returns one twice.
-    done: Marks<()>,
+    done: SparseMarks<()>,
     qc: QueryCode,
     pub query: Vec<f32>,
     /// Visited but not good enough to enter the beam: kept for re-ranking
     /// and for streaming past the list size.
     deferred: Vec<u64>,
-    /// Exact distances of live nodes read so far.
-    exact: Vec<(f32, u32)>,
+    /// Exact distances of live nodes read so far, with the id their page
+    /// gave (the page and the distance are read together, so a node slot
+    /// reused meanwhile never lends its new id to the old distance).
+    exact: Vec<(f32, u64)>,
     /// Keep copies of expanded vectors (inserts need them to prune).
     pub keep_vectors: bool,
     /// `(node, offset in arena)` of each kept vector.
@@ -55,6 +58,20 @@ pub(super) struct Scratch {
     buf: Vec<u64>,
     nbrs: Vec<u32>,
     stats: SearchStats,
+}
+
+impl Scratch {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.beam.bytes()
+            + self.done.bytes()
+            + self.query.capacity() * 4
+            + (self.deferred.capacity() + self.buf.capacity()) * 8
+            + self.exact.capacity() * 16
+            + self.kept.capacity() * 16
+            + self.arena.capacity() * 4
+            + self.nbrs.capacity() * 4
+    }
 }
 
 impl<S: PageStore> Index<S> {
@@ -99,7 +116,7 @@ impl<S: PageStore> Index<S> {
             while let Some(c) = s.beam.next(ef) {
                 let (_, n) = unpack(c);
                 s.stats.expanded += 1;
-                let (d, live, kept) =
+                let (d, id, live, kept) =
                     self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
                         nbrs.clear();
                         nbrs.extend_from_slice(node.neighbors);
@@ -109,10 +126,10 @@ impl<S: PageStore> Index<S> {
                             s.arena.len() - v.len()
                         });
                         let d = self.exact(&s.query, v);
-                        (d, node.flags == format::FLAG_LIVE, kept)
+                        (d, node.id, node.flags == format::FLAG_LIVE, kept)
                     })?;
                 if live && s.done.set(n) {
-                    s.exact.push((d, n));
+                    s.exact.push((d, id));
                     if let Some(at) = kept {
                         s.kept.push((n, at));
                     }
@@ -142,7 +159,7 @@ impl<S: PageStore> Index<S> {
     /// still beat the k-th exact distance, at most `budget` of them.
     fn rerank(&self, s: &mut Scratch, k: usize, budget: usize) -> Result<()> {
         s.exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let kth = |e: &[(f32, u32)]| e.get(k.wrapping_sub(1)).map_or(f32::INFINITY, |x| x.0);
+        let kth = |e: &[(f32, u64)]| e.get(k.wrapping_sub(1)).map_or(f32::INFINITY, |x| x.0);
         let mut threshold = kth(&s.exact);
         let mut todo: Vec<(f32, u32)> = s
             .beam
@@ -163,10 +180,11 @@ impl<S: PageStore> Index<S> {
             let read = self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
                 (
                     self.exact(&s.query, node.vector.as_f32(&mut s.widened)),
+                    node.id,
                     node.flags == format::FLAG_LIVE,
                 )
             });
-            let (d, live) = match read {
+            let (d, id, live) = match read {
                 Ok(x) => x,
                 Err(e) => {
                     s.buf = buf;
@@ -177,7 +195,7 @@ impl<S: PageStore> Index<S> {
             done += 1;
             if live && s.done.set(n) {
                 let pos = s.exact.partition_point(|e| e.0 <= d);
-                s.exact.insert(pos, (d, n));
+                s.exact.insert(pos, (d, id));
                 threshold = kth(&s.exact);
             }
         }
@@ -216,7 +234,7 @@ impl<S: PageStore> Index<S> {
             Ok(s.exact
                 .iter()
                 .take(k)
-                .map(|&(d, n)| (self.codes.ids[n as usize], self.external(d)))
+                .map(|&(d, id)| (id, self.external(d)))
                 .collect())
         })();
         let stats = s.stats;
@@ -255,8 +273,8 @@ pub struct SearchIter<'a, S: PageStore> {
     scratch: Option<Box<Scratch>>,
     ef: usize,
     rerank: usize,
-    /// Exact results not yet returned, closest on top.
-    pending: BinaryHeap<Reverse<(u32, u32)>>,
+    /// Exact results not yet returned (distance key, id), closest on top.
+    pending: BinaryHeap<Reverse<(u32, u64)>>,
     /// The best estimate among candidates not yet expanded: a pending
     /// result closer than this is returned now; a farther one waits, since
     /// the next batch may still find something closer.
@@ -285,8 +303,11 @@ impl<S: PageStore> SearchIter<'_, S> {
         s.exact.clear();
         self.index.run(s, self.ef)?;
         self.index.rerank(s, self.ef, self.rerank)?;
-        self.pending
-            .extend(s.exact.iter().map(|&(d, n)| Reverse((beam::ord_key(d), n))));
+        self.pending.extend(
+            s.exact
+                .iter()
+                .map(|&(d, id)| Reverse((beam::ord_key(d), id))),
+        );
         let best_unexpanded = s
             .beam
             .best_unexpanded()
@@ -305,14 +326,11 @@ impl<S: PageStore> Iterator for SearchIter<'_, S> {
             return None;
         }
         loop {
-            if let Some(&Reverse((key, n))) = self.pending.peek() {
+            if let Some(&Reverse((key, id))) = self.pending.peek() {
                 let d = beam::from_key(key);
                 if d <= self.frontier {
                     self.pending.pop();
-                    return Some(Ok((
-                        self.index.codes.ids[n as usize],
-                        self.index.external(d),
-                    )));
+                    return Some(Ok((id, self.index.external(d))));
                 }
             }
             match self.next_batch() {

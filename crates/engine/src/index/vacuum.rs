@@ -7,7 +7,7 @@
 //! and node page change under their page locks, and an insert whose search
 //! reads the node after that never links to it.
 
-use super::{codes::Codes, Index};
+use super::{area::Codes, Index};
 use crate::format;
 use crate::page::{PageStore, Result};
 
@@ -16,7 +16,7 @@ const DELETE_BATCH: usize = 1024;
 
 /// Whether node `m` is out of the graph (deleted or free).
 fn gone(codes: &Codes, m: u32) -> bool {
-    codes.flags[m as usize] as u32 != format::FLAG_LIVE
+    codes.flags(m) != format::FLAG_LIVE
 }
 
 impl<S: PageStore> Index<S> {
@@ -24,11 +24,12 @@ impl<S: PageStore> Index<S> {
     /// returned). `consolidate` removes it from the graph. Returns whether
     /// the id was present.
     pub fn delete(&mut self, id: u64) -> Result<bool> {
-        let Some(n) = self.id_map.remove(&id) else {
+        let Some(n) = self.codes.lookup(id) else {
             return Ok(false);
         };
         self.tombstone(n)?;
         self.log_changes(&[n])?;
+        self.refresh()?;
         Ok(true)
     }
 
@@ -51,31 +52,28 @@ impl<S: PageStore> Index<S> {
         let mut total = 0;
         for n in 0..self.codes.len() as u32 {
             if !gone(&self.codes, n) {
-                let id = self.codes.ids[n as usize];
-                if dead(id) {
-                    self.id_map.remove(&id);
+                if dead(self.codes.id(n)) {
                     self.tombstone(n)?;
                     changed.push(n);
                 }
             }
             if n as usize % DELETE_BATCH == DELETE_BATCH - 1 {
                 self.log_changes(&changed)?;
+                self.refresh()?;
                 total += changed.len();
                 changed.clear();
                 pause()?;
             }
         }
         self.log_changes(&changed)?;
+        self.refresh()?;
         Ok(total + changed.len())
     }
 
-    /// Flag live node `n` deleted, in its code entry (not yet logged) and
-    /// on its node page.
+    /// Flag live node `n` deleted, in its code entry (not yet logged: the
+    /// memory copy follows on the caller's refresh) and on its node page.
     fn tombstone(&mut self, n: u32) -> Result<()> {
-        self.codes.flags[n as usize] = format::FLAG_DELETED as u8;
-        self.store_code(n)?;
-        self.set_node_flags(n, format::FLAG_DELETED)?;
-        self.live -= 1;
-        Ok(())
+        self.update_code_head(n, |h| h.flags = format::FLAG_DELETED as u16)?;
+        self.set_node_flags(n, format::FLAG_DELETED)
     }
 }

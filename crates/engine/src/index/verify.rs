@@ -61,9 +61,7 @@ impl<S: PageStore> Index<S> {
                 .neighbors
                 .iter()
                 .map(|&m| match self.flags_of(m) {
-                    Some(format::FLAG_LIVE) | Some(format::FLAG_DELETED) => {
-                        Ok(self.codes.ids[m as usize])
-                    }
+                    Some(format::FLAG_LIVE) | Some(format::FLAG_DELETED) => Ok(self.codes.id(m)),
                     _ => Err(Error::Invalid(format!(
                         "node {n} links to free or missing node {m}"
                     ))),
@@ -80,7 +78,9 @@ impl<S: PageStore> Index<S> {
     pub fn check_graph(&self, after_consolidate: bool) -> Result<()> {
         let r = self.meta.max_degree as usize;
         let entry = self.flags_of(self.meta.entry);
-        if self.live > 0 && !matches!(entry, Some(format::FLAG_LIVE) | Some(format::FLAG_DELETED)) {
+        if !self.is_empty()
+            && !matches!(entry, Some(format::FLAG_LIVE) | Some(format::FLAG_DELETED))
+        {
             return Err(Error::Invalid(format!(
                 "entry point {} is not a node in the graph",
                 self.meta.entry
@@ -119,19 +119,21 @@ impl<S: PageStore> Index<S> {
     }
 
     fn flags_of(&self, n: u32) -> Option<u32> {
-        self.codes.flags.get(n as usize).map(|f| *f as u32)
+        ((n as usize) < self.codes.len()).then(|| self.codes.flags(n))
     }
 
     /// Live node `n` read from its page, which must agree with its code
     /// entry.
     fn read_live_node(&self, n: u32) -> Result<super::node_io::Node> {
         let node = self.read_node(n)?;
-        if node.flags != format::FLAG_LIVE || node.id != self.codes.ids[n as usize] {
+        if node.flags != format::FLAG_LIVE || node.id != self.codes.id(n) {
             return Err(corrupt(
-                self.codes.blkno[n as usize],
+                self.codes.location(n).0,
                 format!(
                     "node {n}: page says id {} flags {}, code area says id {} live",
-                    node.id, node.flags, self.codes.ids[n as usize]
+                    node.id,
+                    node.flags,
+                    self.codes.id(n)
                 ),
             ));
         }

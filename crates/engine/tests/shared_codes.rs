@@ -1,0 +1,297 @@
+//! Code areas held once in a `CodePool` and shared by many handles, as the
+//! Postgres backends of one server share them: threads stand in for the
+//! processes, a heap region for the shared memory, `RwLock`s for the
+//! host's locks. Every handle must answer as a privately loaded one does,
+//! see what the others wrote after a refresh, and keep answering when the
+//! pool is too small (from its own memory).
+
+mod common;
+
+use diskvec_engine::{
+    AreaKey, CodePool, Index, MemStore, Metric, Options, Placement, PoolHost, SearchParams,
+};
+use parking_lot::lock_api::RawRwLock as _;
+use parking_lot::{Mutex, RawRwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Barrier};
+
+struct Host {
+    locks: Vec<RawRwLock>,
+    gone: Mutex<HashSet<AreaKey>>,
+}
+
+struct HostRef(Arc<Host>);
+
+impl PoolHost for HostRef {
+    fn lock(&self, i: usize, exclusive: bool) {
+        if exclusive {
+            self.0.locks[i].lock_exclusive()
+        } else {
+            self.0.locks[i].lock_shared()
+        }
+    }
+    fn try_lock(&self, i: usize) -> bool {
+        self.0.locks[i].try_lock_exclusive()
+    }
+    fn unlock(&self, i: usize) {
+        let l = &self.0.locks[i];
+        // SAFETY: the pool unlocks only what it locked; an exclusive hold
+        // excludes shared ones, so the mode is the one it took.
+        unsafe {
+            if l.is_locked_exclusive() {
+                l.unlock_exclusive()
+            } else {
+                l.unlock_shared()
+            }
+        }
+    }
+    fn is_gone(&self, key: &AreaKey) -> bool {
+        self.0.gone.lock().contains(key)
+    }
+    fn in_use(&self, _key: &AreaKey) -> bool {
+        // The pool itself skips areas any handle of this process holds,
+        // and every "process" here is a thread of this one.
+        false
+    }
+}
+
+/// A pool of `bytes` on the heap, with `slots` slots.
+fn pool(bytes: usize, slots: usize) -> (&'static CodePool, Arc<Host>) {
+    let layout = std::alloc::Layout::from_size_align(bytes, 4096).unwrap();
+    // SAFETY: a non-zero size; the region is leaked, so it outlives the pool.
+    let base = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert!(!base.is_null());
+    // SAFETY: fresh, zeroed, aligned, ours alone.
+    assert!(unsafe { CodePool::init(base, bytes, slots) });
+    let host = Arc::new(Host {
+        locks: (0..=slots).map(|_| RawRwLock::INIT).collect(),
+        gone: Mutex::new(HashSet::new()),
+    });
+    // SAFETY: the region just laid out, alive for the whole test run, and
+    // reached only through this handle's host locks.
+    let p = unsafe { CodePool::attach(base, Box::new(HostRef(host.clone()))) }.unwrap();
+    (Box::leak(Box::new(p)), host)
+}
+
+fn key(rel: u32) -> AreaKey {
+    AreaKey {
+        db: 1,
+        spc: 1663,
+        rel,
+        oid: rel,
+    }
+}
+
+fn built(n: usize, dim: usize, metric: Metric, seed: u64) -> (MemStore, Vec<f32>) {
+    let store = MemStore::new();
+    let data = common::clustered(n + 1200, dim, 16, seed);
+    let mut index = Index::create(&store, Options::new(dim, metric)).unwrap();
+    let ids: Vec<u64> = (0..n as u64).collect();
+    index.build(&data[..n * dim], &ids, usize::MAX).unwrap();
+    (store, data)
+}
+
+fn answers(index: &Index<&MemStore>, queries: &[f32], dim: usize) -> Vec<Vec<(u64, f32)>> {
+    let p = SearchParams::default();
+    queries
+        .chunks_exact(dim)
+        .map(|q| index.search(q, 10, &p).unwrap())
+        .collect()
+}
+
+#[test]
+fn handles_share_one_area_and_answer_as_a_private_one() {
+    let (pool, _) = pool(16 << 20, 8);
+    let dim = 24;
+    let (store, data) = built(3000, dim, Metric::Cosine, 1);
+    let queries = &data[3000 * dim..3200 * dim];
+    let private = Index::open(&store).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| Index::open_in(&store, pool, key(10)).unwrap())
+        .collect();
+    let stats = pool.stats();
+    assert_eq!((stats.slots_used, stats.loads), (1, 1), "{stats:?}");
+    let want = answers(&private, queries, dim);
+    for h in &handles {
+        assert_eq!(h.placement(), Placement::Shared);
+        assert_eq!(h.len(), 3000);
+        assert_eq!(answers(h, queries, dim), want);
+        // The area is the pool's: a handle keeps only its view and scratch.
+        assert_eq!(h.code_memory_bytes(), handles[0].code_memory_bytes());
+        assert!(h.private_memory_bytes() < private.code_memory_bytes() / 4);
+    }
+    let slots = pool.slots();
+    assert_eq!(slots.len(), 1);
+    assert_eq!((slots[0].key, slots[0].entries), (key(10), 3000));
+    assert!(slots[0].bytes as usize >= private.code_memory_bytes() / 2);
+}
+
+#[test]
+fn writes_through_any_handle_reach_every_other() {
+    let (pool, _) = pool(16 << 20, 8);
+    let dim = 16;
+    let (store, data) = built(1500, dim, Metric::L2, 2);
+    let writers = 4;
+    let extra = 1500..2300usize;
+    let barrier = Barrier::new(writers);
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let (barrier, data, store, extra) = (&barrier, &data, &store, extra.clone());
+            s.spawn(move || {
+                let mut index = Index::open_in(store, pool, key(20)).unwrap();
+                barrier.wait();
+                for i in extra.skip(w).step_by(writers) {
+                    index.refresh().unwrap();
+                    index
+                        .insert(i as u64, &data[i * dim..(i + 1) * dim])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    // A handle opened before and refreshed now, and a fresh private one,
+    // see the same index: every row, and each found by its own vector.
+    let mut reader = Index::open_in(&store, pool, key(20)).unwrap();
+    reader.refresh().unwrap();
+    let private = Index::open(&store).unwrap();
+    assert_eq!(reader.len(), 2300);
+    assert_eq!(private.len(), 2300);
+    private.check_graph(false).unwrap();
+    let p = SearchParams::default();
+    for i in extra.clone().step_by(7) {
+        assert!(reader.contains(i as u64));
+        let hit = reader.search(&data[i * dim..(i + 1) * dim], 1, &p).unwrap();
+        assert_eq!(hit[0].0, i as u64);
+    }
+    // Deletes and a consolidation through one handle; another sees them,
+    // and its inserts reuse the freed slots.
+    let mut a = Index::open_in(&store, pool, key(20)).unwrap();
+    let mut b = Index::open_in(&store, pool, key(20)).unwrap();
+    assert_eq!(a.delete_where(|id| id % 5 == 0).unwrap(), 460);
+    a.consolidate().unwrap();
+    b.refresh().unwrap();
+    assert_eq!(b.len(), 2300 - 460);
+    assert!(!b.contains(10) && b.contains(11));
+    let slots = b.slots();
+    for i in 0..100u64 {
+        let row = (i as usize * 5) * dim;
+        b.insert(100_000 + i, &data[row..row + dim]).unwrap();
+    }
+    assert_eq!(b.slots(), slots, "freed slots are reused");
+    a.refresh().unwrap();
+    let fresh = Index::open(&store).unwrap();
+    let queries = &data[2300 * dim..2500 * dim];
+    assert_eq!(answers(&a, queries, dim), answers(&fresh, queries, dim));
+    assert_eq!(pool.stats().slots_used, 1);
+}
+
+#[test]
+fn a_full_pool_reclaims_what_no_one_reads_else_handles_keep_their_own() {
+    // Room for about one of these areas at a time.
+    let (store_a, data) = built(6000, 32, Metric::Cosine, 3);
+    let (store_b, _) = built(6000, 32, Metric::Cosine, 4);
+    let bytes = {
+        let (big, _) = pool(64 << 20, 4);
+        let probe = Index::open_in(&store_a, big, key(1)).unwrap();
+        probe.code_memory_bytes()
+    };
+    let (pool, host) = pool(bytes * 3 / 2 + (256 << 10), 4);
+    let queries = &data[6000 * 32..6200 * 32];
+    let a = Index::open_in(&store_a, pool, key(1)).unwrap();
+    assert_eq!(a.placement(), Placement::Shared);
+    // While `a` is held, `b` cannot have the memory: it keeps its own codes.
+    let b = Index::open_in(&store_b, pool, key(2)).unwrap();
+    assert_eq!(b.placement(), Placement::PoolFull);
+    let private_b = Index::open(&store_b).unwrap();
+    assert_eq!(answers(&b, queries, 32), answers(&private_b, queries, 32));
+    assert!(pool.stats().refusals >= 1);
+    // Once no handle reads `a`, its area is the least recently used: it
+    // goes, and `b` gets the pool.
+    drop((a, b));
+    let b = Index::open_in(&store_b, pool, key(2)).unwrap();
+    assert_eq!(b.placement(), Placement::Shared);
+    assert_eq!(pool.stats().evictions, 1);
+    assert_eq!(pool.slots().len(), 1);
+    // An index that is gone (dropped, rebuilt into another file) is
+    // reclaimed by a sweep, in use or not by then.
+    drop(b);
+    host.gone.lock().insert(key(2));
+    pool.sweep();
+    assert_eq!(pool.stats().bytes_used, 0);
+    assert!(pool.slots().is_empty());
+}
+
+#[test]
+fn an_area_that_cannot_grow_is_retired_and_its_handles_go_on() {
+    let dim = 32;
+    let (store, data) = built(1000, dim, Metric::L2, 5);
+    let (big, _) = pool(64 << 20, 4);
+    let loaded = Index::open_in(&store, big, key(1))
+        .unwrap()
+        .code_memory_bytes();
+    // Room for the area as loaded, not for it to grow much.
+    let (pool, _) = pool(loaded + (64 << 10), 4);
+    let mut writer = Index::open_in(&store, pool, key(7)).unwrap();
+    let mut reader = Index::open_in(&store, pool, key(7)).unwrap();
+    assert_eq!(writer.placement(), Placement::Shared);
+    let mut more = common::clustered(3000, dim, 16, 6);
+    more.extend_from_slice(&data[1000 * dim..]);
+    for (i, v) in more.chunks_exact(dim).take(3000).enumerate() {
+        writer.insert(10_000 + i as u64, v).unwrap();
+    }
+    assert_eq!(writer.placement(), Placement::PoolFull);
+    reader.refresh().unwrap();
+    assert_eq!(reader.placement(), Placement::PoolFull);
+    assert_eq!(reader.len(), 4000);
+    let fresh = Index::open(&store).unwrap();
+    let queries = &data[1000 * dim..1200 * dim];
+    assert_eq!(
+        answers(&reader, queries, dim),
+        answers(&fresh, queries, dim)
+    );
+    assert_eq!(
+        answers(&writer, queries, dim),
+        answers(&fresh, queries, dim)
+    );
+    // The retired area went as soon as no handle held it.
+    assert!(pool.slots().iter().all(|s| s.status != "retired"));
+}
+
+#[test]
+fn forget_frees_the_area_of_a_rebuilt_index() {
+    let (pool, _) = pool(16 << 20, 8);
+    let dim = 8;
+    let (old, _) = built(500, dim, Metric::L2, 7);
+    let (new, _) = built(700, dim, Metric::L2, 8);
+    let before = AreaKey { rel: 30, ..key(30) };
+    let after = AreaKey { rel: 31, ..key(30) };
+    drop(Index::open_in(&old, pool, before).unwrap());
+    let h = Index::open_in(&new, pool, after).unwrap();
+    assert_eq!(pool.slots().len(), 2);
+    pool.forget(1, 30, Some(&after));
+    let slots = pool.slots();
+    assert_eq!(slots.len(), 1);
+    assert_eq!(slots[0].key, after);
+    assert_eq!(h.len(), 700);
+}
+
+#[test]
+fn an_empty_index_given_its_dimension_is_laid_out_anew() {
+    let (pool, _) = pool(8 << 20, 4);
+    let store = MemStore::new();
+    let mut w = Index::create(&store, Options::new(1, Metric::L2)).unwrap();
+    drop(w);
+    let mut r = Index::open_in(&store, pool, key(40)).unwrap();
+    w = Index::open_in(&store, pool, key(40)).unwrap();
+    w.set_dimension(12, None).unwrap();
+    let data = common::clustered(300, 12, 4, 9);
+    for (i, v) in data.chunks_exact(12).enumerate() {
+        w.insert(i as u64, v).unwrap();
+    }
+    r.refresh().unwrap();
+    assert_eq!(r.options().dim, 12);
+    assert_eq!(r.len(), 300);
+    let hit = r.search(&data[..12], 1, &SearchParams::default()).unwrap();
+    assert_eq!(hit[0].0, 0);
+    assert_eq!(r.placement(), Placement::Shared);
+}
