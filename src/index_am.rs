@@ -25,9 +25,9 @@ pg_function! {
         a.amcanorderbyop = true;
         a.amcanbackward = false;
         a.amcanunique = false;
-        a.amcanmulticol = false;
+        a.amcanmulticol = true;
         a.amoptionalkey = true;
-        a.amsearcharray = false;
+        a.amsearcharray = true;
         a.amsearchnulls = false;
         a.amstorage = false;
         a.amclusterable = false;

@@ -7,6 +7,7 @@
 //! built from those, with a NOTICE, and every further row is inserted one by
 //! one (slower, but needs only the codes in memory).
 
+use crate::index_attrs;
 use crate::index_cache;
 use crate::index_errors::{engine_error, relation_name};
 use crate::index_options;
@@ -14,7 +15,7 @@ use crate::index_store::{relation_needs_wal, Logging, PgStore};
 use crate::index_tid::tid_to_id;
 use crate::vector_datum::VectorArg;
 use crate::vector_ops;
-use diskvec_engine::{Index, Metric, Options};
+use diskvec_engine::{AttrKind, AttrValue, Index, Metric, Options};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode::*;
 
@@ -87,6 +88,8 @@ pub fn declared_dim(index: pg_sys::Relation) -> Option<usize> {
 pub fn engine_options(index: pg_sys::Relation, dim: usize) -> Options {
     let given = index_options::of(index);
     let mut o = Options::new(dim, metric_of(index));
+    o.attrs = index_attrs::kinds(index);
+    o.max_labels = given.max_labels;
     // 0: keep the metric's default.
     if given.max_neighbors > 0 {
         o.max_degree = given.max_neighbors;
@@ -124,6 +127,10 @@ struct BuildState {
     dim: Option<usize>,
     ids: Vec<u64>,
     vectors: Vec<f32>,
+    /// Attribute columns, and the collected rows' values (one per column).
+    kinds: Vec<AttrKind>,
+    max_labels: usize,
+    values: Vec<AttrValue>,
     budget: usize,
     /// Set once the in-memory build has happened; later rows are inserted.
     index: Option<Index<PgStore>>,
@@ -149,8 +156,9 @@ impl BuildState {
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
         let vectors = std::mem::take(&mut self.vectors);
         let ids = std::mem::take(&mut self.ids);
+        let values = std::mem::take(&mut self.values);
         index
-            .build(&vectors, &ids, usize::MAX)
+            .build_with(&vectors, &ids, &values, usize::MAX)
             .unwrap_or_else(|e| engine_error(self.index_rel, e));
         self.index = Some(index);
     }
@@ -179,7 +187,7 @@ unsafe extern "C-unwind" fn build_callback(
     state: *mut std::ffi::c_void,
 ) {
     // SAFETY: `state` is the BuildState `ambuild` passed to the scan, which
-    // outlives it; the scan gives one value and null flag (one column).
+    // outlives it; the scan gives one value and null flag per key column.
     let st = unsafe { &mut *(state as *mut BuildState) };
     st.heap_tuples += 1.0;
     // SAFETY: as above.
@@ -197,13 +205,18 @@ unsafe extern "C-unwind" fn build_callback(
     if indexable(st.index_rel, st.metric, v, st.dim) {
         // SAFETY: the heap tuple's TID, valid for the call.
         let id = tid_to_id(unsafe { &*tid });
+        // SAFETY: one value and null flag per key column (above).
+        let attrs = unsafe {
+            index_attrs::row_values(st.index_rel, &st.kinds, st.max_labels, values, isnull)
+        };
         match st.index.as_mut() {
             Some(index) => index
-                .insert(id, v)
+                .insert_with(id, v, &attrs)
                 .unwrap_or_else(|e| engine_error(st.index_rel, e)),
             None => {
                 st.ids.push(id);
                 st.vectors.extend_from_slice(v);
+                st.values.extend(attrs);
                 if st.over_budget() {
                     pgrx::notice!(
                         "diskvec: index \"{}\" no longer fits in maintenance_work_mem after {} rows; building the graph from those and inserting the rest one by one (slower)",
@@ -248,12 +261,17 @@ pub unsafe extern "C-unwind" fn ambuild(
     // Before anything asks rayon for its thread count, which would start
     // the global pool without our signal mask.
     crate::index_threads::init();
+    // The columns first: a misplaced vector column is named as such.
+    let kinds = index_attrs::kinds(index_rel);
     let mut st = BuildState {
         index_rel,
         metric: metric_of(index_rel),
         dim: declared_dim(index_rel),
         ids: Vec::new(),
         vectors: Vec::new(),
+        kinds,
+        max_labels: index_options::of(index_rel).max_labels,
+        values: Vec::new(),
         // SAFETY: a GUC, read on the backend's thread.
         budget: unsafe { pg_sys::maintenance_work_mem } as usize * 1024,
         index: None,

@@ -9,6 +9,7 @@
 //! it exclusively, because consolidation re-links and frees nodes that an
 //! insert could be linking to. Readers never take it.
 
+use crate::index_attrs;
 use crate::index_build::{declared_dim, indexable, metric_of};
 use crate::index_cache;
 use crate::index_errors::engine_error;
@@ -60,8 +61,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: Postgres passes one value and null flag per index column
-    // (one column here); a non-null value is a vector.
+    // SAFETY: Postgres passes one value and null flag per index column;
+    // the first, non-null, is a vector.
     if unsafe { *isnull } {
         return false;
     }
@@ -102,8 +103,10 @@ pub unsafe extern "C-unwind" fn aminsert(
                     .delete(id)
                     .unwrap_or_else(|e| engine_error(index_rel, e));
             }
+            // SAFETY: one value and null flag per key column (above).
+            let attrs = unsafe { index_attrs::insert_values(index_rel, index, values, isnull) };
             index
-                .insert(id, v)
+                .insert_with(id, v, &attrs)
                 .unwrap_or_else(|e| engine_error(index_rel, e));
             true
         })

@@ -16,12 +16,15 @@ mod vector_io;
 mod vector_ops;
 
 mod index_am;
+mod index_attrs;
 mod index_build;
 mod index_cache;
 mod index_cost;
 mod index_errors;
 mod index_info;
 mod index_options;
+mod index_paths;
+mod index_range;
 mod index_scan;
 mod index_store;
 mod index_threads;
@@ -37,4 +40,5 @@ pgrx::extension_sql_file!("../sql/diskvec_index.sql", name = "diskvec_index", fi
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     index_options::init();
+    index_paths::init();
 }

@@ -215,7 +215,7 @@ impl<S: PageStore> Index<S> {
         if n > 0 && (self.meta.entry as usize) >= n && self.meta.entry != NONE {
             return Err(corrupt(META_BLKNO, "entry point out of range"));
         }
-        Ok(())
+        self.load_attrs()
     }
 
     /// Book-keeping for a node newly loaded with `flags`.
@@ -339,7 +339,7 @@ impl<S: PageStore> Index<S> {
             self.codes.flags[n as usize] = head.flags as u8;
         }
         self.account(n, head.flags as u32, head.id);
-        Ok(())
+        self.reload_attrs(n)
     }
 
     /// Write code entry `n` to its page, without logging it.

@@ -6,18 +6,26 @@
 //! or field (see [`PageStore::modify`]), so nothing index-wide is locked.
 //! Deletes and `consolidate` must not run alongside inserts.
 
-use super::{Index, Metric};
+use super::{AttrValue, Index, Metric};
 use crate::format::{self, NONE};
 use crate::page::{Error, PageStore, Result};
 use std::collections::HashMap;
 
 impl<S: PageStore> Index<S> {
-    /// Add one vector. `id` must not be in the index already.
+    /// Add one vector. `id` must not be in the index already. Its
+    /// attribute columns, if the index has any, are NULL.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<()> {
+        self.insert_with(id, vector, &[])
+    }
+
+    /// Add one vector with its attribute values, one per attribute column
+    /// (see `attrs.rs`; an empty slice: all NULL).
+    pub fn insert_with(&mut self, id: u64, vector: &[f32], values: &[AttrValue]) -> Result<()> {
         let v = self.prepare_vector(vector)?;
         if self.id_map.contains_key(&id) {
             return Err(Error::Invalid(format!("id {id} is already in the index")));
         }
+        self.attrs.check(values)?;
         let norm_sq =
             (self.metric == Metric::InnerProduct).then(|| crate::distance::norm_squared(&v) as f32);
         if let Some(sq) = norm_sq {
@@ -36,6 +44,8 @@ impl<S: PageStore> Index<S> {
             self.codes.set(n, &code, &f);
         }
         self.codes.ids[n as usize] = id;
+        // Before the node goes live, as everything else of it.
+        self.write_attrs(n, values)?;
         if self.meta.entry == NONE && self.become_entry(id, n, &v)? {
             return Ok(());
         }

@@ -19,25 +19,36 @@
 //! * `insert`: [`Index::insert`] and its back edges;
 //! * `vacuum`: deletes and [`Index::consolidate`];
 //! * `build`: the bulk [`Index::build`];
-//! * `verify`: page and graph checks.
+//! * `verify`: page and graph checks;
+//! * `attrs`: attribute columns, their values beside the codes;
+//! * `filter`: filters on them and how a filtered search finds its nodes;
+//! * `stream`: the streaming [`SearchIter`] (iterative scans, filters,
+//!   distance bounds).
 
 mod alloc;
+mod attrs;
 mod build;
 mod codes;
+mod filter;
 mod insert;
 mod node_io;
 mod options;
 mod search;
+mod stream;
 mod vacuum;
 mod verify;
 
+pub use attrs::{text_hash, AttrKind, AttrValue, MAX_ATTRS, MAX_LABELS};
+pub use filter::{Cond, Filter};
 pub use options::{Metric, Options, SearchParams, MAX_DIM};
-pub use search::{SearchIter, SearchStats};
+pub use search::SearchStats;
+pub use stream::{ScanOrder, ScanParams, SearchIter};
 pub use verify::{check_pages, PageSummary};
 
 use crate::format::{self, Kind, MetaBody, NodeLayout, NONE};
 use crate::page::{BlockNo, Error, PageStore, Result};
 use crate::rabitq::RaBitQ;
+use attrs::Attrs;
 use codes::Codes;
 use parking_lot::Mutex;
 use search::Scratch;
@@ -63,6 +74,8 @@ pub struct Index<S: PageStore> {
     quant: RaBitQ,
     layout: NodeLayout,
     codes: Codes,
+    /// Attribute columns' values, per node (none without such columns).
+    attrs: Attrs,
     /// Live ids and their node.
     id_map: HashMap<u64, u32>,
     /// Free node slots, reusable by inserts.
@@ -82,6 +95,10 @@ impl<S: PageStore> Index<S> {
         let meta_blk = store.extend()?;
         debug_assert_eq!(meta_blk, META_BLKNO);
         let centroid = vec![0f32; opts.dim];
+        let mut attr_kinds = [0u8; format::MAX_ATTRS];
+        for (k, c) in opts.attrs.iter().zip(attr_kinds.iter_mut()) {
+            *c = k.code();
+        }
         let meta = MetaBody {
             dim: opts.dim as u32,
             bits: opts.bits() as u32,
@@ -101,6 +118,11 @@ impl<S: PageStore> Index<S> {
             ip_mean_sq_norm: 0.0,
             change_seq: 0,
             changed: [0; format::CHANGE_LOG],
+            attr_head: NONE,
+            attr_tail: NONE,
+            max_labels: opts.max_labels as u32,
+            n_attrs: opts.attrs.len() as u32,
+            attr_kinds,
         };
         let index = Self::assemble(store, meta, centroid)?;
         index.write_meta()?;
@@ -126,8 +148,10 @@ impl<S: PageStore> Index<S> {
 
     fn assemble(store: S, meta: MetaBody, centroid: Vec<f32>) -> Result<Self> {
         let (metric, quant, layout) = parts_of(&meta, centroid)?;
+        let (kinds, max_labels) = attrs::schema(&meta)?;
         Ok(Index {
             codes: Codes::new(quant.code_words()),
+            attrs: Attrs::new(&kinds, max_labels),
             layout,
             store,
             meta,
@@ -190,9 +214,10 @@ impl<S: PageStore> Index<S> {
         self.id_map.contains_key(&id)
     }
 
-    /// Bytes of the in-memory code area (codes, factors, locations, ids, flags).
+    /// Bytes of the in-memory code area (codes, factors, locations, ids,
+    /// flags) and of the attribute values and their posting lists.
     pub fn code_memory_bytes(&self) -> usize {
-        self.codes.memory_bytes()
+        self.codes.memory_bytes() + self.attrs.memory_bytes()
     }
 
     /// Bytes of the codes proper (bits and correction factors) per vector.
@@ -320,7 +345,12 @@ pub fn read_options<S: PageStore>(store: &S) -> Result<Options> {
 }
 
 fn options_of(meta: &MetaBody, metric: Metric) -> Options {
+    // `schema` checked the meta page when the handle was made; a meta page
+    // read only for its options reports a bad schema as no columns.
+    let (attrs, max_labels) = attrs::schema(meta).unwrap_or_default();
     Options {
+        attrs,
+        max_labels,
         dim: meta.dim as usize,
         metric,
         max_degree: meta.max_degree as usize,
