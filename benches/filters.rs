@@ -524,10 +524,13 @@ fn main() {
         let t = format!("filters_{set_name}");
         load(&mut dbs[0], &format!("{t}_plain"), base, dim, &pos);
         if !exists(&mut dbs[0], "table", &format!("{t}_attr")) {
+            // Two statements: VACUUM cannot run in the implicit transaction
+            // of a multi-statement batch.
             dbs[0]
-                .batch_execute(&format!(
-                    "CREATE TABLE {t}_attr AS TABLE {t}_plain; VACUUM ANALYZE {t}_attr"
-                ))
+                .batch_execute(&format!("CREATE TABLE {t}_attr AS TABLE {t}_plain"))
+                .unwrap();
+            dbs[0]
+                .batch_execute(&format!("VACUUM ANALYZE {t}_attr"))
                 .unwrap();
         }
         load(&mut dbs[1], &t, base, dim, &pos);

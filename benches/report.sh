@@ -38,9 +38,12 @@ fi
 
 report_port=5436
 if [ $smoke = 1 ]; then
-  # Servers of its own, so a smoke run (CI) never meets a full run.
-  export DISKVEC_BENCH_PORT=5437 DISKVEC_BENCH_PGDATA=/var/tmp/diskvec-bench-smoke
-  report_port=5438
+  # Servers of its own, so a smoke run (CI) never meets a full run; ports
+  # DISKVEC_SMOKE_PORT and the next (scripts/test.sh passes its own port's
+  # neighbour, so suites side by side never meet either).
+  smoke_port=${DISKVEC_SMOKE_PORT:-5437}
+  export DISKVEC_BENCH_PORT=$smoke_port DISKVEC_BENCH_PGDATA=/var/tmp/diskvec-bench-smoke-$smoke_port
+  report_port=$((smoke_port + 1))
   export DISKVEC_BENCH_N=20000
   engine_env=(DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cos DISKVEC_BENCH_LISTS=32,64)
   sql_env=(DISKVEC_BENCH_SETS=glove50 DISKVEC_BENCH_METRICS=cosine DISKVEC_BENCH_LISTS=32,64
@@ -129,7 +132,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "- SIMD: $(head -1 "$logs/kernels.txt")"
   echo "- Data: GloVe-400k (399,000 × 50, 1,000 queries) and WordNet-117k (116,659 × 384 all-MiniLM-L6-v2 embeddings of WordNet glosses, 1,000 queries) from \`../shared/data/get.sh\`; recall@10 against exact top 10 (shipped for cosine, brute force for L2 and inner product)."
   echo "- SQL: \`SELECT id FROM t ORDER BY embedding <op> \$1 LIMIT 10\` from one client, 1,000 queries per point; exact search is the same query with index scans off. Default index options; \`maintenance_work_mem\` 2 GB for builds."
-  echo "- Not in this report yet: a new connection per query and memory per backend, WHERE filters, a memory cgroup capping the server, builds with a small \`maintenance_work_mem\` (issues 15, 16, 17 add them)."
+  echo "- Not in this report yet: a new connection per query and memory per backend, a memory cgroup capping the server, builds with a small \`maintenance_work_mem\` (issues 15 and 16 add them); WHERE filters and distance thresholds are in the notes below (benches/filters.sh)."
   echo
   echo "Reproduce: \`benches/report.sh\` (this whole file), or each part:"
   echo

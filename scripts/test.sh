@@ -64,7 +64,7 @@ step "end-to-end tests (tests/)"
 cargo_tests cargo test --release -p diskvec-e2e
 
 step "benchmark harness smoke run (benches/report.sh --smoke: tiny inputs, figures not kept)"
-"$root/benches/report.sh" --smoke
+DISKVEC_SMOKE_PORT=$((port + 1)) "$root/benches/report.sh" --smoke
 passed=$((passed + 1))
 
 step "all tests passed"
