@@ -29,7 +29,9 @@
 //! Environment: `DISKVEC_TEST_PORT` (a server with diskvec and pgvector
 //! installed), `DISKVEC_BENCH_SETS` (default `wordnet384,glove50`),
 //! `DISKVEC_BENCH_QUERIES` (200), `DISKVEC_BENCH_EXACT` (20),
-//! `DISKVEC_BENCH_ROUNDS` (2), `DISKVEC_BENCH_N` (a subset of the base).
+//! `DISKVEC_BENCH_ROUNDS` (2), `DISKVEC_BENCH_N` (a subset of the base),
+//! `DISKVEC_BENCH_FILTERS` (the attributes filtered on, default
+//! `u10,u100,u1000,pos`).
 //! Tables and indexes are kept between runs (databases `filters_diskvec`,
 //! `filters_pgvector`); `DISKVEC_BENCH_REBUILD=1` builds the indexes anew.
 
@@ -233,6 +235,8 @@ fn filtered(set: &str, sets: &Sets, dbs: &mut [Client; 2], rounds: usize) {
         if !qpos.is_empty() {
             v.push(("part of speech", "pos", Box::new(|q| qpos[q])));
         }
+        let only = env("DISKVEC_BENCH_FILTERS", "u10,u100,u1000,pos");
+        v.retain(|c| only.split(',').any(|x| x == c.1));
         v
     };
     let t = format!("filters_{set}");
@@ -430,13 +434,29 @@ fn thresholds(set: &str, sets: &Sets, c: &mut Client) {
     }
 }
 
+/// A plan line with its vector literals (hundreds of numbers) as `[...]`.
+fn short(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("'[") {
+        let Some(len) = rest[start..].find("]'") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str("'[...]'");
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn plans(set: &str, c: &mut Client, q: &[f32]) {
     let t = format!("filters_{set}");
     let explain = |c: &mut Client, sql: &str| -> String {
         c.query(&format!("EXPLAIN (COSTS OFF) {sql}"), &[&Vector(q)])
             .unwrap()
             .iter()
-            .map(|r| r.get::<_, String>(0))
+            .map(|r| short(&r.get::<_, String>(0)))
             .collect::<Vec<_>>()
             .join("\n")
     };
