@@ -10,14 +10,17 @@
 #   benches/compare_sql.sh [REV]      (default HEAD~1)
 #
 # Environment: what benches/sql.sh reads (DISKVEC_BENCH_SETS, _METRICS,
-# _LISTS, ...), plus ROUNDS (default 2) and DISKVEC_COMPARE_DIR (scratch
-# space, default /var/tmp/diskvec-compare). Needs root, like sql.sh.
+# _LISTS, ...), plus ROUNDS (default 2), DISKVEC_COMPARE_DIR (scratch
+# space, default /var/tmp/diskvec-compare) and DISKVEC_COMPARE_PORT (the
+# base's server; the head's is the next port; default 5445). Needs root,
+# like sql.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rev=${1:-HEAD~1}
 rounds=${ROUNDS:-2}
 work=${DISKVEC_COMPARE_DIR:-/var/tmp/diskvec-compare}
 head_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+base_port=${DISKVEC_COMPARE_PORT:-5445}
 cd "$root"
 base_sha=$(git rev-parse --short "$rev")
 pg=$work/pg-$base_sha
@@ -41,9 +44,9 @@ log=$work/sql-$base_sha-vs-$head_rev.log
 for round in $(seq 1 "$rounds"); do
   for side in base head; do
     keep=$([ "$round" -gt 1 ] && echo 1 || echo 0)
-    echo "== round $round: $side" >&2
-    if [ $side = base ]; then bin=$base_bin port=5445 data=/var/tmp/diskvec-compare-sql-base
-    else bin=$head_bin port=5446 data=/var/tmp/diskvec-compare-sql-head; fi
+    echo "== round $round: $side" | tee -a "$log" >&2
+    if [ $side = base ]; then bin=$base_bin port=$base_port data=$work/sql-base
+    else bin=$head_bin port=$((base_port + 1)) data=$work/sql-head; fi
     PG_BIN=$bin DISKVEC_BENCH_PORT=$port DISKVEC_BENCH_PGDATA=$data DISKVEC_BENCH_COPY=0 \
       DISKVEC_BENCH_INSERTS=0 DISKVEC_BENCH_KEEP_INDEX=$keep benches/sql.sh 2>/dev/null |
       sed "s/^/$side\t$round\t/" >>"$log"

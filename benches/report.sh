@@ -131,7 +131,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "- SIMD: $(head -1 "$logs/kernels.txt")"
   echo "- Data: GloVe-400k (399,000 × 50, 1,000 queries) and WordNet-117k (116,659 × 384 all-MiniLM-L6-v2 embeddings of WordNet glosses, 1,000 queries) from \`../shared/data/get.sh\`; recall@10 against exact top 10 (shipped for cosine, brute force for L2 and inner product)."
   echo "- SQL: \`SELECT id FROM t ORDER BY embedding <op> \$1 LIMIT 10\` from one client, 1,000 queries per point; exact search is the same query with index scans off. Default index options; \`maintenance_work_mem\` 2 GB for builds."
-  echo "- Not in this report yet: a new connection per query and memory per backend, WHERE filters, a memory cgroup capping the server, builds with a small \`maintenance_work_mem\` (issues 15, 16, 17 add them)."
+  echo "- Not in this report yet: a new connection per query and memory per backend, a memory cgroup capping the server, builds with a small \`maintenance_work_mem\` (issues 15 and 16 add them); WHERE filters and distance thresholds are in the notes below (benches/filters.sh)."
   echo
   echo "Reproduce: \`benches/report.sh\` (this whole file), or each part:"
   echo

@@ -5,7 +5,7 @@
 set -euo pipefail
 port=${1:?usage: pg_regress.sh PORT}
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${PG_REGRESS_OUT:-/tmp/diskvec-regress}
+out=${PG_REGRESS_OUT:-/tmp/diskvec-regress-$port}
 rm -rf "$out" && mkdir -p "$out"
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 pg_regress=$("$pg_bin/pg_config" --pkglibdir)/pgxs/src/test/regress/pg_regress

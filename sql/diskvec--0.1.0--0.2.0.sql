@@ -4,8 +4,9 @@
 -- bit, and access methods named hnsw and ivfflat (diskvec graphs) so that
 -- pgvector dumps restore. A database made by the first 0.1.0 has the vector type but not the
 -- diskvec index access method (it came later in 0.1.0): that is created
--- here when missing. Index pages are unchanged; an index whose page format
--- a later version changes answers "REINDEX required".
+-- here when missing. 0.2.0 also adds distance bounds and attribute
+-- columns, whose page format (4) reads 0.1.0's indexes (format 3) as they
+-- are: nothing to rebuild.
 
 DO $diskvec_index$
 BEGIN
@@ -709,3 +710,45 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- Distance bounds (embedding <=> $q < $r served by the index) and
+-- attribute columns (key columns after the vector). Indexes built by 0.1.0
+-- (page format 3) are read as indexes without attribute columns: nothing
+-- to rebuild.
+CREATE TYPE diskvec_sphere AS (center vector, radius double precision);
+CREATE FUNCTION diskvec_sphere(vector, double precision) RETURNS diskvec_sphere
+	AS 'SELECT ROW($1, $2)::diskvec_sphere' LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vector_l2_within(vector, diskvec_sphere) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vector_ip_within(vector, diskvec_sphere) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vector_cosine_within(vector, diskvec_sphere) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR <<->> (LEFTARG = vector, RIGHTARG = diskvec_sphere, PROCEDURE = vector_l2_within);
+CREATE OPERATOR <<#>> (LEFTARG = vector, RIGHTARG = diskvec_sphere, PROCEDURE = vector_ip_within);
+CREATE OPERATOR <<=>> (LEFTARG = vector, RIGHTARG = diskvec_sphere, PROCEDURE = vector_cosine_within);
+
+-- CREATE OPERATOR CLASS made a family of the same name for each class.
+ALTER OPERATOR FAMILY vector_l2_ops USING diskvec ADD
+	OPERATOR 2 <<->> (vector, diskvec_sphere);
+ALTER OPERATOR FAMILY vector_ip_ops USING diskvec ADD
+	OPERATOR 2 <<#>> (vector, diskvec_sphere);
+ALTER OPERATOR FAMILY vector_cosine_ops USING diskvec ADD
+	OPERATOR 2 <<=>> (vector, diskvec_sphere);
+
+CREATE OPERATOR FAMILY integer_ops USING diskvec;
+CREATE OPERATOR CLASS int4_ops
+	DEFAULT FOR TYPE int4 USING diskvec FAMILY integer_ops AS
+	OPERATOR 1 = (int4, int4);
+CREATE OPERATOR CLASS int8_ops
+	DEFAULT FOR TYPE int8 USING diskvec FAMILY integer_ops AS
+	OPERATOR 1 = (int8, int8);
+ALTER OPERATOR FAMILY integer_ops USING diskvec ADD
+	OPERATOR 1 = (int4, int8),
+	OPERATOR 1 = (int8, int4);
+CREATE OPERATOR CLASS text_ops
+	DEFAULT FOR TYPE text USING diskvec AS
+	OPERATOR 1 = (text, text);
+CREATE OPERATOR CLASS int4_array_ops
+	DEFAULT FOR TYPE int4[] USING diskvec AS
+	OPERATOR 3 && (anyarray, anyarray);

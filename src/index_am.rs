@@ -33,9 +33,11 @@ pub fn routine<'a>() -> &'a mut pg_sys::IndexAmRoutine {
     a.amcanorderbyop = true;
     a.amcanbackward = false;
     a.amcanunique = false;
-    a.amcanmulticol = false;
+    // Attribute columns after the vector (src/index_attrs.rs), with
+    // `= ANY (array)` conditions on them.
+    a.amcanmulticol = true;
     a.amoptionalkey = true;
-    a.amsearcharray = false;
+    a.amsearcharray = true;
     a.amsearchnulls = false;
     a.amstorage = false;
     a.amclusterable = false;

@@ -7,13 +7,14 @@
 //! built from those, with a NOTICE, and every further row is inserted one by
 //! one (slower, but needs only the codes in memory).
 
+use crate::index_attrs;
 use crate::index_cache;
 use crate::index_errors::{engine_error, relation_name};
 use crate::index_key::KeyType;
 use crate::index_options;
 use crate::index_store::{relation_needs_wal, Logging, PgStore};
 use crate::index_tid::tid_to_id;
-use diskvec_engine::{Index, Metric, Options};
+use diskvec_engine::{AttrKind, AttrValue, Index, Metric, Options};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode::*;
 
@@ -57,6 +58,8 @@ pub fn engine_options(index: pg_sys::Relation, dim: usize) -> Options {
     let (metric, key) = crate::index_key::of(index);
     let mut o = Options::new(dim, metric);
     o.element = key.element();
+    o.attrs = index_attrs::kinds(index);
+    o.max_labels = given.max_labels;
     // 0: keep the metric's default.
     if given.max_neighbors > 0 {
         o.max_degree = given.max_neighbors;
@@ -97,6 +100,10 @@ struct BuildState {
     dim: Option<usize>,
     ids: Vec<u64>,
     vectors: Vec<f32>,
+    /// Attribute columns, and the collected rows' values (one per column).
+    kinds: Vec<AttrKind>,
+    max_labels: usize,
+    values: Vec<AttrValue>,
     budget: usize,
     /// Set once the in-memory build has happened; later rows are inserted.
     index: Option<Index<PgStore>>,
@@ -122,8 +129,9 @@ impl BuildState {
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
         let vectors = std::mem::take(&mut self.vectors);
         let ids = std::mem::take(&mut self.ids);
+        let values = std::mem::take(&mut self.values);
         index
-            .build(&vectors, &ids, usize::MAX)
+            .build_with(&vectors, &ids, &values, usize::MAX)
             .unwrap_or_else(|e| engine_error(self.index_rel, e));
         self.index = Some(index);
     }
@@ -152,7 +160,7 @@ unsafe extern "C-unwind" fn build_callback(
     state: *mut std::ffi::c_void,
 ) {
     // SAFETY: `state` is the BuildState `ambuild` passed to the scan, which
-    // outlives it; the scan gives one value and null flag (one column).
+    // outlives it; the scan gives one value and null flag per key column.
     let st = unsafe { &mut *(state as *mut BuildState) };
     st.heap_tuples += 1.0;
     // SAFETY: as above.
@@ -171,13 +179,18 @@ unsafe extern "C-unwind" fn build_callback(
     if indexable(st.index_rel, st.metric, v, st.dim) {
         // SAFETY: the heap tuple's TID, valid for the call.
         let id = tid_to_id(unsafe { &*tid });
+        // SAFETY: one value and null flag per key column (above).
+        let attrs = unsafe {
+            index_attrs::row_values(st.index_rel, &st.kinds, st.max_labels, values, isnull)
+        };
         match st.index.as_mut() {
             Some(index) => index
-                .insert(id, v)
+                .insert_with(id, v, &attrs)
                 .unwrap_or_else(|e| engine_error(st.index_rel, e)),
             None => {
                 st.ids.push(id);
                 st.vectors.extend_from_slice(v);
+                st.values.extend(attrs);
                 if st.over_budget() {
                     pgrx::notice!(
                         "diskvec: index \"{}\" no longer fits in maintenance_work_mem after {} rows; building the graph from those and inserting the rest one by one (slower)",
@@ -223,6 +236,8 @@ pub unsafe extern "C-unwind" fn ambuild(
     // Before anything asks rayon for its thread count, which would start
     // the global pool without our signal mask.
     crate::index_threads::init();
+    // The columns first: a misplaced vector column is named as such.
+    let kinds = index_attrs::kinds(index_rel);
     let (metric, key) = crate::index_key::of(index_rel);
     let mut st = BuildState {
         index_rel,
@@ -232,6 +247,9 @@ pub unsafe extern "C-unwind" fn ambuild(
         dim: declared_dim(index_rel),
         ids: Vec::new(),
         vectors: Vec::new(),
+        kinds,
+        max_labels: index_options::of(index_rel).max_labels,
+        values: Vec::new(),
         // SAFETY: a GUC, read on the backend's thread.
         budget: unsafe { pg_sys::maintenance_work_mem } as usize * 1024,
         index: None,

@@ -8,15 +8,32 @@
 //! or the built-in default. Index options are DDL, so Citus applies them to
 //! every shard's index, and a shard moved or split keeps them.
 
-use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting};
+use diskvec_engine::ScanOrder;
+use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use std::ffi::CStr;
 
 /// Beam width of a search (see `SearchParams::search_list_size`).
 pub static SEARCH_LIST_SIZE: GucSetting<i32> = GucSetting::<i32>::new(128);
 /// Candidates re-ranked with exact distances (see `SearchParams::rerank`).
 pub static RERANK: GucSetting<i32> = GucSetting::<i32>::new(16);
-/// How many tuples a scan may return before it gives up (filtered queries).
+/// Pages a scan may read past its first search (see `ScanParams::max_reads`).
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
+/// When a scan returns a row (see `diskvec_engine::ScanOrder`).
+pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
+    GucSetting::<IterativeScan>::new(IterativeScan::StrictOrder);
+/// The memory a scan's queues may take, in multiples of `work_mem`.
+pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+
+/// `diskvec.iterative_scan`, named as pgvector's `hnsw.iterative_scan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum IterativeScan {
+    #[name = c"off"]
+    Off,
+    #[name = c"strict_order"]
+    StrictOrder,
+    #[name = c"relaxed_order"]
+    RelaxedOrder,
+}
 
 /// Reloptions as Postgres lays them out (a varlena header, then the fields
 /// at the offsets named in `PARSE`).
@@ -30,6 +47,7 @@ pub struct RelOptions {
     pub search_list_size: i32,
     pub rerank: i32,
     pub max_scan_tuples: i32,
+    pub max_labels: i32,
 }
 
 static mut KIND: pg_sys::relopt_kind::Type = 0;
@@ -42,6 +60,7 @@ pub const DEFAULT_BUILD_LIST_SIZE: i32 = 0;
 const MAX_NEIGHBORS_RANGE: (i32, i32) = (4, 1024);
 const BUILD_LIST_SIZE_RANGE: (i32, i32) = (8, 2000);
 pub const DEFAULT_ALPHA: f64 = 1.2;
+pub const DEFAULT_MAX_LABELS: i32 = 32;
 /// A search option at -1 is not set: the `diskvec.*` setting applies.
 const UNSET: i32 = -1;
 /// The search options: name, the setting they stand in for, and bounds of
@@ -90,11 +109,29 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"diskvec.max_scan_tuples",
-        c"Most tuples a diskvec scan visits.",
-        c"When a WHERE filter rejects rows, the scan keeps widening its search until LIMIT is met or it has visited this many tuples.",
+        c"Most index pages a diskvec scan reads past its first search.",
+        c"When a WHERE filter rejects rows, the scan keeps searching outwards until LIMIT is met or it has read this many more nodes; it then returns the rows it found and ends.",
         &MAX_SCAN_TUPLES,
         1,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"diskvec.iterative_scan",
+        c"When a diskvec scan returns a row: off, strict_order or relaxed_order.",
+        c"strict_order: in exact distance order, once no unread candidate can be closer; relaxed_order: once no unread candidate is estimated closer (fewer reads, rare rows out of order); off: the first search's rows only.",
+        &ITERATIVE_SCAN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"diskvec.scan_mem_multiplier",
+        c"Memory a diskvec scan's queues may take, as a multiple of work_mem.",
+        c"Past it the scan stops searching, returns the rows it found and ends.",
+        &SCAN_MEM_MULTIPLIER,
+        1.0,
+        1000.0,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -128,6 +165,15 @@ pub fn init() {
             DEFAULT_ALPHA,
             1.0,
             2.0,
+            lock,
+        );
+        pg_sys::add_int_reloption(
+            KIND,
+            c"max_labels".as_ptr(),
+            c"Most labels per row in an int4[] attribute column, 0 to 1024".as_ptr(),
+            DEFAULT_MAX_LABELS,
+            0,
+            diskvec_engine::MAX_LABELS as i32,
             lock,
         );
         pg_sys::add_int_reloption(
@@ -196,6 +242,11 @@ pub unsafe extern "C-unwind" fn amoptions(
             offset_of!(RelOptions, quant_bits),
         ),
         elt(c"alpha", RELOPT_TYPE_REAL, offset_of!(RelOptions, alpha)),
+        elt(
+            c"max_labels",
+            RELOPT_TYPE_INT,
+            offset_of!(RelOptions, max_labels),
+        ),
         elt(
             SEARCH_OPTIONS[0].0,
             RELOPT_TYPE_INT,
@@ -268,6 +319,7 @@ pub struct IndexOptions {
     pub build_list_size: usize,
     pub alpha: f32,
     pub quant_bits: Option<usize>,
+    pub max_labels: usize,
 }
 
 /// The index's options.
@@ -280,12 +332,14 @@ pub fn of(index: pg_sys::Relation) -> IndexOptions {
             build_list_size: DEFAULT_BUILD_LIST_SIZE as usize,
             alpha: DEFAULT_ALPHA as f32,
             quant_bits: None,
+            max_labels: DEFAULT_MAX_LABELS as usize,
         },
         Some(o) => IndexOptions {
             max_neighbors: o.max_neighbors as usize,
             build_list_size: o.build_list_size as usize,
             alpha: o.alpha as f32,
             quant_bits: (o.quant_bits > 0).then_some(o.quant_bits as usize),
+            max_labels: o.max_labels as usize,
         },
     }
 }
@@ -300,6 +354,10 @@ pub struct SearchSettings {
     pub search_list_size: usize,
     pub rerank: usize,
     pub max_scan_tuples: usize,
+    /// `diskvec.iterative_scan` (a setting only, not an index option).
+    pub order: ScanOrder,
+    /// `work_mem` times `diskvec.scan_mem_multiplier`, in bytes.
+    pub max_memory: usize,
 }
 
 /// Resolves the search settings for a scan of `index`: the session's value
@@ -317,10 +375,18 @@ pub fn search_settings(index: pg_sys::Relation) -> SearchSettings {
             }
         }
     }
+    // SAFETY: a GUC, read on the backend's thread.
+    let work_mem = unsafe { pg_sys::work_mem } as f64 * 1024.0;
     SearchSettings {
         search_list_size: v[0].max(1) as usize,
         rerank: v[1].max(0) as usize,
         max_scan_tuples: v[2].max(1) as usize,
+        order: match ITERATIVE_SCAN.get() {
+            IterativeScan::Off => ScanOrder::Off,
+            IterativeScan::StrictOrder => ScanOrder::Strict,
+            IterativeScan::RelaxedOrder => ScanOrder::Relaxed,
+        },
+        max_memory: (work_mem * SCAN_MEM_MULTIPLIER.get()).min(usize::MAX as f64) as usize,
     }
 }
 

@@ -1,21 +1,28 @@
-//! `ambeginscan`, `amrescan`, `amgettuple`, `amendscan`: ORDER BY distance
-//! through the engine's streaming search.
+//! `ambeginscan`, `amrescan`, `amgettuple`, `amendscan`: ORDER BY distance,
+//! conditions on attribute columns and distance bounds, through the
+//! engine's streaming search (`SearchIter`).
 //!
-//! The first batch is a search with `diskvec.search_list_size` (or the
-//! index's option: `index_options::search_settings`); when a
-//! filter rejects rows and the executor keeps asking, each further batch
-//! doubles the list and continues where the last stopped (pgvector's
-//! iterative scan), until `diskvec.max_scan_tuples`. Rows come out in strict
-//! distance order: within a batch they are exact, and a row a later batch
-//! finds closer than one already returned is skipped, as pgvector's
-//! `strict_order` does.
+//! The search starts with `diskvec.search_list_size` (or the index's
+//! option: `index_options::search_settings`) and, when the executor keeps
+//! asking (a WHERE filter rejected rows), continues outwards from where it
+//! stopped, never dropping a row it found, until `diskvec.max_scan_tuples`
+//! more pages or the scan's memory (`work_mem` times
+//! `diskvec.scan_mem_multiplier`) are spent. `diskvec.iterative_scan` says
+//! when a row is returned: `strict_order` (exact distance order),
+//! `relaxed_order` or `off`, as pgvector's `hnsw.iterative_scan`.
+//!
+//! Conditions on attribute columns are evaluated by the engine as it walks
+//! (`index_attrs::scan_keys`); a distance bound (`<<=>>`, which the planner
+//! derives from `embedding <=> $q < $r`) ends the walk once nothing unread
+//! can be within it.
 
+use crate::index_attrs;
 use crate::index_cache::{self, PgIndex};
 use crate::index_errors::engine_error;
 use crate::index_options::search_settings;
 use crate::index_store::PgStore;
 use crate::index_tid::id_to_tid;
-use diskvec_engine::{Metric, Options, SearchIter, SearchParams};
+use diskvec_engine::{Filter, Metric, Options, ScanParams, SearchIter, SearchParams};
 use pgrx::pg_sys;
 use std::rc::Rc;
 
@@ -23,10 +30,10 @@ struct ScanState {
     // Declared before `index`, which it borrows, so it is dropped first.
     iter: Option<SearchIter<'static, PgStore>>,
     index: Option<Rc<PgIndex>>,
+    /// The ORDER BY query, if any.
     query: Option<Vec<f32>>,
-    last: f32,
-    seen: usize,
-    max_scan_tuples: usize,
+    /// Rows must be rechecked by the executor (see `ScanKeys::recheck`).
+    recheck: bool,
     reset_hook: *mut pg_sys::MemoryContextCallback,
 }
 
@@ -35,8 +42,7 @@ impl ScanState {
         self.iter = None;
         self.index = None;
         self.query = None;
-        self.last = f32::NEG_INFINITY;
-        self.seen = 0;
+        self.recheck = false;
     }
 }
 
@@ -76,9 +82,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             iter: None,
             index: None,
             query: None,
-            last: f32::NEG_INFINITY,
-            seen: 0,
-            max_scan_tuples: 1,
+            recheck: false,
             reset_hook: hook,
         }));
         (*hook).func = Some(free_on_reset);
@@ -92,18 +96,21 @@ pub unsafe extern "C-unwind" fn ambeginscan(
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amrescan(
     scan: pg_sys::IndexScanDesc,
-    _keys: pg_sys::ScanKey,
-    _nkeys: i32,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
     orderbys: pg_sys::ScanKey,
     norderbys: i32,
 ) {
     // SAFETY: Postgres calls amrescan on a scan ambeginscan made.
     let st = unsafe { state(scan) };
     st.clear();
-    // SAFETY: `orderbys` holds `norderbys` keys and `orderByData` room for
-    // as many (ambeginscan's `norderbys`); an ORDER BY key's argument is a
-    // vector datum unless flagged NULL.
+    // SAFETY: `keys` and `orderbys` hold `nkeys` and `norderbys` keys, and
+    // `keyData` and `orderByData` room for as many (ambeginscan's counts);
+    // an ORDER BY key's argument is a vector datum unless flagged NULL.
     unsafe {
+        if !keys.is_null() && nkeys > 0 {
+            std::ptr::copy(keys, (*scan).keyData, nkeys as usize);
+        }
         if !orderbys.is_null() && norderbys > 0 {
             std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
         }
@@ -124,14 +131,52 @@ pub unsafe extern "C-unwind" fn amrescan(
     }
 }
 
-/// Start the search for the query set by `amrescan`; `false` if there is
-/// nothing to return (an empty index, or a zero query under cosine).
+/// Slack added to a distance bound: the engine's distances (from
+/// normalized copies, summed differently) may differ from SQL's in the
+/// last bits; the executor rechecks the exact bound.
+fn with_slack(r: f64) -> f32 {
+    (r + r.abs() * 1e-4 + 1e-6) as f32
+}
+
+/// Start the search for what `amrescan` set; `false` if there is nothing
+/// to return (an empty index, a zero query under cosine, a key no row can
+/// meet).
 fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
-    let Some(q) = st.query.take() else {
-        return false;
+    // SAFETY: a live scan descriptor, its keys as amrescan copied them.
+    let (rel, keys) = unsafe {
+        let rel = (*scan).indexRelation;
+        let n = (*scan).numberOfKeys.max(0) as usize;
+        (rel, index_attrs::scan_keys(rel, (*scan).keyData, n))
     };
-    // SAFETY: a live scan descriptor.
-    let rel = unsafe { (*scan).indexRelation };
+    if keys.impossible {
+        return false;
+    }
+    st.recheck = keys.recheck;
+    let bound = keys.sphere.as_ref().map(|(_, r)| *r);
+    let q = match (st.query.take(), keys.sphere) {
+        (Some(q), Some((centre, _))) if q != centre => {
+            // Bounded around another point than the one it orders by: the
+            // recheck applies the bound; the walk cannot use it.
+            return start_search(rel, st, q, keys.filter, None);
+        }
+        (Some(q), _) => q,
+        (None, Some((centre, _))) => centre,
+        (None, None) => crate::errors::raise(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "a diskvec index scan needs ORDER BY distance or a distance bound",
+            None,
+        ),
+    };
+    start_search(rel, st, q, keys.filter, bound)
+}
+
+fn start_search(
+    rel: pg_sys::Relation,
+    st: &mut ScanState,
+    q: Vec<f32>,
+    filter: Filter,
+    bound: Option<f64>,
+) -> bool {
     let index = index_cache::reader(rel);
     let Options { dim, metric, .. } = index.options();
     let q = if q.is_empty() { vec![0.0; dim] } else { q };
@@ -142,10 +187,16 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
         return false;
     }
     let settings = search_settings(rel);
-    st.max_scan_tuples = settings.max_scan_tuples;
-    let params = SearchParams {
-        search_list_size: crate::pgvector_am::search_list_size(rel, settings.search_list_size),
-        rerank: settings.rerank,
+    let params = ScanParams {
+        search: SearchParams {
+            search_list_size: crate::pgvector_am::search_list_size(rel, settings.search_list_size),
+            rerank: settings.rerank,
+        },
+        order: settings.order,
+        max_reads: settings.max_scan_tuples,
+        max_memory: settings.max_memory,
+        filter,
+        max_distance: bound.map(with_slack),
     };
     let iter = index
         .search_iter(&q, &params)
@@ -168,32 +219,22 @@ pub unsafe extern "C-unwind" fn amgettuple(
     if st.iter.is_none() && !start(scan, st) {
         return false;
     }
-    let max = st.max_scan_tuples;
     // SAFETY: a live scan descriptor.
     let rel = unsafe { (*scan).indexRelation };
+    let recheck = st.recheck;
     let iter = st.iter.as_mut().unwrap();
-    loop {
-        pgrx::check_for_interrupts!();
-        if st.seen >= max {
-            return false;
-        }
-        match iter.next() {
-            None => return false,
-            Some(Err(e)) => engine_error(rel, e),
-            Some(Ok((id, d))) => {
-                st.seen += 1;
-                if d < st.last {
-                    continue;
-                }
-                st.last = d;
-                // SAFETY: a live scan descriptor's output fields.
-                unsafe {
-                    (*scan).xs_heaptid = id_to_tid(id);
-                    (*scan).xs_recheck = false;
-                    (*scan).xs_recheckorderby = false;
-                }
-                return true;
+    pgrx::check_for_interrupts!();
+    match iter.next() {
+        None => false,
+        Some(Err(e)) => engine_error(rel, e),
+        Some(Ok((id, _))) => {
+            // SAFETY: a live scan descriptor's output fields.
+            unsafe {
+                (*scan).xs_heaptid = id_to_tid(id);
+                (*scan).xs_recheck = recheck;
+                (*scan).xs_recheckorderby = false;
             }
+            true
         }
     }
 }

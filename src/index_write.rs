@@ -15,6 +15,7 @@
 //! them, so cost-based vacuum delay and cancellation apply; a cancelled
 //! consolidation leaves a valid index that the next VACUUM finishes.
 
+use crate::index_attrs;
 use crate::index_build::{declared_dim, indexable};
 use crate::index_cache;
 use crate::index_errors::engine_error;
@@ -66,8 +67,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: Postgres passes one value and null flag per index column
-    // (one column here); a non-null value is a vector.
+    // SAFETY: Postgres passes one value and null flag per index column;
+    // the first, non-null, is a vector.
     if unsafe { *isnull } {
         return false;
     }
@@ -109,8 +110,10 @@ pub unsafe extern "C-unwind" fn aminsert(
                     .delete(id)
                     .unwrap_or_else(|e| engine_error(index_rel, e));
             }
+            // SAFETY: one value and null flag per key column (above).
+            let attrs = unsafe { index_attrs::insert_values(index_rel, index, values, isnull) };
             index
-                .insert(id, v)
+                .insert_with(id, v, &attrs)
                 .unwrap_or_else(|e| engine_error(index_rel, e));
             true
         })

@@ -26,6 +26,7 @@ mod vector_ops;
 
 mod code_pool;
 mod index_am;
+mod index_attrs;
 mod index_build;
 mod index_cache;
 mod index_cost;
@@ -34,6 +35,8 @@ mod index_info;
 mod index_key;
 mod index_memory;
 mod index_options;
+mod index_paths;
+mod index_range;
 mod index_scan;
 mod index_store;
 mod index_threads;
@@ -72,4 +75,5 @@ pub extern "C-unwind" fn _PG_init() {
     index_options::init();
     code_pool::init();
     pgvector_am::init();
+    index_paths::init();
 }

@@ -32,7 +32,10 @@ BEGIN
 END $$;
 SELECT op, top(op, 10, true) = top(op, 10, false) AS same_as_exact
   FROM unnest(ARRAY['<->', '<#>', '<=>']) op;
-SELECT bool_and(d >= lag_d) AS ordered, count(*) FROM (
+-- (A row the walk reaches only after a farther one was returned comes
+-- out late rather than being dropped: rare, and the build is parallel, so
+-- bounded here rather than counted.)
+SELECT count(*) FILTER (WHERE d < lag_d) <= 2 AS at_most_two_late, count(*) FROM (
   SELECT embedding <-> (SELECT v FROM q) d, lag(embedding <-> (SELECT v FROM q), 1, 0::float8) OVER () lag_d
   FROM (SELECT embedding FROM items ORDER BY embedding <-> (SELECT v FROM q) LIMIT 200) s) t;
 
@@ -41,7 +44,7 @@ SELECT count(*) FROM (SELECT id FROM items WHERE category = 3
   ORDER BY embedding <-> (SELECT v FROM q) LIMIT 50) s;
 SELECT count(*) FROM (SELECT id FROM items WHERE id % 100 = 7
   ORDER BY embedding <=> (SELECT v FROM q) LIMIT 25) s;
--- ... bounded by diskvec.max_scan_tuples.
+-- ... bounded by diskvec.max_scan_tuples (pages read past the first search).
 SET diskvec.max_scan_tuples = 100;
 SELECT count(*) FROM (SELECT id FROM items WHERE id % 100 = 7
   ORDER BY embedding <=> (SELECT v FROM q) LIMIT 25) s;
@@ -72,7 +75,7 @@ SELECT id FROM items ORDER BY embedding <-> '[1,2]' LIMIT 1;
 CREATE TABLE other (n int, t text);
 CREATE INDEX ON other USING diskvec (n);
 CREATE INDEX ON other USING diskvec (t vector_l2_ops);
-CREATE INDEX ON items USING diskvec (embedding vector_l2_ops, category);
+CREATE INDEX ON items USING diskvec (embedding vector_l2_ops, (id::float8));
 CREATE INDEX ON items USING diskvec (embedding) WITH (max_neighbors = 2);
 CREATE INDEX ON items USING diskvec (embedding) WITH (build_list_size = 5);
 CREATE INDEX ON items USING diskvec (embedding) WITH (alpha = 0.5);

@@ -324,23 +324,6 @@ impl<M: Copy + Default, V: MarkSet<M>> Beam<M, V> {
     pub fn unexpanded(&self) -> impl Iterator<Item = u64> + '_ {
         self.cand.iter().map(|r| r.0)
     }
-
-    /// The best unexpanded candidate.
-    pub fn best_unexpanded(&self) -> Option<u64> {
-        self.cand.peek().map(|r| r.0)
-    }
-
-    /// Widen to `width`: `extra` keys (visited earlier but kept out) become
-    /// candidates again, and the top is rebuilt from every candidate, so
-    /// the search continues where it stopped with a longer list.
-    pub fn widen(&mut self, width: usize, extra: impl IntoIterator<Item = u64>) {
-        self.cand.extend(extra.into_iter().map(Reverse));
-        let mut all: Vec<u64> = self.unexpanded().collect();
-        all.sort_unstable();
-        all.truncate(width);
-        self.top.clear();
-        self.top.extend(all);
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,10 @@
 //!   space is lost to rounding (at 384 dimensions a page holds 4.67 nodes,
 //!   not 4), and nodes larger than a page (up to 16000 dimensions) need no
 //!   special case.
+//! * attribute area (indexes with attribute columns only): a chain of
+//!   attribute pages, fixed-size entries indexed by internal node number
+//!   like the code area: each node's scalar values and label set (see
+//!   `index/attrs.rs`). Read in one pass at open, then served from memory.
 
 use crate::index::Element;
 use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
@@ -26,7 +30,18 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"DVEC");
 /// change log (`change_seq`, `changed`).
 /// 3: node slots are packed as a byte stream across node pages; code
 /// entries locate a node by byte offset, not slot number.
-pub const FORMAT_VERSION: u16 = 3;
+/// 4: attribute columns (the attribute area, its schema on the meta page).
+pub const FORMAT_VERSION: u16 = 4;
+/// The oldest version still read. A version 3 index is a version 4 one
+/// without attribute columns: its meta page's attribute fields are the
+/// zeros past version 3's body (no columns). Pages written into it since
+/// say version 4; both versions may then sit side by side.
+pub const OLDEST_FORMAT: u16 = 3;
+
+/// Whether pages of format `version` are read.
+pub fn readable(version: u16) -> bool {
+    (OLDEST_FORMAT..=FORMAT_VERSION).contains(&version)
+}
 pub const NONE: BlockNo = u32::MAX;
 pub const HEADER_SIZE: usize = 32;
 /// Usable bytes after the header.
@@ -39,13 +54,20 @@ pub enum Kind {
     Codes = 2,
     Nodes = 3,
     Blob = 4,
+    Attrs = 5,
 }
 
 impl Kind {
     pub fn from_u16(k: u16) -> Option<Kind> {
-        [Kind::Meta, Kind::Codes, Kind::Nodes, Kind::Blob]
-            .into_iter()
-            .find(|x| *x as u16 == k)
+        [
+            Kind::Meta,
+            Kind::Codes,
+            Kind::Nodes,
+            Kind::Blob,
+            Kind::Attrs,
+        ]
+        .into_iter()
+        .find(|x| *x as u16 == k)
     }
 }
 
@@ -87,7 +109,7 @@ pub fn new_page(kind: Kind) -> Box<Page> {
 /// as a format error; any other page that does not match is corruption.
 pub fn check(page: &Page, blkno: BlockNo, kind: Kind) -> Result<()> {
     let h = header(page);
-    if kind == Kind::Meta && (h.magic != MAGIC || h.version != FORMAT_VERSION) {
+    if kind == Kind::Meta && (h.magic != MAGIC || !readable(h.version)) {
         return Err(Error::Format {
             found: if h.magic == MAGIC {
                 format!("diskvec format version {}", h.version)
@@ -97,7 +119,7 @@ pub fn check(page: &Page, blkno: BlockNo, kind: Kind) -> Result<()> {
             expected: format!("diskvec format version {FORMAT_VERSION}"),
         });
     }
-    if h.magic != MAGIC || h.version != FORMAT_VERSION || h.kind != kind as u16 {
+    if h.magic != MAGIC || !readable(h.version) || h.kind != kind as u16 {
         return Err(Error::Corrupt {
             blkno,
             reason: format!(
@@ -143,7 +165,20 @@ pub struct MetaBody {
     /// `change_seq` equal `seq`: a reader at most `CHANGE_LOG` changes behind
     /// reloads just those entries instead of the whole area.
     pub changed: [u32; CHANGE_LOG],
+    /// The attribute area's first and last page, `NONE` without attribute
+    /// columns (or before the first node).
+    pub attr_head: BlockNo,
+    pub attr_tail: BlockNo,
+    /// Most labels a label-array column holds per row.
+    pub max_labels: u32,
+    /// Number of attribute columns, at most `MAX_ATTRS`.
+    pub n_attrs: u32,
+    /// The kind of each attribute column (`index::AttrKind` codes).
+    pub attr_kinds: [u8; MAX_ATTRS],
 }
+
+/// Most attribute columns an index holds.
+pub const MAX_ATTRS: usize = 8;
 
 /// Length of the meta page's change log.
 pub const CHANGE_LOG: usize = 64;

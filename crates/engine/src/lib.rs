@@ -8,7 +8,8 @@
 //!     callbacks, PgStore (buffers+WAL)     |
 //!                  \                       /
 //!                   Index<S: PageStore>   (index/)
-//!   search · insert · vacuum · consolidate · build · verify · codes · node_io · alloc
+//!   search · stream · insert · vacuum · consolidate · build · verify
+//!        codes · area · pool · attrs · filter · node_io · alloc
 //!                   |            |               |
 //!          beam + prune      vamana (bulk      rabitq (codes, estimates)
 //!          (shared walk and  graph build)            |
@@ -22,9 +23,14 @@
 //!
 //! Where each operation lives:
 //! * [`index`]: the public [`Index`], one file per operation: `search`
-//!   (and the streaming [`SearchIter`]), `insert`, `vacuum` (deletes),
-//!   `consolidate` (removing deleted nodes beside inserts), `build` (bulk), `verify` (page and graph checks),
-//!   `codes` (the in-memory code area and [`Index::refresh`]), `node_io`
+//!   (the `k` nearest), `stream` (the streaming [`SearchIter`]: iterative
+//!   scans in strict or relaxed order, filters, distance bounds), `insert`,
+//!   `vacuum` (deletes), `consolidate` (removing deleted nodes beside
+//!   inserts), `build` (bulk), `verify` (page and graph checks), `codes`
+//!   (the code area on pages and [`Index::refresh`]), `area` and `pool`
+//!   (the code area in memory, private or in a shared [`CodePool`]),
+//!   `attrs` (attribute columns beside the codes), `filter` ([`Filter`]s
+//!   on them, and the plan that serves one), `node_io`
 //!   (node slots on pages), `alloc` (meta page, page chains, free slots).
 //! * `beam`: the one beam search both the build and the index walk run;
 //!   `prune`: RobustPrune, for the build, inserts and consolidation.
@@ -82,8 +88,9 @@ pub mod dataset;
 
 pub use file_store::{FileStore, Verify};
 pub use index::{
-    check_pages, read_options, AreaKey, CodePool, Consolidation, Element, Index, Metric, Options,
-    Placement, PoolHost, PoolStats, SearchIter, SearchParams, SearchStats, SlotInfo,
+    check_pages, read_options, text_hash, AreaKey, AttrKind, AttrValue, CodePool, Cond,
+    Consolidation, Element, Filter, Index, Metric, Options, Placement, PoolHost, PoolStats,
+    ScanOrder, ScanParams, SearchIter, SearchParams, SearchStats, SlotInfo, MAX_ATTRS, MAX_LABELS,
 };
 pub use mem_store::MemStore;
 pub use page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};

@@ -105,42 +105,6 @@ fn small_memory_budget_falls_back() {
     assert!(r >= 0.95, "{r}");
 }
 
-/// Streaming search keeps producing results past `k`, in (nearly) exact
-/// order, and eventually all live vectors.
-#[test]
-fn search_iter_streams_past_k() {
-    let (n, dim) = (3000, 12);
-    let base = common::clustered(n, dim, 10, 21);
-    let ids: Vec<u64> = (0..n as u64).collect();
-    let mut index = Index::create(MemStore::new(), Options::new(dim, Metric::L2)).unwrap();
-    index.build(&base, &ids, usize::MAX).unwrap();
-    let q = &base[..dim];
-    let params = SearchParams {
-        search_list_size: 20,
-        rerank: 8,
-    };
-    let first: Vec<(u64, f32)> = index
-        .search_iter(q, &params)
-        .unwrap()
-        .take(200)
-        .map(|r| r.unwrap())
-        .collect();
-    assert_eq!(first.len(), 200);
-    let unique: std::collections::HashSet<u64> = first.iter().map(|x| x.0).collect();
-    assert_eq!(unique.len(), 200, "no duplicates");
-    // The first 100 streamed are nearly the true first 100.
-    let truth = dataset::brute_force(&base, dim, q, 100, Metric::L2);
-    let got: Vec<Vec<u64>> = vec![first.iter().take(100).map(|x| x.0).collect()];
-    assert!(dataset::recall(&got, &truth, 100) >= 0.9);
-    // Results wait until no unexpanded candidate is estimated closer, so
-    // across batches the stream is almost sorted (the estimate is not a
-    // bound). Postgres's strict order skips the rare descents.
-    let descents = first.windows(2).filter(|w| w[0].1 > w[1].1).count();
-    assert!(descents <= 4, "{descents} descents in 200 results");
-    let all = index.search_iter(q, &params).unwrap().count();
-    assert!(all >= n * 99 / 100, "streamed {all} of {n}");
-}
-
 /// Inner product scales the pruning slack to the data's norms: below
 /// `alpha` where norms vary (GloVe), `alpha` itself for unit vectors, and the
 /// same whether the index was bulk-built or filled by inserts (a running

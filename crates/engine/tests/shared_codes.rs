@@ -295,3 +295,57 @@ fn an_empty_index_given_its_dimension_is_laid_out_anew() {
     assert_eq!(hit[0].0, 0);
     assert_eq!(r.placement(), Placement::Shared);
 }
+
+/// Attribute values stay per handle while the codes are shared: a handle
+/// whose shared area another handle already caught up still reads the
+/// attribute entries written since its own last refresh, through the
+/// change log (a few writes) or whole (more than the log holds).
+#[test]
+fn attribute_values_follow_writes_through_a_shared_area() {
+    use diskvec_engine::{AttrKind, AttrValue, Cond, Filter, ScanParams};
+    let (pool, _) = pool(16 << 20, 8);
+    let (n, dim) = (2000, 16);
+    let data = common::clustered(n + 800, dim, 16, 9);
+    let store = MemStore::new();
+    let mut o = Options::new(dim, Metric::L2);
+    o.attrs = vec![AttrKind::Int];
+    {
+        let mut index = Index::create(&store, o).unwrap();
+        let ids: Vec<u64> = (0..n as u64).collect();
+        let values: Vec<AttrValue> = (0..n).map(|i| AttrValue::Int(i as i64 % 10)).collect();
+        index.build_with(&data[..n * dim], &ids, &values, usize::MAX).unwrap();
+    }
+    let mut a = Index::open_in(&store, pool, key(60)).unwrap();
+    let mut b = Index::open_in(&store, pool, key(60)).unwrap();
+    assert_eq!(b.placement(), Placement::Shared);
+    let tagged = |idx: &Index<&MemStore>, tag: i64| -> Vec<u64> {
+        let p = ScanParams {
+            filter: Filter::new().and(Cond::AnyOf {
+                column: 0,
+                keys: vec![tag as u64],
+            }),
+            ..ScanParams::default()
+        };
+        let mut got: Vec<u64> = idx
+            .search_iter(&data[..dim], &p)
+            .unwrap()
+            .map(|r| r.unwrap().0)
+            .collect();
+        got.sort_unstable();
+        got
+    };
+    assert_eq!(tagged(&b, 3).len(), n / 10);
+    // Fewer writes than the change log holds, then more.
+    for (tag, rows) in [(77, n..n + 20), (78, n + 20..n + 800)] {
+        for i in rows.clone() {
+            a.refresh().unwrap();
+            a.insert_with(i as u64, &data[i * dim..(i + 1) * dim], &[AttrValue::Int(tag)])
+                .unwrap();
+        }
+        b.refresh().unwrap();
+        let want: Vec<u64> = rows.map(|i| i as u64).collect();
+        assert_eq!(tagged(&b, tag), want, "tag {tag}");
+        assert_eq!(tagged(&a, tag), want, "tag {tag}");
+    }
+    assert_eq!(pool.stats().loads, 1);
+}

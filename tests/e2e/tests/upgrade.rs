@@ -45,7 +45,43 @@ fn nearest(client: &mut Client) -> Vec<i32> {
         .collect()
 }
 
-fn updates_from(fixture: &str, with_index: bool, fresh_members: &[String]) {
+/// Every operator of the diskvec operator families (ALTER OPERATOR FAMILY
+/// adds some that are not extension members), one line each, sorted.
+fn family_operators(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%s: %s %s', f.opfname, o.amopstrategy, o.amopopr::regoperator)
+             FROM pg_amop o JOIN pg_opfamily f ON f.oid = o.amopfamily
+             JOIN pg_am a ON a.oid = f.opfmethod WHERE a.amname = 'diskvec'
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The ids `sql` returns through the index (`index`) or without it.
+fn ids(client: &mut Client, sql: &str, index: bool) -> Vec<i32> {
+    let mut tx = client.transaction().unwrap();
+    tx.batch_execute(&format!(
+        "SET LOCAL enable_seqscan = {}; SET LOCAL enable_indexscan = {index}",
+        !index
+    ))
+    .unwrap();
+    let got = tx
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.commit().unwrap();
+    got
+}
+
+fn updates_from(fixture: &str, with_index: bool, fresh: &(Vec<String>, Vec<String>)) {
+    let (fresh_members, fresh_operators) = fresh;
     let script = repo_root().join("tests/e2e/fixtures").join(fixture);
     let target = extension_dir().join("diskvec--0.1.0.sql");
     std::fs::copy(&script, &target).unwrap();
@@ -90,8 +126,13 @@ fn updates_from(fixture: &str, with_index: bool, fresh_members: &[String]) {
     assert_eq!(version, "0.2.0");
     assert_eq!(
         members(&mut db),
-        fresh_members,
+        *fresh_members,
         "{fixture}: upgraded catalog differs from a fresh 0.2.0"
+    );
+    assert_eq!(
+        &family_operators(&mut db),
+        fresh_operators,
+        "{fixture}: upgraded operator families differ from a fresh 0.2.0"
     );
     // Functions that read a whole relation are revoked from PUBLIC, as in
     // a fresh install.
@@ -148,15 +189,38 @@ fn updates_from(fixture: &str, with_index: bool, fresh_members: &[String]) {
         .unwrap();
     let (d, s, h): (f32, String, f64) = (row.get(0), row.get(1), row.get(2));
     assert!(d > 0.0 && s.ends_with("}/3") && h <= 3.0, "{d} {s} {h}");
+
+    // Distance bounds, served by the index (also one built before the
+    // update), and attribute columns.
+    db.batch_execute("RESET enable_seqscan").unwrap();
+    let bound = "SELECT id FROM items WHERE embedding <=> '[1,0.5,0.25]' < 0.05 ORDER BY id";
+    let exact = ids(&mut db, bound, false);
+    assert!(!exact.is_empty(), "{fixture}: the bound matches rows");
+    assert_eq!(ids(&mut db, bound, true), exact, "{fixture}: bounded scan");
+    db.batch_execute(
+        "ALTER TABLE items ADD COLUMN tenant int4;
+         UPDATE items SET tenant = id % 10;
+         CREATE INDEX items_tenant ON items USING diskvec (embedding vector_cosine_ops, tenant)",
+    )
+    .unwrap();
+    let q =
+        "SELECT id FROM items WHERE tenant = 3 ORDER BY embedding <=> '[1,0.5,0.25]', id LIMIT 10";
+    assert_eq!(
+        ids(&mut db, q, true),
+        ids(&mut db, q, false),
+        "{fixture}: attribute filter"
+    );
     std::fs::remove_file(&target).ok();
 }
 
 #[test]
 fn updates_both_0_1_0_catalogs_to_0_2_0() {
-    let fresh_members = members(&mut fresh_database("upgrade_fresh"));
-    assert!(fresh_members.iter().any(|m| m == "type halfvec"));
-    assert!(fresh_members.iter().any(|m| m == "access method diskvec"));
+    let mut fresh_db = fresh_database("upgrade_fresh");
+    let fresh = (members(&mut fresh_db), family_operators(&mut fresh_db));
+    assert!(fresh.0.iter().any(|m| m == "type halfvec"));
+    assert!(fresh.0.iter().any(|m| m == "access method diskvec"));
+    assert!(fresh.1.iter().any(|m| m.contains("<<=>>")));
     // Sequential: both install the same 0.1.0 script file name.
-    updates_from("diskvec--0.1.0-type-only.sql", false, &fresh_members);
-    updates_from("diskvec--0.1.0.sql", true, &fresh_members);
+    updates_from("diskvec--0.1.0-type-only.sql", false, &fresh);
+    updates_from("diskvec--0.1.0.sql", true, &fresh);
 }

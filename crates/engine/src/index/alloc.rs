@@ -72,7 +72,8 @@ impl<S: PageStore> Index<S> {
     /// A node slot for an insert, reserved (flagged deleted) on the pages:
     /// a freed slot if one can be claimed, else a new internal node, with a
     /// new code page when the last is full and its node slot appended to
-    /// the node stream. New nodes are numbered under the meta page's lock,
+    /// the node stream (and a new attribute page when the last is full).
+    /// New nodes are numbered under the meta page's lock,
     /// so concurrent writers never hand out the same one; the entry is
     /// written before the meta page counts it. Refreshes this handle.
     ///
@@ -105,6 +106,13 @@ impl<S: PageStore> Index<S> {
             } else {
                 m.code_tail
             };
+            if self.attrs.any() && (n as usize).is_multiple_of(self.attrs.per_page()) {
+                let b = self.append_page(Kind::Attrs, m.attr_tail)?;
+                if m.attr_tail == NONE {
+                    m.attr_head = b;
+                }
+                m.attr_tail = b;
+            }
             let (blk, offset) = self.append_node_slot(m, slot_size)?;
             let off = self.codes.entry_offset(n);
             self.store.modify(code_blk, |p| {

@@ -2,7 +2,7 @@
 //! cores), codes encoded in parallel, then every page written once, in
 //! order.
 
-use super::{node_io::encode_node, Index, Metric, MAX_DIM};
+use super::{node_io::encode_node, AttrValue, Index, Metric, MAX_DIM};
 use crate::format::{self, CodeEntryHead, Kind, CODE_HEAD, HEADER_SIZE, NONE};
 use crate::page::{BlockNo, Error, PageStore, Result};
 use crate::rabitq::{self, Factors, RaBitQ};
@@ -20,11 +20,40 @@ impl<S: PageStore> Index<S> {
     /// vectors are inserted one by one instead, which needs only the codes
     /// in memory (slower). Commits.
     pub fn build(&mut self, vectors: &[f32], ids: &[u64], memory_budget: usize) -> Result<()> {
+        self.build_with(vectors, ids, &[], memory_budget)
+    }
+
+    /// `build`, with each row's attribute values: `values[i * columns ..]`
+    /// are row `i`'s, one per attribute column (see `attrs.rs`), or
+    /// `values` is empty (all NULL).
+    pub fn build_with(
+        &mut self,
+        vectors: &[f32],
+        ids: &[u64],
+        values: &[AttrValue],
+        memory_budget: usize,
+    ) -> Result<()> {
         let dim = self.meta.dim as usize;
         if vectors.len() != ids.len() * dim {
             return Err(Error::Invalid(
                 "vectors.len() must be ids.len() * dim".into(),
             ));
+        }
+        let cols = self.attrs.kinds().len();
+        if !values.is_empty() && values.len() != ids.len() * cols {
+            return Err(Error::Invalid(
+                "values.len() must be ids.len() times the attribute columns".into(),
+            ));
+        }
+        let row = |i: usize| -> &[AttrValue] {
+            if values.is_empty() {
+                &[]
+            } else {
+                &values[i * cols..(i + 1) * cols]
+            }
+        };
+        for i in 0..ids.len() {
+            self.attrs.check(row(i))?;
         }
         if self.codes.len() != 0 {
             return Err(Error::Invalid(
@@ -58,8 +87,8 @@ impl<S: PageStore> Index<S> {
             drop(data);
             // Inserts refresh from the meta page: it must hold the centroid.
             self.write_meta()?;
-            for (v, &id) in vectors.chunks_exact(dim).zip(ids) {
-                self.insert(id, v)?;
+            for (i, (v, &id)) in vectors.chunks_exact(dim).zip(ids).enumerate() {
+                self.insert_with(id, v, row(i))?;
             }
             return self.store.commit();
         }
@@ -76,6 +105,16 @@ impl<S: PageStore> Index<S> {
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
         let locations = self.write_nodes(&graph.vectors, &graph.adj, &ids)?;
         self.write_codes(&graph.vectors, ids, &locations)?;
+        if self.attrs.any() {
+            let mut ordered = Vec::with_capacity(n * cols);
+            for &old in &graph.order {
+                match row(old as usize) {
+                    [] => ordered.extend(std::iter::repeat_n(AttrValue::Null, cols)),
+                    r => ordered.extend_from_slice(r),
+                }
+            }
+            self.write_attr_pages(n, &ordered)?;
+        }
         self.meta.entry = graph.entry;
         self.write_meta()?;
         // The code area in memory, from the pages just written.

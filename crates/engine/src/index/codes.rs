@@ -198,6 +198,13 @@ impl<S: PageStore> Index<S> {
     /// may insert side by side; this handle's copy of what they wrote is
     /// only as fresh as its last refresh.
     pub fn refresh(&mut self) -> Result<bool> {
+        let changed = self.refresh_codes()?;
+        self.sync_attrs()?;
+        Ok(changed)
+    }
+
+    /// The code area's part of [`Self::refresh`].
+    fn refresh_codes(&mut self) -> Result<bool> {
         if let Some((pool, _, _, key)) = self.codes.shared_slot() {
             if !self.codes.current() {
                 // The area was retired or reclaimed: find it anew.

@@ -7,18 +7,26 @@
 //! Deletes and consolidation may run alongside; consolidation needs only
 //! a moment with no insert in flight to begin (see `consolidate.rs`).
 
-use super::{Index, Metric};
+use super::{AttrValue, Index, Metric};
 use crate::format::{self, CodeEntryHead, NONE};
 use crate::page::{Error, PageStore, Result};
 use std::collections::HashMap;
 
 impl<S: PageStore> Index<S> {
-    /// Add one vector. `id` must not be in the index already.
+    /// Add one vector. `id` must not be in the index already. Its
+    /// attribute columns, if the index has any, are NULL.
     pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<()> {
+        self.insert_with(id, vector, &[])
+    }
+
+    /// Add one vector with its attribute values, one per attribute column
+    /// (see `attrs.rs`; an empty slice: all NULL).
+    pub fn insert_with(&mut self, id: u64, vector: &[f32], values: &[AttrValue]) -> Result<()> {
         let v = self.prepare_vector(vector)?;
         if self.contains(id) {
             return Err(Error::Invalid(format!("id {id} is already in the index")));
         }
+        self.attrs.check(values)?;
         let norm_sq =
             (self.metric == Metric::InnerProduct).then(|| crate::distance::norm_squared(&v) as f32);
         if let Some(sq) = norm_sq {
@@ -41,6 +49,8 @@ impl<S: PageStore> Index<S> {
             flags: format::FLAG_LIVE as u16,
             factors,
         };
+        // Before the node goes live, as everything else of it.
+        self.write_attrs(n, values)?;
         if self.meta.entry == NONE && self.become_entry(n, &v, &head, &code)? {
             return Ok(());
         }

@@ -25,32 +25,43 @@
 //! * `consolidate`: [`Index::consolidate`], removing tombstones from the
 //!   graph alongside inserts and searches;
 //! * `build`: the bulk [`Index::build`];
-//! * `verify`: page and graph checks.
+//! * `verify`: page and graph checks;
+//! * `attrs`: attribute columns, their values beside the codes;
+//! * `filter`: filters on them and how a filtered search finds its nodes;
+//! * `stream`: the streaming [`SearchIter`] (iterative scans, filters,
+//!   distance bounds).
 
 mod alloc;
 mod area;
+mod attrs;
 mod build;
 mod codes;
 mod consolidate;
+mod filter;
 mod insert;
 mod node_io;
 mod options;
 mod pool;
 mod search;
+mod stream;
 mod vacuum;
 mod verify;
 
 pub use area::Placement;
+pub use attrs::{text_hash, AttrKind, AttrValue, MAX_ATTRS, MAX_LABELS};
 pub use consolidate::Consolidation;
+pub use filter::{Cond, Filter};
 pub use options::{Element, Metric, Options, SearchParams, MAX_DIM};
 pub use pool::{AreaKey, CodePool, PoolHost, PoolStats, SlotInfo};
-pub use search::{SearchIter, SearchStats};
+pub use search::SearchStats;
+pub use stream::{ScanOrder, ScanParams, SearchIter};
 pub use verify::{check_pages, PageSummary};
 
 use crate::format::{self, Kind, MetaBody, NodeLayout, NONE};
 use crate::page::{BlockNo, Error, PageStore, Result};
 use crate::rabitq::RaBitQ;
 use area::Codes;
+use attrs::Attrs;
 use parking_lot::Mutex;
 use search::Scratch;
 use std::collections::HashMap;
@@ -77,6 +88,9 @@ pub struct Index<S: PageStore> {
     /// The code area in memory: ids, node locations, flags, codes (with
     /// the live ids' hash and the free nodes' bitmap).
     codes: Codes,
+    /// Attribute columns' values, per node (none without such columns):
+    /// this handle's own copy, current as of its last refresh.
+    attrs: Attrs,
     /// Search scratch, reused across searches (and threads).
     pool: Mutex<Vec<Box<Scratch>>>,
 }
@@ -91,6 +105,10 @@ impl<S: PageStore> Index<S> {
         let meta_blk = store.extend()?;
         debug_assert_eq!(meta_blk, META_BLKNO);
         let centroid = vec![0f32; opts.dim];
+        let mut attr_kinds = [0u8; format::MAX_ATTRS];
+        for (k, c) in opts.attrs.iter().zip(attr_kinds.iter_mut()) {
+            *c = k.code();
+        }
         let meta = MetaBody {
             dim: opts.dim as u32,
             bits: opts.bits() as u32,
@@ -110,6 +128,11 @@ impl<S: PageStore> Index<S> {
             ip_mean_sq_norm: 0.0,
             change_seq: 0,
             changed: [0; format::CHANGE_LOG],
+            attr_head: NONE,
+            attr_tail: NONE,
+            max_labels: opts.max_labels as u32,
+            n_attrs: opts.attrs.len() as u32,
+            attr_kinds,
         };
         let index = Self::assemble(store, meta, centroid)?;
         index.write_meta()?;
@@ -153,8 +176,10 @@ impl<S: PageStore> Index<S> {
 
     fn assemble(store: S, meta: MetaBody, centroid: Vec<f32>) -> Result<Self> {
         let (metric, quant, layout) = parts_of(&meta, centroid)?;
+        let (kinds, max_labels) = attrs::schema(&meta)?;
         Ok(Index {
             codes: Codes::private(quant.code_words(), area::Placement::Private),
+            attrs: Attrs::new(&kinds, max_labels),
             layout,
             store,
             meta,
@@ -221,13 +246,13 @@ impl<S: PageStore> Index<S> {
 
     /// Bytes this handle holds in its own memory for the codes: the whole
     /// area when it is private, else its view of the shared one, plus
-    /// search scratch kept for reuse.
+    /// search scratch kept for reuse, and its copy of the attribute values.
     pub fn private_memory_bytes(&self) -> usize {
         let area = match self.codes.placement {
             area::Placement::Shared => self.codes.view_bytes(),
             _ => self.codes.area_bytes() + self.codes.view_bytes(),
         };
-        area + self.pool.lock().iter().map(|s| s.bytes()).sum::<usize>()
+        area + self.attrs.memory_bytes() + self.pool.lock().iter().map(|s| s.bytes()).sum::<usize>()
     }
 
     /// Bytes of the codes proper (bits and correction factors) per vector.
@@ -358,7 +383,12 @@ pub fn read_options<S: PageStore>(store: &S) -> Result<Options> {
 }
 
 fn options_of(meta: &MetaBody, metric: Metric) -> Options {
+    // `schema` checked the meta page when the handle was made; a meta page
+    // read only for its options reports a bad schema as no columns.
+    let (attrs, max_labels) = attrs::schema(meta).unwrap_or_default();
     Options {
+        attrs,
+        max_labels,
         dim: meta.dim as usize,
         metric,
         max_degree: meta.max_degree as usize,

@@ -126,6 +126,12 @@ pub struct Options {
     pub seed: u64,
     /// How node pages store the vectors.
     pub element: Element,
+    /// Attribute columns, beside the vector: their kinds, at most
+    /// [`super::MAX_ATTRS`] (see `attrs.rs`). None by default.
+    pub attrs: Vec<super::AttrKind>,
+    /// Most labels a `Labels` column holds per row, up to
+    /// [`super::MAX_LABELS`].
+    pub max_labels: usize,
 }
 
 impl Options {
@@ -148,6 +154,8 @@ impl Options {
             bits: None,
             seed: 0x0d15_c7ec,
             element: Element::F32,
+            attrs: Vec::new(),
+            max_labels: 32,
         }
     }
 
@@ -168,6 +176,26 @@ impl Options {
         }
         if !(1..=4).contains(&self.bits()) {
             return Err(Error::Invalid("bits must be 1..=4".into()));
+        }
+        if self.attrs.len() > super::MAX_ATTRS {
+            return Err(Error::Invalid(format!(
+                "at most {} attribute columns, not {}",
+                super::MAX_ATTRS,
+                self.attrs.len()
+            )));
+        }
+        if self.max_labels > super::MAX_LABELS {
+            return Err(Error::Invalid(format!(
+                "max_labels must be 0..={}",
+                super::MAX_LABELS
+            )));
+        }
+        if super::attrs::entry_size(&self.attrs, self.max_labels)
+            .is_some_and(|size| size > crate::format::PAYLOAD)
+        {
+            return Err(Error::Invalid(
+                "the attribute columns' values do not fit a page: fewer label columns or a smaller max_labels".into(),
+            ));
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Searching: [`Index::search`] for the `k` nearest, and the streaming
-//! [`SearchIter`] for as many as the caller pulls.
+//! Searching: [`Index::search`] for the `k` nearest (the streaming
+//! [`super::SearchIter`], in `stream.rs`, starts the same way).
 //!
 //! The walk is the shared beam search ([`crate::beam`]) scored by code
 //! estimates; expanding a node reads its page, which also gives its exact
@@ -7,7 +7,7 @@
 //! end when their lower bound can still beat the k-th exact distance.
 
 use super::{Index, SearchParams};
-use crate::beam::{self, pack, unpack, Beam, MarkSet, SparseMarks};
+use crate::beam::{pack, unpack, Beam, MarkSet, SparseMarks};
 use crate::format;
 use crate::page::{PageStore, Result};
 use crate::rabitq::QueryCode;
@@ -27,6 +27,11 @@ pub struct SearchStats {
     pub reranked: u64,
     /// Re-ranking reads skipped because the error bound proved them useless.
     pub rerank_skipped: u64,
+    /// Streaming: rows returned after a farther one (see `stream.rs`).
+    pub late: u64,
+    /// Streaming with a filter few nodes match: the matching nodes
+    /// estimated (0 for the graph walk).
+    pub flat_candidates: u64,
 }
 
 /// Per-search state, pooled by the index and reused. Its size follows the
@@ -38,26 +43,31 @@ pub(super) struct Scratch {
     pub beam: Beam<f32, SparseMarks<f32>>,
     /// Nodes whose exact distance is in `exact` (expanded or re-ranked),
     /// so a streaming search never returns one twice.
-    done: SparseMarks<()>,
-    qc: QueryCode,
+    pub done: SparseMarks<()>,
+    pub qc: QueryCode,
     pub query: Vec<f32>,
     /// Visited but not good enough to enter the beam: kept for re-ranking
     /// and for streaming past the list size.
-    deferred: Vec<u64>,
-    /// Exact distances of live nodes read so far, with the id their page
-    /// gave (the page and the distance are read together, so a node slot
-    /// reused meanwhile never lends its new id to the old distance).
-    exact: Vec<(f32, u64)>,
+    pub deferred: Vec<u64>,
+    /// Exact distances of live nodes read so far: `(distance, node, id)`,
+    /// with the id their page gave (the page and the distance are read
+    /// together, so a node slot reused meanwhile never lends its new id to
+    /// the old distance).
+    pub exact: Vec<(f32, u32, u64)>,
+    /// Streaming: candidates not read yet, and results not returned yet
+    /// with their ids (see `stream.rs`).
+    pub frontier: BinaryHeap<Reverse<u64>>,
+    pub results: BinaryHeap<Reverse<(u64, u64)>>,
     /// Keep copies of expanded vectors (inserts need them to prune).
     pub keep_vectors: bool,
     /// `(node, offset in arena)` of each kept vector.
     pub kept: Vec<(u32, usize)>,
     pub arena: Vec<f32>,
     /// A half-precision node's vector widened to `f32`.
-    widened: Vec<f32>,
-    buf: Vec<u64>,
-    nbrs: Vec<u32>,
-    stats: SearchStats,
+    pub widened: Vec<f32>,
+    pub buf: Vec<u64>,
+    pub nbrs: Vec<u32>,
+    pub stats: SearchStats,
 }
 
 impl Scratch {
@@ -67,7 +77,8 @@ impl Scratch {
             + self.done.bytes()
             + self.query.capacity() * 4
             + (self.deferred.capacity() + self.buf.capacity()) * 8
-            + self.exact.capacity() * 16
+            + self.exact.capacity() * 24
+            + (self.frontier.capacity() + self.results.capacity() * 2) * 8
             + self.kept.capacity() * 16
             + self.arena.capacity() * 4
             + self.nbrs.capacity() * 4
@@ -83,18 +94,26 @@ impl<S: PageStore> Index<S> {
         self.pool.lock().push(s);
     }
 
-    /// Set up a search for the prepared query in `s.query`, from the entry
-    /// point.
-    pub(super) fn begin(&self, s: &mut Scratch) {
+    /// Set up a search for the prepared query in `s.query`: nothing
+    /// visited, nothing found.
+    pub(super) fn prepare_search(&self, s: &mut Scratch) {
         let n = self.codes.len();
         s.beam.reset(n);
         s.done.reset(n);
         s.deferred.clear();
         s.exact.clear();
+        s.frontier.clear();
+        s.results.clear();
         s.kept.clear();
         s.arena.clear();
         s.stats = SearchStats::default();
         self.quant.prepare(&s.query, &mut s.qc);
+    }
+
+    /// Set up a search for the prepared query in `s.query`, from the entry
+    /// point.
+    pub(super) fn begin(&self, s: &mut Scratch) {
+        self.prepare_search(s);
         let e = self.meta.entry;
         if e != format::NONE {
             s.beam.visit(e);
@@ -129,7 +148,7 @@ impl<S: PageStore> Index<S> {
                         (d, node.id, node.flags == format::FLAG_LIVE, kept)
                     })?;
                 if live && s.done.set(n) {
-                    s.exact.push((d, id));
+                    s.exact.push((d, n, id));
                     if let Some(at) = kept {
                         s.kept.push((n, at));
                     }
@@ -157,9 +176,9 @@ impl<S: PageStore> Index<S> {
 
     /// Read exact distances for unexpanded candidates whose lower bound can
     /// still beat the k-th exact distance, at most `budget` of them.
-    fn rerank(&self, s: &mut Scratch, k: usize, budget: usize) -> Result<()> {
+    pub(super) fn rerank(&self, s: &mut Scratch, k: usize, budget: usize) -> Result<()> {
         s.exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let kth = |e: &[(f32, u64)]| e.get(k.wrapping_sub(1)).map_or(f32::INFINITY, |x| x.0);
+        let kth = |e: &[(f32, u32, u64)]| e.get(k.wrapping_sub(1)).map_or(f32::INFINITY, |x| x.0);
         let mut threshold = kth(&s.exact);
         let mut todo: Vec<(f32, u32)> = s
             .beam
@@ -195,7 +214,7 @@ impl<S: PageStore> Index<S> {
             done += 1;
             if live && s.done.set(n) {
                 let pos = s.exact.partition_point(|e| e.0 <= d);
-                s.exact.insert(pos, (d, id));
+                s.exact.insert(pos, (d, n, id));
                 threshold = kth(&s.exact);
             }
         }
@@ -234,124 +253,11 @@ impl<S: PageStore> Index<S> {
             Ok(s.exact
                 .iter()
                 .take(k)
-                .map(|&(d, id)| (id, self.external(d)))
+                .map(|&(d, _, id)| (id, self.external(d)))
                 .collect())
         })();
         let stats = s.stats;
         self.give_back(s);
         r.map(|v| (v, stats))
-    }
-
-    /// Results in distance order, as many as the caller pulls: the first
-    /// batch is a search with `params`; each further batch doubles the list
-    /// size and continues from where the previous one stopped. Within a
-    /// batch the order is exact; across batches it is approximately
-    /// increasing (a later batch may find a node slightly closer than one
-    /// already returned).
-    pub fn search_iter(&self, query: &[f32], params: &SearchParams) -> Result<SearchIter<'_, S>> {
-        let q = self.prepare_vector(query)?;
-        let mut s = self.scratch();
-        s.query = q;
-        s.keep_vectors = false;
-        self.begin(&mut s);
-        Ok(SearchIter {
-            index: self,
-            scratch: Some(s),
-            ef: params.search_list_size.max(1),
-            rerank: params.rerank,
-            pending: BinaryHeap::new(),
-            frontier: f32::NEG_INFINITY,
-            started: false,
-            error: false,
-        })
-    }
-}
-
-/// Streaming search; see [`Index::search_iter`].
-pub struct SearchIter<'a, S: PageStore> {
-    index: &'a Index<S>,
-    scratch: Option<Box<Scratch>>,
-    ef: usize,
-    rerank: usize,
-    /// Exact results not yet returned (distance key, id), closest on top.
-    pending: BinaryHeap<Reverse<(u32, u64)>>,
-    /// The best estimate among candidates not yet expanded: a pending
-    /// result closer than this is returned now; a farther one waits, since
-    /// the next batch may still find something closer.
-    frontier: f32,
-    started: bool,
-    error: bool,
-}
-
-impl<S: PageStore> SearchIter<'_, S> {
-    /// Counters so far.
-    pub fn stats(&self) -> SearchStats {
-        self.scratch.as_ref().map(|s| s.stats).unwrap_or_default()
-    }
-
-    fn next_batch(&mut self) -> Result<bool> {
-        let s = self.scratch.as_mut().unwrap();
-        if self.started {
-            if s.beam.best_unexpanded().is_none() && s.deferred.is_empty() {
-                return Ok(false);
-            }
-            // Widen the beam: every known unexpanded node is a candidate again.
-            self.ef *= 2;
-            s.beam.widen(self.ef, s.deferred.drain(..));
-        }
-        self.started = true;
-        s.exact.clear();
-        self.index.run(s, self.ef)?;
-        self.index.rerank(s, self.ef, self.rerank)?;
-        self.pending.extend(
-            s.exact
-                .iter()
-                .map(|&(d, id)| Reverse((beam::ord_key(d), id))),
-        );
-        let best_unexpanded = s
-            .beam
-            .best_unexpanded()
-            .into_iter()
-            .chain(s.deferred.iter().copied())
-            .min();
-        self.frontier = best_unexpanded.map_or(f32::INFINITY, |key| unpack(key).0);
-        Ok(true)
-    }
-}
-
-impl<S: PageStore> Iterator for SearchIter<'_, S> {
-    type Item = Result<(u64, f32)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.error {
-            return None;
-        }
-        loop {
-            if let Some(&Reverse((key, id))) = self.pending.peek() {
-                let d = beam::from_key(key);
-                if d <= self.frontier {
-                    self.pending.pop();
-                    return Some(Ok((id, self.index.external(d))));
-                }
-            }
-            match self.next_batch() {
-                Ok(true) => continue,
-                // No batch is left only after one that left no candidate,
-                // which set the frontier to infinity: every pending result
-                // was returned above.
-                Ok(false) => return None,
-                Err(e) => {
-                    self.error = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-    }
-}
-
-impl<S: PageStore> Drop for SearchIter<'_, S> {
-    fn drop(&mut self) {
-        if let Some(s) = self.scratch.take() {
-            self.index.give_back(s);
-        }
     }
 }

@@ -28,7 +28,7 @@ pub fn check_pages<S: PageStore>(store: &S, mut each_page: impl FnMut()) -> Resu
             never_written += 1;
             continue;
         }
-        if h.magic != format::MAGIC || h.version != format::FORMAT_VERSION {
+        if h.magic != format::MAGIC || !format::readable(h.version) {
             return Err(corrupt(
                 blk,
                 format!(

@@ -1,0 +1,383 @@
+//! The streaming search, [`SearchIter`]: as many results as the caller
+//! pulls, in distance order, from one walk that never restarts and never
+//! drops a row it found.
+//!
+//! It starts as [`Index::search`] does (the beam walk with the list size,
+//! see `search.rs`), or, for a filter few nodes match, with the matching
+//! nodes' estimates (the flat plan, see `filter.rs`). Every node whose page
+//! it reads gets its exact distance, and a live node that matches the
+//! filter (and the distance bound) joins a buffer of results ordered by
+//! exact distance. Candidates estimated but not yet read wait in a
+//! frontier. A result leaves the buffer when no candidate in the frontier
+//! can still be closer:
+//! * [`ScanOrder::Strict`]: by the candidate's lower bound (estimate minus
+//!   RaBitQ's error bound), so rows come out in exact distance order. The
+//!   one exception is a node no candidate stood for yet: the walk reaches
+//!   it only through a node read later, and if it is closer than a row
+//!   already returned it comes out next, late, rather than being dropped
+//!   (counted in [`SearchStats::late`]).
+//! * [`ScanOrder::Relaxed`]: by the candidate's estimate, which reads fewer
+//!   pages before each row; a row found later that is closer than one
+//!   returned comes out late (pgvector's `relaxed_order`).
+//! * [`ScanOrder::Off`]: the first search only, its results in exact order
+//!   (pgvector's `iterative_scan = off`).
+//!
+//! To continue, the closest candidate in the frontier is read: in the walk
+//! it is expanded too (its neighbours are estimated and join the frontier),
+//! so the walk goes on outwards from where the first search stopped. A
+//! node that does not match the filter is still read and expanded in the
+//! walk (it steers the search), never returned. With a distance bound, a
+//! candidate whose lower bound is past it never joins the frontier, so the
+//! scan ends once nothing unread can be within the bound: its pages grow
+//! with the rows it returns.
+//!
+//! `max_reads` bounds the pages read after the first search, `max_memory`
+//! the bytes of the frontier and buffer; past either, the scan returns what
+//! it buffered, in order, and ends.
+
+use super::filter::{plan, Filter, Plan};
+use super::search::Scratch;
+use super::{Index, SearchParams, SearchStats};
+use crate::beam::{pack, unpack, MarkSet};
+use crate::format;
+use crate::page::{PageStore, Result};
+use std::cmp::Reverse;
+
+/// When a streaming search returns a row; see the module docs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScanOrder {
+    Off,
+    #[default]
+    Strict,
+    Relaxed,
+}
+
+/// What a streaming search looks for, and its bounds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanParams {
+    pub search: SearchParams,
+    pub order: ScanOrder,
+    /// Most pages read after the first search.
+    pub max_reads: usize,
+    /// Most bytes the frontier and the result buffer may take.
+    pub max_memory: usize,
+    /// Only vectors whose attributes match.
+    pub filter: Filter,
+    /// Only vectors at most this far from the query (the distance the
+    /// search returns).
+    pub max_distance: Option<f32>,
+}
+
+impl Default for ScanParams {
+    fn default() -> Self {
+        ScanParams {
+            search: SearchParams::default(),
+            order: ScanOrder::Strict,
+            max_reads: usize::MAX,
+            max_memory: usize::MAX,
+            filter: Filter::new(),
+            max_distance: None,
+        }
+    }
+}
+
+impl<S: PageStore> Index<S> {
+    /// Results in distance order, as many as the caller pulls: see the
+    /// module docs of `stream.rs` and [`ScanParams`].
+    pub fn search_iter(&self, query: &[f32], params: &ScanParams) -> Result<SearchIter<'_, S>> {
+        let q = self.prepare_vector(query)?;
+        params.filter.check(self.attrs.kinds())?;
+        let ef = params.search.search_list_size.max(1);
+        let radius = params
+            .max_distance
+            .map_or(f32::INFINITY, |d| self.internal(d));
+        let plan = if params.filter.is_empty() {
+            Plan::Walk
+        } else {
+            plan(
+                &self.attrs,
+                &params.filter,
+                self.codes.live(),
+                ef,
+                self.meta.max_degree as usize,
+            )
+        };
+        let mut s = self.scratch();
+        s.query = q;
+        s.keep_vectors = false;
+        let mut it = SearchIter {
+            index: self,
+            scratch: None,
+            order: params.order,
+            max_reads: params.max_reads,
+            max_memory: params.max_memory,
+            filter: params.filter.clone(),
+            radius,
+            plan,
+            limit: usize::MAX,
+            reads: 0,
+            returned: 0,
+            last: f32::NEG_INFINITY,
+            ended: false,
+            error: false,
+        };
+        let started = match plan {
+            Plan::Walk => it.start_walk(&mut s, ef, params.search.rerank),
+            Plan::Flat { driver, .. } => {
+                if params.order == ScanOrder::Off {
+                    it.limit = ef;
+                }
+                it.start_flat(&mut s, driver);
+                Ok(())
+            }
+        };
+        it.scratch = Some(s);
+        started.map(|()| it)
+    }
+
+    /// A distance as the search returns it to the internal one (squared L2,
+    /// or `-<q, v>`).
+    fn internal(&self, d: f32) -> f32 {
+        match self.metric {
+            super::Metric::L2 if d < 0.0 => f32::NEG_INFINITY,
+            super::Metric::L2 => d * d,
+            super::Metric::InnerProduct => d,
+            super::Metric::Cosine => d - 1.0,
+        }
+    }
+}
+
+/// Whether live node `n` at exact (internal) distance `d` is a result: it
+/// matches `filter` and is within `radius`.
+#[inline]
+fn wanted<S: PageStore>(index: &Index<S>, filter: &Filter, radius: f32, n: u32, d: f32) -> bool {
+    d <= radius && (filter.is_empty() || index.attrs.matches(n, filter))
+}
+
+/// Streaming search; see [`Index::search_iter`].
+pub struct SearchIter<'a, S: PageStore> {
+    index: &'a Index<S>,
+    scratch: Option<Box<Scratch>>,
+    order: ScanOrder,
+    max_reads: usize,
+    max_memory: usize,
+    filter: Filter,
+    /// The distance bound, internal.
+    radius: f32,
+    plan: Plan,
+    /// Most rows returned (the flat plan with `ScanOrder::Off`).
+    limit: usize,
+    reads: usize,
+    returned: usize,
+    last: f32,
+    /// Nothing more is read: what is buffered is returned, then the end.
+    ended: bool,
+    error: bool,
+}
+
+impl<S: PageStore> SearchIter<'_, S> {
+    /// Counters so far.
+    pub fn stats(&self) -> SearchStats {
+        self.scratch.as_ref().map(|s| s.stats).unwrap_or_default()
+    }
+
+    /// Whether a filter is served by scanning the matching nodes (rather
+    /// than the graph walk).
+    pub fn is_flat(&self) -> bool {
+        matches!(self.plan, Plan::Flat { .. })
+    }
+
+    /// The first search; its unread candidates become the frontier.
+    fn start_walk(&mut self, s: &mut Scratch, ef: usize, rerank: usize) -> Result<()> {
+        let index = self.index;
+        index.begin(s);
+        index.run(s, ef)?;
+        if self.order != ScanOrder::Strict {
+            index.rerank(s, ef, rerank)?;
+        }
+        let exact = std::mem::take(&mut s.exact);
+        for &(d, n, id) in &exact {
+            if wanted(index, &self.filter, self.radius, n, d) {
+                s.results.push(Reverse((pack(d, n), id)));
+            }
+        }
+        s.exact = exact;
+        if self.order == ScanOrder::Off {
+            self.ended = true;
+            return Ok(());
+        }
+        let keys: Vec<u64> = s.beam.unexpanded().chain(s.deferred.drain(..)).collect();
+        let mut front = std::mem::take(&mut s.frontier).into_vec();
+        front.clear();
+        for key in keys {
+            if let Some(k) = self.frontier_key(s, key) {
+                front.push(Reverse(k));
+            }
+        }
+        s.frontier = front.into();
+        Ok(())
+    }
+
+    /// The frontier key of a candidate estimated at `key`: its lower bound
+    /// (strict) or estimate (relaxed); `None` if it cannot be within the
+    /// distance bound.
+    #[inline]
+    fn frontier_key(&self, s: &Scratch, key: u64) -> Option<u64> {
+        let (est, n) = unpack(key);
+        let lb = s.beam.payload(n);
+        if lb > self.radius {
+            return None;
+        }
+        Some(match self.order {
+            ScanOrder::Strict => pack(lb, n),
+            _ => pack(est, n),
+        })
+    }
+
+    /// Every live node condition `driver` of the filter lists that matches
+    /// the whole filter, estimated, into the frontier.
+    fn start_flat(&mut self, s: &mut Scratch, driver: usize) {
+        let index = self.index;
+        index.prepare_search(s);
+        let (quant, codes, attrs) = (&index.quant, &index.codes, &index.attrs);
+        let mut front = std::mem::take(&mut s.frontier).into_vec();
+        front.clear();
+        let cond = &self.filter.conds()[driver];
+        for list in attrs.candidates(cond) {
+            for &n in list {
+                if (n as usize) >= codes.len()
+                    || codes.flags(n) != format::FLAG_LIVE
+                    || !s.beam.visit(n)
+                    || !attrs.matches(n, &self.filter)
+                {
+                    continue;
+                }
+                let (est, bound) = quant.estimate(&s.qc, codes.code(n), codes.factors(n));
+                s.stats.estimated += 1;
+                s.stats.flat_candidates += 1;
+                s.beam.set_payload(n, est - bound);
+                if let Some(k) = self.frontier_key(s, pack(est, n)) {
+                    front.push(Reverse(k));
+                }
+            }
+        }
+        s.frontier = front.into();
+    }
+
+    /// Read the closest candidate: its exact distance, and in the walk its
+    /// neighbours into the frontier.
+    fn read_next(&mut self) -> Result<()> {
+        let s = self.scratch.as_mut().unwrap();
+        let Some(Reverse(key)) = s.frontier.pop() else {
+            return Ok(());
+        };
+        let n = unpack(key).1;
+        let index = self.index;
+        let walk = self.plan == Plan::Walk;
+        let mut nbrs = std::mem::take(&mut s.nbrs);
+        let mut buf = std::mem::take(&mut s.buf);
+        let read = index.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
+            nbrs.clear();
+            if walk {
+                nbrs.extend_from_slice(node.neighbors);
+            }
+            (
+                index.exact(&s.query, node.vector.as_f32(&mut s.widened)),
+                node.id,
+                node.flags == format::FLAG_LIVE,
+            )
+        });
+        s.buf = buf;
+        let (d, id, live) = match read {
+            Ok(x) => x,
+            Err(e) => {
+                s.nbrs = nbrs;
+                return Err(e);
+            }
+        };
+        self.reads += 1;
+        if live && s.done.set(n) && wanted(index, &self.filter, self.radius, n, d) {
+            s.results.push(Reverse((pack(d, n), id)));
+        }
+        // Every node read is expanded, inside a distance bound or not:
+        // RobustPrune leaves two nodes inside a bound often linked only
+        // through one outside it.
+        if walk {
+            s.stats.expanded += 1;
+            let (quant, codes) = (&index.quant, &index.codes);
+            nbrs.retain(|&m| (m as usize) < codes.len());
+            s.beam
+                .keep_unvisited(&mut nbrs, |m| crate::simd::prefetch(codes.record(m)));
+            for &m in &nbrs {
+                let (est, bound) = quant.estimate(&s.qc, codes.code(m), codes.factors(m));
+                s.stats.estimated += 1;
+                s.beam.set_payload(m, est - bound);
+                let lb = est - bound;
+                if lb > self.radius {
+                    continue;
+                }
+                let k = match self.order {
+                    ScanOrder::Strict => pack(lb, m),
+                    _ => pack(est, m),
+                };
+                s.frontier.push(Reverse(k));
+            }
+        } else if !walk {
+            s.stats.reranked += 1;
+        }
+        s.nbrs = nbrs;
+        Ok(())
+    }
+
+    /// Whether the scan must stop reading.
+    fn spent(&self) -> bool {
+        let s = self.scratch.as_ref().unwrap();
+        s.frontier.is_empty()
+            || self.reads >= self.max_reads
+            || (s.frontier.len() + s.results.len()) * 8 > self.max_memory
+    }
+}
+
+impl<S: PageStore> Iterator for SearchIter<'_, S> {
+    type Item = Result<(u64, f32)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.error || self.returned >= self.limit {
+            return None;
+        }
+        loop {
+            let s = self.scratch.as_mut().unwrap();
+            if let Some(&Reverse((top, id))) = s.results.peek() {
+                let ready = self.ended || s.frontier.peek().is_none_or(|&Reverse(f)| top <= f);
+                if ready {
+                    s.results.pop();
+                    let d = unpack(top).0;
+                    if d < self.last {
+                        s.stats.late += 1;
+                    }
+                    self.last = self.last.max(d);
+                    self.returned += 1;
+                    return Some(Ok((id, self.index.external(d))));
+                }
+            }
+            if self.ended {
+                return None;
+            }
+            if self.spent() {
+                self.ended = true;
+                continue;
+            }
+            if let Err(e) = self.read_next() {
+                self.error = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+impl<S: PageStore> Drop for SearchIter<'_, S> {
+    fn drop(&mut self) {
+        if let Some(s) = self.scratch.take() {
+            self.index.give_back(s);
+        }
+    }
+}
