@@ -309,6 +309,9 @@ fn routine(amoptions: pg_sys::amoptions_function) -> pg_sys::Datum {
     let am = index_am::routine();
     am.amoptions = amoptions;
     am.ambuild = Some(ambuild);
+    // One key column, as pgvector's: attribute columns are diskvec's own.
+    am.amcanmulticol = false;
+    am.amsearcharray = false;
     pg_sys::Datum::from(am as *mut pg_sys::IndexAmRoutine)
 }
 
