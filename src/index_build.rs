@@ -120,7 +120,12 @@ impl BuildState {
             Logging::AtEnd,
         );
         let opts = engine_options(self.index_rel, self.dim.unwrap_or(1));
-        Index::create(store, opts).unwrap_or_else(|e| engine_error(self.index_rel, e))
+        let mut index =
+            Index::create(store, opts).unwrap_or_else(|e| engine_error(self.index_rel, e));
+        // A cancel or statement timeout ends the graph build and the page
+        // writes within a moment (the heap scan checks for itself).
+        index.set_stop(crate::index_threads::cancel_pending);
+        index
     }
 
     /// Build the graph from the rows collected so far.

@@ -49,5 +49,16 @@ pub fn engine_error(rel: pg_sys::Relation, e: Error) -> ! {
         ),
         Error::Invalid(msg) => report(ERRCODE_DATA_EXCEPTION, msg, None),
         Error::Io(err) => report(ERRCODE_IO_ERROR, format!("index \"{name}\": {err}"), None),
+        Error::Interrupted => {
+            // The build stopped for a pending cancel or termination: let
+            // Postgres raise it as it would have (statement timeout,
+            // pg_cancel_backend, shutdown).
+            pgrx::check_for_interrupts!();
+            report(
+                ERRCODE_QUERY_CANCELED,
+                format!("building index \"{name}\" was interrupted"),
+                None,
+            )
+        }
     }
 }

@@ -25,3 +25,19 @@ pub fn init() {
             .build_global();
     });
 }
+
+/// Whether this backend has a cancel (statement timeout included) or a
+/// termination pending: the stop check of a build (`Index::set_stop`),
+/// asked from the workers too, so a cancel ends the graph build within a
+/// moment, not when it is done. The caller then raises the error with
+/// `pgrx::check_for_interrupts!()` on the backend's thread.
+pub fn cancel_pending() -> bool {
+    // SAFETY: plain reads of sig_atomic_t globals that Postgres's signal
+    // handlers set on the backend's thread and ProcessInterrupts clears;
+    // a read from a worker may see a change a moment late, never a torn
+    // value, and nothing else is touched.
+    unsafe {
+        std::ptr::read_volatile(&raw const pgrx::pg_sys::QueryCancelPending) != 0
+            || std::ptr::read_volatile(&raw const pgrx::pg_sys::ProcDiePending) != 0
+    }
+}

@@ -116,7 +116,7 @@ pub fn check(page: &Page, blkno: BlockNo, kind: Kind) -> Result<()> {
             } else {
                 format!("magic {:#010x} (not a diskvec index)", h.magic)
             },
-            expected: format!("diskvec format version {FORMAT_VERSION}"),
+            expected: format!("diskvec format versions {OLDEST_FORMAT} to {FORMAT_VERSION}"),
         });
     }
     if h.magic != MAGIC || !readable(h.version) || h.kind != kind as u16 {

@@ -66,6 +66,10 @@ pub enum Error {
     OutOfRange(BlockNo),
     /// Caller error: wrong dimension, unknown id, bad option...
     Invalid(String),
+    /// The caller's stop check ([`crate::Index::set_stop`]) asked a long
+    /// operation to end; what it had written is left for the caller to
+    /// discard (a build) or is complete as far as it went.
+    Interrupted,
 }
 
 impl fmt::Display for Error {
@@ -81,6 +85,7 @@ impl fmt::Display for Error {
             }
             Error::OutOfRange(b) => write!(f, "page {b} is past the end of the store"),
             Error::Invalid(s) => write!(f, "{s}"),
+            Error::Interrupted => write!(f, "interrupted"),
         }
     }
 }

@@ -70,6 +70,15 @@ pub struct BuildParams {
     pub list_size: usize,
     pub alpha: f32,
     pub seed: u64,
+    /// Asked by every point before its search: true ends the build (each
+    /// thread skips its remaining points, so it ends within one point's
+    /// work), and [`build`] returns `None`.
+    pub stop: fn() -> bool,
+}
+
+/// A stop check that never stops.
+pub fn never() -> bool {
+    false
 }
 
 /// Per-thread search state (see [`Beam`]), with the lists of one point's
@@ -228,15 +237,15 @@ pub struct Graph {
 /// vectors, codes and visited marks on the same cache lines, TLB entries
 /// and pages instead of missing on nearly every one. Callers store node
 /// `i` as input point `order[i]`, whose vector is `vectors[i * dim..]`.
-pub fn build(points: &Points, params: &BuildParams) -> Graph {
+pub fn build(points: &Points, params: &BuildParams) -> Option<Graph> {
     let n = points.len();
     if n == 0 {
-        return Graph {
+        return Some(Graph {
             adj: Vec::new(),
             entry: 0,
             order: Vec::new(),
             vectors: Vec::new(),
-        };
+        });
     }
     // Scratches outlive rayon's splits: allocating (and page-faulting) a
     // fresh visited array for every split costs more than the work in it.
@@ -258,7 +267,9 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
         alpha: 1.0,
         growing_batches: true,
     };
-    run_pass(points, &adj, start, &order, &first, params, &pool);
+    if !run_pass(points, &adj, start, &order, &first, params, &pool) {
+        return None;
+    }
 
     // Renumber in breadth-first order of the first pass's graph, then run
     // the second pass in that (now sequential) order: consecutive points
@@ -290,7 +301,9 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
         alpha: params.alpha,
         growing_batches: false,
     };
-    run_pass(&points, &adj, start, &order, &second, params, &pool);
+    if !run_pass(&points, &adj, start, &order, &second, params, &pool) {
+        return None;
+    }
 
     let r = params.max_degree;
     let adj: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
@@ -304,12 +317,12 @@ pub fn build(points: &Points, params: &BuildParams) -> Graph {
             prune_among(p as u32, list, params.alpha, r, |a, b| points.dist(a, b))
         })
         .collect();
-    Graph {
+    Some(Graph {
         adj,
         entry: start,
         order: numbering,
         vectors: data,
-    }
+    })
 }
 
 /// How one pass searches and prunes.
@@ -322,7 +335,8 @@ struct Pass {
 }
 
 /// One pass: each point in `order` searches the graph so far, takes the
-/// pruned result as its neighbours and adds itself to theirs.
+/// pruned result as its neighbours and adds itself to theirs. False when
+/// `params.stop` ended it.
 fn run_pass(
     points: &Points,
     adj: &[RwLock<Vec<u32>>],
@@ -331,7 +345,7 @@ fn run_pass(
     pass: &Pass,
     params: &BuildParams,
     pool: &parking_lot::Mutex<Vec<Scratch>>,
-) {
+) -> bool {
     let n = points.len();
     let r = params.max_degree;
     let cap = ((r as f32) * SLACK) as usize;
@@ -349,6 +363,9 @@ fn run_pass(
                 s: Some(pool.lock().pop().unwrap_or_else(|| Scratch::new(n))),
             },
             |s, &p| {
+                if (params.stop)() {
+                    return;
+                }
                 let s = s.s.as_mut().unwrap();
                 search_and_prune(points, adj, start, p, pass.list_size, pass.alpha, r, s);
                 let chosen = std::mem::take(&mut s.chosen);
@@ -368,6 +385,10 @@ fn run_pass(
                 s.chosen = chosen;
             },
         );
+        if (params.stop)() {
+            return false;
+        }
         done = end;
     }
+    true
 }

@@ -313,7 +313,9 @@ fn attribute_values_follow_writes_through_a_shared_area() {
         let mut index = Index::create(&store, o).unwrap();
         let ids: Vec<u64> = (0..n as u64).collect();
         let values: Vec<AttrValue> = (0..n).map(|i| AttrValue::Int(i as i64 % 10)).collect();
-        index.build_with(&data[..n * dim], &ids, &values, usize::MAX).unwrap();
+        index
+            .build_with(&data[..n * dim], &ids, &values, usize::MAX)
+            .unwrap();
     }
     let mut a = Index::open_in(&store, pool, key(60)).unwrap();
     let mut b = Index::open_in(&store, pool, key(60)).unwrap();
@@ -339,8 +341,12 @@ fn attribute_values_follow_writes_through_a_shared_area() {
     for (tag, rows) in [(77, n..n + 20), (78, n + 20..n + 800)] {
         for i in rows.clone() {
             a.refresh().unwrap();
-            a.insert_with(i as u64, &data[i * dim..(i + 1) * dim], &[AttrValue::Int(tag)])
-                .unwrap();
+            a.insert_with(
+                i as u64,
+                &data[i * dim..(i + 1) * dim],
+                &[AttrValue::Int(tag)],
+            )
+            .unwrap();
         }
         b.refresh().unwrap();
         let want: Vec<u64> = rows.map(|i| i as u64).collect();

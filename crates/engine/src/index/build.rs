@@ -88,6 +88,7 @@ impl<S: PageStore> Index<S> {
             // Inserts refresh from the meta page: it must hold the centroid.
             self.write_meta()?;
             for (i, (v, &id)) in vectors.chunks_exact(dim).zip(ids).enumerate() {
+                self.check_stop()?;
                 self.insert_with(id, v, row(i))?;
             }
             return self.store.commit();
@@ -98,8 +99,10 @@ impl<S: PageStore> Index<S> {
             list_size: self.meta.build_list_size as usize,
             alpha: self.pruning_alpha(),
             seed: self.meta.seed,
+            stop: self.stop,
         };
-        let graph = vamana::build(&points, &params);
+        self.check_stop()?;
+        let graph = vamana::build(&points, &params).ok_or(Error::Interrupted)?;
         drop(data);
         // Nodes are stored in the graph's numbering (see `vamana::build`).
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
@@ -200,6 +203,9 @@ impl<S: PageStore> Index<S> {
             if pi % 4096 == 4095 {
                 self.store.commit()?;
             }
+            if pi % 256 == 255 {
+                self.check_stop()?;
+            }
         }
         debug_assert!(next == n && carry == 0);
         Ok(locations)
@@ -230,6 +236,9 @@ impl<S: PageStore> Index<S> {
         self.meta.code_tail = *blocks.last().unwrap();
         self.meta.n_nodes = n as u64;
         for (pi, &b) in blocks.iter().enumerate() {
+            if pi % 256 == 255 {
+                self.check_stop()?;
+            }
             let mut p = format::new_page(Kind::Codes);
             let range = pi * per..((pi + 1) * per).min(n);
             let h = format::header_mut(&mut p);

@@ -93,6 +93,9 @@ pub struct Index<S: PageStore> {
     attrs: Attrs,
     /// Search scratch, reused across searches (and threads).
     pool: Mutex<Vec<Box<Scratch>>>,
+    /// Asked during long operations (the bulk build); true ends them with
+    /// [`Error::Interrupted`]. See [`Index::set_stop`].
+    stop: fn() -> bool,
 }
 
 impl<S: PageStore> Index<S> {
@@ -186,6 +189,7 @@ impl<S: PageStore> Index<S> {
             metric,
             quant,
             pool: Mutex::new(Vec::new()),
+            stop: crate::vamana::never,
         })
     }
 
@@ -242,6 +246,25 @@ impl<S: PageStore> Index<S> {
     /// flags, the id hash): in the pool for a shared area.
     pub fn code_memory_bytes(&self) -> usize {
         self.codes.area_bytes()
+    }
+
+    /// Set the check a bulk build asks, from every thread it runs on, while
+    /// it works (between points of the graph build, between pages and
+    /// rows written): true ends it with [`Error::Interrupted`]. A host
+    /// with its own interrupts (Postgres: a cancel or a statement timeout)
+    /// reads its pending flag here, so a cancel ends the build within a
+    /// moment at any phase. Never stopped by default.
+    pub fn set_stop(&mut self, stop: fn() -> bool) {
+        self.stop = stop;
+    }
+
+    /// `Err(Interrupted)` if the stop check says so.
+    pub(super) fn check_stop(&self) -> Result<()> {
+        if (self.stop)() {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
     }
 
     /// Bytes this handle holds in its own memory for the codes: the whole
