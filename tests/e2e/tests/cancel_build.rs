@@ -90,6 +90,12 @@ fn create_index_stops_soon_after_a_cancel_and_leaves_nothing() {
         .query_one("SELECT current_database()", &[])
         .unwrap()
         .get(0);
+    // Room for the in-memory graph build on every connection (the default
+    // 64 MB would insert most rows one by one: another test's subject).
+    c.batch_execute(&format!(
+        "ALTER DATABASE {db} SET maintenance_work_mem = '512MB'; SET maintenance_work_mem = '512MB'"
+    ))
+    .unwrap();
 
     // A statement timeout during the graph build.
     c.batch_execute("SET statement_timeout = '3s'").unwrap();
