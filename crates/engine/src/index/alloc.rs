@@ -153,18 +153,12 @@ impl<S: PageStore> Index<S> {
     /// next VACUUM if the insert never completes). False if another writer
     /// took it first.
     fn claim_free(&self, n: u32) -> Result<bool> {
-        let blk = self.codes.page_of(n);
-        let off = self.codes.entry_offset(n);
-        self.store.modify(blk, |p| {
-            format::check(p, blk, Kind::Codes)?;
-            let mut head: CodeEntryHead =
-                bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
-            if head.flags as u32 != format::FLAG_FREE {
-                return Ok(false);
+        self.update_code_head(n, |head| {
+            let free = head.flags as u32 == format::FLAG_FREE;
+            if free {
+                head.flags = format::FLAG_DELETED as u16;
             }
-            head.flags = format::FLAG_DELETED as u16;
-            p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
-            Ok(true)
+            free
         })
     }
 }

@@ -18,18 +18,18 @@
 //! are plain integers that only feed an estimate, so a search sees either
 //! the old or the new location and, at worst, a stale estimate.
 
-use super::pool::{AreaKey, CodePool, Held, Slot, MAX_CHUNKS, MAX_PAGE_LISTS};
+use super::pool::{AreaKey, CodePool, Held, Slot, MAX_CHUNKS};
+use crate::format;
 use crate::format::CodeEntryHead;
-use crate::format::{self, FLAG_FREE, FLAG_LIVE};
 use crate::page::BlockNo;
 use crate::rabitq::Factors;
+use pages::PAGES_PER_LIST;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
-/// Block numbers per chunk of the code page list.
-const PAGES_PER_LIST: usize = 4096;
-/// The id hash starts with this many entries and stays at most half full.
-const MIN_HASH_BITS: u64 = 10;
+mod free;
+mod ids;
+mod pages;
 
 /// Where an area's memory comes from.
 pub(super) enum Home {
@@ -92,10 +92,6 @@ fn rbits_for(n: usize) -> u32 {
         .clamp(128, 1 << 20)
         .next_power_of_two()
         .trailing_zeros()
-}
-
-fn hash_of(id: u64, bits: u64) -> usize {
-    (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
 fn loc_word(blkno: BlockNo, offset: u16, flags: u16) -> u64 {
@@ -244,31 +240,10 @@ impl Codes {
     /// and about `expect` nodes. Only on an area no one else reads: a
     /// private one, or a shared one being loaded.
     pub fn reset(&mut self, code_words: usize, expect: usize) {
-        let slot = self.slot();
-        let runs: Vec<u64> = slot
-            .chunks
-            .iter()
-            .chain(slot.page_lists.iter())
-            .chain(std::iter::once(&slot.hash))
-            .map(|a| a.swap(0, Relaxed))
-            .filter(|&h| h != 0)
-            .collect();
-        for h in runs {
+        for h in self.slot().take_area() {
             self.free_run(h);
         }
         let slot = self.slot();
-        for a in [
-            &slot.len,
-            &slot.seq,
-            &slot.live,
-            &slot.free,
-            &slot.n_chunks,
-            &slot.n_pages,
-            &slot.hash_bits,
-            &slot.hash_used,
-        ] {
-            a.store(0, Relaxed);
-        }
         let rbits = rbits_for(expect);
         slot.code_words.store(code_words as u32, Release);
         slot.rbits.store(rbits, Release);
@@ -395,72 +370,6 @@ impl Codes {
         ((self.loc(n) >> 48) & 0xff) as u32
     }
 
-    /// Free nodes, from the bitmap (others may claim them first).
-    pub fn free_nodes(&self) -> impl Iterator<Item = u32> + '_ {
-        let any = self.slot().free.load(Relaxed) > 0;
-        let words = if any { self.bitmap_words() } else { 0 };
-        (0..self.dir.len())
-            .flat_map(move |c| {
-                (0..words).flat_map(move |w| {
-                    let mut bits = self.bitmap(c, w).load(Relaxed);
-                    std::iter::from_fn(move || {
-                        (bits != 0).then(|| {
-                            let b = bits.trailing_zeros() as usize;
-                            bits &= bits - 1;
-                            ((c << self.rbits) + w * 64 + b) as u32
-                        })
-                    })
-                })
-            })
-            .filter(move |&n| (n as usize) < self.len)
-    }
-
-    fn bitmap(&self, chunk: usize, word: usize) -> &AtomicU64 {
-        let records = self.dir[chunk];
-        assert!(word < self.bitmap_words());
-        // SAFETY: the chunk's bitmap is the `bitmap_words()` words before
-        // its records.
-        unsafe { &*(records.sub(self.bitmap_words() - word) as *const AtomicU64) }
-    }
-
-    /// The live node with id `id`, if any.
-    pub fn lookup(&self, id: u64) -> Option<u32> {
-        let _held = match &self.home {
-            Home::Shared { pool, s, .. } => Some(pool.slot_lock(*s, false)),
-            Home::Private { .. } => None,
-        };
-        self.find(id).map(|(_, n)| n)
-    }
-
-    fn hash_table(&self) -> Option<(&[AtomicU32], u64)> {
-        let slot = self.slot();
-        let h = slot.hash.load(Acquire);
-        let bits = slot.hash_bits.load(Acquire);
-        // SAFETY: a run of `2^bits` u32 the area allocated for its hash.
-        (h != 0).then(|| unsafe {
-            (
-                std::slice::from_raw_parts(self.addr(h) as *const AtomicU32, 1 << bits),
-                bits,
-            )
-        })
-    }
-
-    /// `(hash position, node)` of id `id`.
-    fn find(&self, id: u64) -> Option<(usize, u32)> {
-        let (t, bits) = self.hash_table()?;
-        let mask = t.len() - 1;
-        let mut i = hash_of(id, bits);
-        loop {
-            match t[i].load(Relaxed) {
-                0 => return None,
-                e if (e as usize - 1) < self.len && self.id(e - 1) == id => {
-                    return Some((i, e - 1))
-                }
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
     /// Bytes of memory the area holds (its pool memory, for a shared one).
     pub fn area_bytes(&self) -> usize {
         self.slot().bytes.load(Relaxed) as usize
@@ -473,54 +382,6 @@ impl Codes {
 
     pub fn bytes_per_entry(&self) -> usize {
         self.code_words * 8 + std::mem::size_of::<Factors>()
-    }
-
-    // ----- code pages -------------------------------------------------------
-
-    pub fn entry_size(&self) -> usize {
-        format::CODE_HEAD + 8 * self.code_words
-    }
-
-    /// Byte offset of node `n`'s entry in its code page.
-    pub fn entry_offset(&self, n: u32) -> usize {
-        format::HEADER_SIZE + (n as usize % self.per_page) * self.entry_size()
-    }
-
-    pub fn n_pages(&self) -> usize {
-        self.slot().n_pages.load(Acquire) as usize
-    }
-
-    /// Code page `i` of the chain.
-    pub fn page(&self, i: usize) -> BlockNo {
-        assert!(i < self.n_pages());
-        let list = self.page_lists[i / PAGES_PER_LIST];
-        // SAFETY: entry `i % PAGES_PER_LIST` of a list run of that many.
-        unsafe { (*list.add(i % PAGES_PER_LIST)).load(Relaxed) }
-    }
-
-    /// The code page holding node `n`'s entry.
-    pub fn page_of(&self, n: u32) -> BlockNo {
-        self.page(n as usize / self.per_page)
-    }
-
-    /// Append code page `blk` to the list; false if the list is full.
-    pub fn push_page(&mut self, blk: BlockNo) -> bool {
-        let i = self.n_pages();
-        if i / PAGES_PER_LIST >= MAX_PAGE_LISTS {
-            return false;
-        }
-        if i.is_multiple_of(PAGES_PER_LIST) {
-            let Some(h) = self.alloc(PAGES_PER_LIST * 4) else {
-                return false;
-            };
-            self.slot().page_lists[i / PAGES_PER_LIST].store(h, Release);
-            self.page_lists.push(self.addr(h) as *const AtomicU32);
-        }
-        let list = self.page_lists[i / PAGES_PER_LIST];
-        // SAFETY: as in `page`.
-        unsafe { (*list.add(i % PAGES_PER_LIST)).store(blk, Relaxed) };
-        self.slot().n_pages.store(i as u64 + 1, Release);
-        true
     }
 
     // ----- changing (the slot's lock held) ----------------------------------
@@ -572,139 +433,6 @@ impl Codes {
         let slot = self.slot();
         slot.seq.store(seq, Release);
         slot.len.store(self.len as u64, Release);
-    }
-
-    /// Book-keeping for node `n` as now written.
-    fn account(&mut self, n: u32) {
-        let slot = self.slot();
-        match self.flags(n) {
-            FLAG_LIVE => {
-                slot.live.fetch_add(1, Relaxed);
-                self.hash_insert(n);
-            }
-            FLAG_FREE => {
-                slot.free.fetch_add(1, Relaxed);
-                let i = n as usize & ((1 << self.rbits) - 1);
-                self.bitmap(n as usize >> self.rbits, i / 64)
-                    .fetch_or(1 << (i % 64), Relaxed);
-            }
-            _ => {}
-        }
-    }
-
-    /// Book-keeping undone before node `n` is rewritten.
-    fn unaccount(&mut self, n: u32) {
-        let slot = self.slot();
-        match self.flags(n) {
-            FLAG_LIVE => {
-                slot.live.fetch_sub(1, Relaxed);
-                self.hash_remove(n);
-            }
-            FLAG_FREE => {
-                slot.free.fetch_sub(1, Relaxed);
-                let i = n as usize & ((1 << self.rbits) - 1);
-                self.bitmap(n as usize >> self.rbits, i / 64)
-                    .fetch_and(!(1 << (i % 64)), Relaxed);
-            }
-            _ => {}
-        }
-    }
-
-    fn hash_insert(&mut self, n: u32) {
-        let slot = self.slot();
-        let used = slot.hash_used.load(Relaxed);
-        let bits = slot.hash_bits.load(Relaxed);
-        if slot.hash.load(Relaxed) == 0 || (used + 1) * 2 > 1 << bits {
-            self.hash_grow();
-        }
-        let id = self.id(n);
-        if let Some((i, _)) = self.find(id) {
-            // An id written twice (a crash between a delete and its
-            // reuse): the later node wins, as a map insert would.
-            self.hash_table().unwrap().0[i].store(n + 1, Relaxed);
-            return;
-        }
-        let (t, bits) = self.hash_table().unwrap();
-        let mask = t.len() - 1;
-        let mut i = hash_of(id, bits);
-        while t[i].load(Relaxed) != 0 {
-            i = (i + 1) & mask;
-        }
-        t[i].store(n + 1, Relaxed);
-        self.slot().hash_used.fetch_add(1, Relaxed);
-    }
-
-    fn hash_remove(&mut self, n: u32) {
-        let Some((t, bits)) = self.hash_table() else {
-            return;
-        };
-        let id = self.id(n);
-        let Some((mut i, found)) = self.find(id) else {
-            return;
-        };
-        if found != n {
-            return;
-        }
-        // Backward-shift deletion: later entries of the probe run move up.
-        let mask = t.len() - 1;
-        let mut j = i;
-        loop {
-            j = (j + 1) & mask;
-            let e = t[j].load(Relaxed);
-            if e == 0 {
-                break;
-            }
-            let home = hash_of(self.id(e - 1), bits);
-            let between = if i <= j {
-                i < home && home <= j
-            } else {
-                i < home || home <= j
-            };
-            if !between {
-                t[i].store(e, Relaxed);
-                i = j;
-            }
-        }
-        t[i].store(0, Relaxed);
-        self.slot().hash_used.fetch_sub(1, Relaxed);
-    }
-
-    /// A hash twice the size (or the first one), with every live node.
-    fn hash_grow(&mut self) {
-        let slot = self.slot();
-        let old = slot.hash.load(Relaxed);
-        let bits = if old == 0 {
-            MIN_HASH_BITS.max((self.len as u64 * 2).next_power_of_two().trailing_zeros() as u64)
-        } else {
-            slot.hash_bits.load(Relaxed) + 1
-        };
-        let Some(h) = self.alloc(4 << bits) else {
-            // No room for a larger table: keep probing the full one
-            // (its last free entries still end each probe).
-            assert!(old != 0, "no memory for the id hash");
-            return;
-        };
-        // SAFETY: a zeroed run of `2^bits` u32, ours alone until published.
-        let t = unsafe { std::slice::from_raw_parts(self.addr(h) as *const AtomicU32, 1 << bits) };
-        let mask = t.len() - 1;
-        let mut used = 0;
-        for n in 0..self.len as u32 {
-            if self.flags(n) == FLAG_LIVE {
-                let mut i = hash_of(self.id(n), bits);
-                while t[i].load(Relaxed) != 0 {
-                    i = (i + 1) & mask;
-                }
-                t[i].store(n + 1, Relaxed);
-                used += 1;
-            }
-        }
-        let slot = self.slot();
-        slot.hash_bits.store(bits, Release);
-        slot.hash.store(h, Release);
-        slot.hash_used.store(used, Relaxed);
-        if old != 0 {
-            self.free_run(old);
-        }
     }
 }
 

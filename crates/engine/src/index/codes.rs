@@ -379,22 +379,26 @@ impl<S: PageStore> Index<S> {
         })
     }
 
-    /// Change the head of code entry `n` on its page (not logged): flags,
-    /// or id and flags when a slot is freed.
+    /// Change the head of code entry `n` on its page (not logged) where
+    /// `f` changes it and says so: flags, or id and flags when a slot is
+    /// freed or claimed. Whether it changed, read and written under the
+    /// page's lock (a compare-and-set between writers).
     pub(super) fn update_code_head(
         &self,
         n: u32,
-        f: impl FnOnce(&mut CodeEntryHead),
-    ) -> Result<()> {
+        f: impl FnOnce(&mut CodeEntryHead) -> bool,
+    ) -> Result<bool> {
         let blk = self.codes.page_of(n);
         let off = self.codes.entry_offset(n);
         self.store.modify(blk, |p| {
             format::check(p, blk, Kind::Codes)?;
             let mut head: CodeEntryHead =
                 bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
-            f(&mut head);
-            p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
-            Ok(())
+            let changed = f(&mut head);
+            if changed {
+                p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+            }
+            Ok(changed)
         })
     }
 

@@ -178,6 +178,7 @@ impl<S: PageStore> Index<S> {
                 self.update_code_head(d, |h| {
                     h.flags = format::FLAG_FREE as u16;
                     h.id = 0;
+                    true
                 })?;
             }
             self.log_changes(batch)?;

@@ -26,6 +26,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod pages;
+mod reclaim;
+
 /// The pool's allocation unit.
 pub const POOL_PAGE: usize = 4 << 10;
 /// Record chunks per slot: an area grows by chunks of `2^rbits` records.
@@ -146,6 +149,34 @@ impl Slot {
         for (a, v) in self.key.iter().zip(key.words()) {
             a.store(v, Release);
         }
+    }
+
+    /// Empty the slot's area (its owner alone reads it): every run it holds
+    /// (record chunks, code page lists, the id hash) taken out for the
+    /// caller to free, and its counts zeroed. `bytes` follows the runs as
+    /// they are freed.
+    pub fn take_area(&self) -> Vec<u64> {
+        let runs = self
+            .chunks
+            .iter()
+            .chain(self.page_lists.iter())
+            .chain(std::iter::once(&self.hash))
+            .map(|a| a.swap(0, Relaxed))
+            .filter(|&h| h != 0)
+            .collect();
+        for a in [
+            &self.len,
+            &self.seq,
+            &self.live,
+            &self.free,
+            &self.n_chunks,
+            &self.n_pages,
+            &self.hash_bits,
+            &self.hash_used,
+        ] {
+            a.store(0, Relaxed);
+        }
+        runs
     }
 
     /// A zeroed slot, for a handle's private area.
@@ -370,91 +401,6 @@ impl CodePool {
         unsafe { self.base.add(self.layout().pages + page * POOL_PAGE) }
     }
 
-    fn used(&self, page: usize) -> bool {
-        self.bitmap_word(page / 64).load(Relaxed) & (1 << (page % 64)) != 0
-    }
-
-    fn mark(&self, first: usize, n: usize, used: bool) {
-        for p in first..first + n {
-            let bit = 1u64 << (p % 64);
-            if used {
-                self.bitmap_word(p / 64).fetch_or(bit, Relaxed);
-            } else {
-                self.bitmap_word(p / 64).fetch_and(!bit, Relaxed);
-            }
-        }
-    }
-
-    /// First fit of `n` free pages, under the pool lock.
-    fn first_fit(&self, n: usize) -> Option<usize> {
-        let total = self.layout().n_pages;
-        let mut start = 0;
-        while start + n <= total {
-            if start.is_multiple_of(64) && self.bitmap_word(start / 64).load(Relaxed) == !0 {
-                start += 64;
-                continue;
-            }
-            match (start..start + n).find(|&p| self.used(p)) {
-                None => return Some(start),
-                Some(p) => start = p + 1,
-            }
-        }
-        None
-    }
-
-    fn take_pages(&self, n: usize) -> Option<u64> {
-        let first = self.first_fit(n)?;
-        self.mark(first, n, true);
-        self.run_len(first).store(n as u32, Relaxed);
-        self.header().pages_used.fetch_add(n as u64, Relaxed);
-        Some(first as u64 + 1)
-    }
-
-    fn give_pages(&self, handle: u64) {
-        let first = handle as usize - 1;
-        let n = self.run_len(first).swap(0, Relaxed) as usize;
-        self.mark(first, n, false);
-        self.header().pages_used.fetch_sub(n as u64, Relaxed);
-    }
-
-    /// A zeroed run of at least `bytes` for slot `for_slot` (whose lock the
-    /// caller holds), reclaiming other slots when the pool is full; `None`
-    /// if even that leaves no room.
-    pub(super) fn alloc(&self, bytes: usize, for_slot: u32) -> Option<u64> {
-        let n = bytes.div_ceil(POOL_PAGE).max(1);
-        let handle = {
-            let _pool = self.lock(0, true);
-            match self.take_pages(n) {
-                Some(h) => Some(h),
-                None => {
-                    self.reclaim(Some(for_slot), || self.first_fit(n).is_some());
-                    let h = self.take_pages(n);
-                    if h.is_none() {
-                        self.header().refusals.fetch_add(1, Relaxed);
-                    }
-                    h
-                }
-            }
-        }?;
-        // SAFETY: a run of `n` pages just handed to us alone.
-        unsafe { std::ptr::write_bytes(self.addr(handle), 0, n * POOL_PAGE) };
-        self.slot(for_slot)
-            .bytes
-            .fetch_add((n * POOL_PAGE) as u64, Relaxed);
-        Some(handle)
-    }
-
-    /// Give back a run of slot `s` (whose lock the caller holds, with no
-    /// reader left on the run).
-    pub(super) fn free(&self, handle: u64, s: u32) {
-        let _pool = self.lock(0, true);
-        let n = self.run_len(handle as usize - 1).load(Relaxed) as usize;
-        self.give_pages(handle);
-        self.slot(s)
-            .bytes
-            .fetch_sub((n * POOL_PAGE) as u64, Relaxed);
-    }
-
     // ----- slots ------------------------------------------------------------
 
     /// The slot loading or holding `key`'s area (retired ones aside).
@@ -518,145 +464,6 @@ impl CodePool {
                 lock: 1 + s as usize,
             },
         )
-    }
-
-    /// Free slot `s`'s memory and the slot itself. The caller holds the
-    /// slot's lock, and no process reads the area any more.
-    pub(super) fn release(&self, s: u32) {
-        let slot = self.slot(s);
-        let runs: Vec<u64> = slot
-            .chunks
-            .iter()
-            .chain(slot.page_lists.iter())
-            .chain(std::iter::once(&slot.hash))
-            .map(|a| a.swap(0, Relaxed))
-            .filter(|&h| h != 0)
-            .collect();
-        for h in runs {
-            self.give_pages(h);
-        }
-        for a in [
-            &slot.len,
-            &slot.seq,
-            &slot.live,
-            &slot.free,
-            &slot.n_chunks,
-            &slot.n_pages,
-            &slot.hash_bits,
-            &slot.hash_used,
-            &slot.bytes,
-        ] {
-            a.store(0, Relaxed);
-        }
-        for a in &slot.identity {
-            a.store(0, Relaxed);
-        }
-        slot.code_words.store(0, Relaxed);
-        slot.rbits.store(0, Relaxed);
-        slot.set_key(&AreaKey::default());
-        for a in self.key_words(s) {
-            a.store(0, Relaxed);
-        }
-        slot.set_state(slot.generation() + 1, FREE);
-    }
-
-    /// Free slot `s`, whose lock the caller holds, while no process reads
-    /// it (an area that failed to load).
-    pub(super) fn drop_slot(&self, s: u32) {
-        let _pool = self.lock(0, true);
-        self.release(s);
-    }
-
-    /// Release slot `s` if its lock is free and no process can be reading
-    /// it (`gone`: its index is known to be gone); whether it was
-    /// released. Under the pool lock.
-    fn try_release(&self, s: u32, gone: bool) -> bool {
-        if self.attached.lock().get(&s).is_some_and(|&n| n > 0) {
-            return false;
-        }
-        if !self.host.try_lock(1 + s as usize) {
-            return false;
-        }
-        let slot = self.slot(s);
-        let key = slot.key();
-        let done = if gone || self.host.is_gone(&key) {
-            self.release(s);
-            true
-        } else if self.host.in_use(&key) {
-            false
-        } else {
-            // Retired first, so no process takes it from here on; then no
-            // one may be holding it since before.
-            let was_ready = slot.status() == READY;
-            slot.set_state(slot.generation(), RETIRED);
-            if self.host.in_use(&key) {
-                false
-            } else {
-                self.release(s);
-                if was_ready {
-                    self.header().evictions.fetch_add(1, Relaxed);
-                }
-                true
-            }
-        };
-        self.host.unlock(1 + s as usize);
-        done
-    }
-
-    /// Free the slots whose index is gone. Under the pool lock.
-    fn sweep_gone(&self) {
-        for s in 0..self.n_slots() {
-            let slot = self.slot(s);
-            if matches!(slot.status(), READY | RETIRED) && self.host.is_gone(&slot.key()) {
-                self.try_release(s, true);
-            }
-        }
-    }
-
-    /// Reclaim slots (retired first, then least recently used), except
-    /// `keep`, until `enough` says so. Under the pool lock.
-    fn reclaim(&self, keep: Option<u32>, mut enough: impl FnMut() -> bool) {
-        self.sweep_gone();
-        if enough() {
-            return;
-        }
-        let mut order: Vec<(bool, u64, u32)> = (0..self.n_slots())
-            .filter(|&s| Some(s) != keep)
-            .filter_map(|s| {
-                let slot = self.slot(s);
-                match slot.status() {
-                    READY => Some((true, slot.last_used.load(Relaxed), s)),
-                    RETIRED => Some((false, 0, s)),
-                    _ => None,
-                }
-            })
-            .collect();
-        order.sort_unstable();
-        for (_, _, s) in order {
-            if self.try_release(s, false) && enough() {
-                return;
-            }
-        }
-    }
-
-    /// Free the areas of index `oid` in database `db` other than `except`
-    /// (the index was rebuilt into a new file, or dropped), where no
-    /// process can be reading them. The caller holds the index exclusively.
-    pub fn forget(&self, db: u32, oid: u32, except: Option<&AreaKey>) {
-        let _pool = self.lock(0, true);
-        for s in 0..self.n_slots() {
-            let slot = self.slot(s);
-            let key = slot.key();
-            if slot.status() != FREE && key.db == db && key.oid == oid && Some(&key) != except {
-                self.try_release(s, false);
-            }
-        }
-    }
-
-    /// Free every area whose index is gone (see [`PoolHost::is_gone`]).
-    pub fn sweep(&self) {
-        let _pool = self.lock(0, true);
-        self.sweep_gone();
     }
 
     pub(super) fn note_attached(&self, s: u32, handles: isize) {

@@ -117,18 +117,48 @@ impl<S: PageStore> Index<S> {
         let e = self.meta.entry;
         if e != format::NONE {
             s.beam.visit(e);
-            let (est, bound) =
-                self.quant
-                    .estimate(&s.qc, self.codes.code(e), self.codes.factors(e));
-            s.stats.estimated += 1;
-            s.beam.set_payload(e, est - bound);
+            let (est, _) = self.estimate(s, e);
             s.beam.offer(pack(est, e), 1);
+        }
+    }
+
+    /// The estimated distance of node `m` to the prepared query and its
+    /// lower bound, counted; the bound is kept as the node's payload (for
+    /// reranking and strict order).
+    #[inline]
+    pub(super) fn estimate(&self, s: &mut Scratch, m: u32) -> (f32, f32) {
+        let (est, bound) = self
+            .quant
+            .estimate(&s.qc, self.codes.code(m), self.codes.factors(m));
+        s.stats.estimated += 1;
+        s.beam.set_payload(m, est - bound);
+        (est, est - bound)
+    }
+
+    /// Estimate the unvisited nodes among an expanded node's `nbrs`, and
+    /// hand each to `offer` with its estimate and lower bound: the one
+    /// step of a graph walk that every search (top-k and streaming)
+    /// shares. A link past this handle's copy of the code area is a node
+    /// another writer added after our last refresh: not ours to see yet.
+    #[inline]
+    pub(super) fn estimate_neighbors(
+        &self,
+        s: &mut Scratch,
+        nbrs: &mut Vec<u32>,
+        mut offer: impl FnMut(&mut Scratch, u32, f32, f32),
+    ) {
+        let codes = &self.codes;
+        nbrs.retain(|&m| (m as usize) < codes.len());
+        s.beam
+            .keep_unvisited(nbrs, |m| crate::simd::prefetch(codes.record(m)));
+        for &m in nbrs.iter() {
+            let (est, lower) = self.estimate(s, m);
+            offer(s, m, est, lower);
         }
     }
 
     /// Beam search until the `ef` best estimates are all expanded.
     pub(super) fn run(&self, s: &mut Scratch, ef: usize) -> Result<()> {
-        let (quant, codes) = (&self.quant, &self.codes);
         let mut buf = std::mem::take(&mut s.buf);
         let mut nbrs = std::mem::take(&mut s.nbrs);
         let result = (|| {
@@ -153,19 +183,11 @@ impl<S: PageStore> Index<S> {
                         s.kept.push((n, at));
                     }
                 }
-                // A link past our copy of the code area is a node another
-                // writer added after our last refresh: not ours to see yet.
-                nbrs.retain(|&m| (m as usize) < codes.len());
-                s.beam
-                    .keep_unvisited(&mut nbrs, |m| crate::simd::prefetch(codes.record(m)));
-                for &m in &nbrs {
-                    let (est, bound) = quant.estimate(&s.qc, codes.code(m), codes.factors(m));
-                    s.stats.estimated += 1;
-                    s.beam.set_payload(m, est - bound);
+                self.estimate_neighbors(s, &mut nbrs, |s, m, est, _| {
                     if let Some(key) = s.beam.offer(pack(est, m), ef) {
                         s.deferred.push(key);
                     }
-                }
+                });
             }
             Ok(())
         })();

@@ -239,7 +239,7 @@ impl<S: PageStore> SearchIter<'_, S> {
     fn start_flat(&mut self, s: &mut Scratch, driver: usize) {
         let index = self.index;
         index.prepare_search(s);
-        let (quant, codes, attrs) = (&index.quant, &index.codes, &index.attrs);
+        let (codes, attrs) = (&index.codes, &index.attrs);
         let mut front = std::mem::take(&mut s.frontier).into_vec();
         front.clear();
         let cond = &self.filter.conds()[driver];
@@ -252,10 +252,8 @@ impl<S: PageStore> SearchIter<'_, S> {
                 {
                     continue;
                 }
-                let (est, bound) = quant.estimate(&s.qc, codes.code(n), codes.factors(n));
-                s.stats.estimated += 1;
+                let (est, _) = index.estimate(s, n);
                 s.stats.flat_candidates += 1;
-                s.beam.set_payload(n, est - bound);
                 if let Some(k) = self.frontier_key(s, pack(est, n)) {
                     front.push(Reverse(k));
                 }
@@ -304,24 +302,13 @@ impl<S: PageStore> SearchIter<'_, S> {
         // through one outside it.
         if walk {
             s.stats.expanded += 1;
-            let (quant, codes) = (&index.quant, &index.codes);
-            nbrs.retain(|&m| (m as usize) < codes.len());
-            s.beam
-                .keep_unvisited(&mut nbrs, |m| crate::simd::prefetch(codes.record(m)));
-            for &m in &nbrs {
-                let (est, bound) = quant.estimate(&s.qc, codes.code(m), codes.factors(m));
-                s.stats.estimated += 1;
-                s.beam.set_payload(m, est - bound);
-                let lb = est - bound;
-                if lb > self.radius {
-                    continue;
+            let (radius, strict) = (self.radius, self.order == ScanOrder::Strict);
+            index.estimate_neighbors(s, &mut nbrs, |s, m, est, lb| {
+                if !(lb > radius) {
+                    let k = if strict { pack(lb, m) } else { pack(est, m) };
+                    s.frontier.push(Reverse(k));
                 }
-                let k = match self.order {
-                    ScanOrder::Strict => pack(lb, m),
-                    _ => pack(est, m),
-                };
-                s.frontier.push(Reverse(k));
-            }
+            });
         } else if !walk {
             s.stats.reranked += 1;
         }

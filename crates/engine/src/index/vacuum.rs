@@ -73,7 +73,10 @@ impl<S: PageStore> Index<S> {
     /// Flag live node `n` deleted, in its code entry (not yet logged: the
     /// memory copy follows on the caller's refresh) and on its node page.
     fn tombstone(&mut self, n: u32) -> Result<()> {
-        self.update_code_head(n, |h| h.flags = format::FLAG_DELETED as u16)?;
+        self.update_code_head(n, |h| {
+            h.flags = format::FLAG_DELETED as u16;
+            true
+        })?;
         self.set_node_flags(n, format::FLAG_DELETED)
     }
 }
