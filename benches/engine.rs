@@ -207,6 +207,7 @@ fn sweep<S: PageStore>(
     let warm = SearchParams {
         search_list_size: lists.iter().copied().max().unwrap_or(64),
         rerank: 16,
+        read_ahead: 0,
     };
     for q in queries.chunks_exact(dim) {
         index.search(q, 10, &warm).unwrap();
@@ -217,6 +218,7 @@ fn sweep<S: PageStore>(
         let params = SearchParams {
             search_list_size: list,
             rerank,
+            read_ahead: 0,
         };
         // The same queries `repeat` times: this VM's speed drifts by up to 2x
         // from one second to the next (neighbours' load on shared caches),

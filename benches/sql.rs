@@ -25,6 +25,11 @@
 //! * `DISKVEC_BENCH_DROP_CACHES=1`: drop the OS page cache before every
 //!   measured run (needs root); `benches/sql.sh` uses it, with a small
 //!   shared_buffers, for the disk-resident regime.
+//! * `DISKVEC_BENCH_WARMUP` (default 20): queries run before each measured
+//!   pass, or `all` for the whole query set (steady state under a memory
+//!   cap: `benches/capped.sh`).
+//! * `DISKVEC_BENCH_REGIME`: the label of this run's curve lines (default
+//!   `cached`, or `disk-resident` with `DISKVEC_BENCH_DROP_CACHES=1`).
 //!
 //! Recall@10 is against brute force computed in-process over the same
 //! vectors; exact search through SQL (a sequential scan) is timed on the
@@ -239,6 +244,11 @@ fn main() {
     let mwm = env("DISKVEC_BENCH_MWM", "2GB");
     let keep = env("DISKVEC_BENCH_KEEP_INDEX", "0") == "1";
     let cold = env("DISKVEC_BENCH_DROP_CACHES", "0") == "1";
+    let regime = env(
+        "DISKVEC_BENCH_REGIME",
+        if cold { "disk-resident" } else { "cached" },
+    );
+    let warmup = env("DISKVEC_BENCH_WARMUP", "20");
     for set in list("DISKVEC_BENCH_SETS", "glove50") {
         let mut ds = dataset::load(&set);
         let dim = ds.base.cols;
@@ -360,7 +370,15 @@ fn main() {
                     .unwrap();
                 // Warm the cache and the plan, then measure (cold: drop the
                 // OS cache first; the backend's codes stay in memory).
-                run_queries(&mut client, &knn, &queries[..dim * 20.min(nq)], dim, &truth);
+                let warm = if warmup == "all" {
+                    nq
+                } else {
+                    warmup
+                        .parse::<usize>()
+                        .expect("DISKVEC_BENCH_WARMUP")
+                        .min(nq)
+                };
+                run_queries(&mut client, &knn, &queries[..dim * warm], dim, &truth);
                 if cold {
                     drop_caches();
                 }
@@ -372,10 +390,7 @@ fn main() {
                 // For benches/report.sh's plots.
                 eprintln!(
                     "curve\tsql {set} {}{metric_name} ({})\t{:.4}\t{:.0}",
-                    am.label,
-                    if cold { "disk-resident" } else { "cached" },
-                    r.recall,
-                    r.qps
+                    am.label, regime, r.recall, r.qps
                 );
             }
             client

@@ -23,6 +23,9 @@ pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
     GucSetting::<IterativeScan>::new(IterativeScan::StrictOrder);
 /// The memory a scan's queues may take, in multiples of `work_mem`.
 pub static SCAN_MEM_MULTIPLIER: GucSetting<f64> = GucSetting::<f64>::new(1.0);
+/// Node pages a scan asks for ahead of reading them (`PrefetchBuffer`).
+pub static READ_AHEAD: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_READ_AHEAD);
+const DEFAULT_READ_AHEAD: i32 = 8;
 
 /// `diskvec.iterative_scan`, named as pgvector's `hnsw.iterative_scan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PostgresGucEnum)]
@@ -114,6 +117,16 @@ pub fn init() {
         &MAX_SCAN_TUPLES,
         1,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"diskvec.read_ahead",
+        c"Index pages a diskvec scan asks for before it reads them.",
+        c"The pages of the best candidates the search expands next are requested from the kernel (PrefetchBuffer) while it works on the current one, so reads from disk overlap; 0 turns it off.",
+        &READ_AHEAD,
+        0,
+        diskvec_engine::MAX_READ_AHEAD as i32,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -354,6 +367,7 @@ pub struct SearchSettings {
     pub search_list_size: usize,
     pub rerank: usize,
     pub max_scan_tuples: usize,
+    pub read_ahead: usize,
     /// `diskvec.iterative_scan` (a setting only, not an index option).
     pub order: ScanOrder,
     /// `work_mem` times `diskvec.scan_mem_multiplier`, in bytes.
@@ -381,6 +395,7 @@ pub fn search_settings(index: pg_sys::Relation) -> SearchSettings {
         search_list_size: v[0].max(1) as usize,
         rerank: v[1].max(0) as usize,
         max_scan_tuples: v[2].max(1) as usize,
+        read_ahead: READ_AHEAD.get().max(0) as usize,
         order: match ITERATIVE_SCAN.get() {
             IterativeScan::Off => ScanOrder::Off,
             IterativeScan::StrictOrder => ScanOrder::Strict,

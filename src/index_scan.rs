@@ -21,7 +21,7 @@ use crate::index_cache::{self, PgIndex};
 use crate::index_errors::engine_error;
 use crate::index_options::search_settings;
 use crate::index_store::PgStore;
-use crate::index_tid::id_to_tid;
+use crate::index_tid::{id_to_block, id_to_tid};
 use diskvec_engine::{Filter, Metric, Options, ScanParams, SearchIter, SearchParams};
 use pgrx::pg_sys;
 use std::rc::Rc;
@@ -34,8 +34,19 @@ struct ScanState {
     query: Option<Vec<f32>>,
     /// Rows must be rechecked by the executor (see `ScanKeys::recheck`).
     recheck: bool,
+    /// Heap pages to ask for ahead of the rows returned, and the ids of the
+    /// rows whose page was asked for lately.
+    heap_ahead: usize,
+    heap_asked: Vec<u64>,
+    upcoming: Vec<u64>,
+    /// The heap's blocks when the scan first asked: rows past them
+    /// (inserted since) are not asked for.
+    heap_blocks: Option<pg_sys::BlockNumber>,
     reset_hook: *mut pg_sys::MemoryContextCallback,
 }
+
+/// Rows whose heap page a scan remembers asking for.
+const HEAP_ASKED: usize = 64;
 
 impl ScanState {
     fn clear(&mut self) {
@@ -43,6 +54,41 @@ impl ScanState {
         self.index = None;
         self.query = None;
         self.recheck = false;
+        self.heap_asked.clear();
+        self.heap_blocks = None;
+    }
+
+    /// Ask for the heap pages of the next rows the scan returns (the
+    /// executor reads each row's page right after `amgettuple` gives it),
+    /// so those reads overlap. Each row once.
+    fn read_heap_ahead(&mut self, heap: pg_sys::Relation) {
+        let Some(iter) = self.iter.as_ref() else {
+            return;
+        };
+        if self.heap_ahead == 0 || heap.is_null() {
+            return;
+        }
+        iter.upcoming(self.heap_ahead, &mut self.upcoming);
+        // SAFETY: the scan's open heap relation (one lseek per scan).
+        let blocks = *self.heap_blocks.get_or_insert_with(|| unsafe {
+            pg_sys::RelationGetNumberOfBlocksInFork(heap, pg_sys::ForkNumber::MAIN_FORKNUM)
+        });
+        for &id in &self.upcoming {
+            if self.heap_asked.contains(&id) {
+                continue;
+            }
+            if self.heap_asked.len() == HEAP_ASKED {
+                self.heap_asked.remove(0);
+            }
+            self.heap_asked.push(id);
+            let block = id_to_block(id);
+            if block < blocks {
+                // SAFETY: an existing block of the scan's open heap
+                // relation; PrefetchBuffer only looks it up in the buffer
+                // table and hints the kernel.
+                unsafe { pg_sys::PrefetchBuffer(heap, pg_sys::ForkNumber::MAIN_FORKNUM, block) };
+            }
+        }
     }
 }
 
@@ -83,6 +129,10 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             index: None,
             query: None,
             recheck: false,
+            heap_ahead: 0,
+            heap_asked: Vec::new(),
+            upcoming: Vec::new(),
+            heap_blocks: None,
             reset_hook: hook,
         }));
         (*hook).func = Some(free_on_reset);
@@ -191,12 +241,23 @@ fn start_search(
         search: SearchParams {
             search_list_size: crate::pgvector_am::search_list_size(rel, settings.search_list_size),
             rerank: settings.rerank,
+            read_ahead: settings.read_ahead,
         },
         order: settings.order,
         max_reads: settings.max_scan_tuples,
         max_memory: settings.max_memory,
         filter,
         max_distance: bound.map(with_slack),
+    };
+    // The executor reads each returned row's heap page at once: ask for
+    // the next rows' pages as many at a time as the server's
+    // effective_io_concurrency says it can read at once.
+    // SAFETY: a GUC, read on the backend's thread.
+    let io_concurrency = unsafe { pg_sys::effective_io_concurrency }.max(0) as usize;
+    st.heap_ahead = if settings.read_ahead > 0 {
+        io_concurrency.min(diskvec_engine::MAX_READ_AHEAD)
+    } else {
+        0
     };
     let iter = index
         .search_iter(&q, &params)
@@ -234,6 +295,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 (*scan).xs_recheck = recheck;
                 (*scan).xs_recheckorderby = false;
             }
+            // SAFETY: a live scan descriptor; its heap relation is open.
+            st.read_heap_ahead(unsafe { (*scan).heapRelation });
             true
         }
     }

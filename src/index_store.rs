@@ -211,6 +211,18 @@ impl PageStore for PgStore {
         })
     }
 
+    /// `PrefetchBuffer`: a block not in shared buffers is asked of the
+    /// kernel (`posix_fadvise(WILLNEED)`), which starts reading it, so the
+    /// `ReadBuffer` that follows overlaps the reads before it. A block not
+    /// known to exist is left alone.
+    fn prefetch(&self, blkno: BlockNo) {
+        if blkno < self.nblocks.get() {
+            // SAFETY: an existing block of the open relation; PrefetchBuffer
+            // only looks it up in the buffer table and hints the kernel.
+            unsafe { pg_sys::PrefetchBuffer(self.rel.get(), self.fork, blkno) };
+        }
+    }
+
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
         let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_EXCLUSIVE)?;
         self.put(&buf, page, false);

@@ -8,6 +8,11 @@ pub fn tid_to_id(tid: &pg_sys::ItemPointerData) -> u64 {
     (blk << 16) | tid.ip_posid as u64
 }
 
+/// The heap block of the row with id `id`.
+pub fn id_to_block(id: u64) -> pg_sys::BlockNumber {
+    (id >> 16) as pg_sys::BlockNumber
+}
+
 pub fn id_to_tid(id: u64) -> pg_sys::ItemPointerData {
     let blk = (id >> 16) as u32;
     pg_sys::ItemPointerData {

@@ -223,6 +223,36 @@ impl<M: Copy + Default> MarkSet<M> for SparseMarks<M> {
     }
 }
 
+/// The `k` (at most [`MAX_AHEAD`]) smallest keys of a min-heap as
+/// `BinaryHeap<Reverse<T>>::as_slice` lays it out, best first, appended
+/// to `out`; the heap is not changed. A best-first walk down from the root:
+/// each step takes the smallest open entry and opens its two children, so
+/// it keeps at most `k + 1` open and never looks past depth `k`.
+pub fn heap_best<T: Ord + Copy>(heap: &[Reverse<T>], k: usize, out: &mut Vec<T>) {
+    let k = k.min(MAX_AHEAD);
+    let mut open = [0usize; MAX_AHEAD + 1];
+    let mut n_open = usize::from(!heap.is_empty());
+    for _ in 0..k {
+        if n_open == 0 {
+            break;
+        }
+        let best = (0..n_open).min_by_key(|&j| heap[open[j]].0).unwrap();
+        let i = open[best];
+        out.push(heap[i].0);
+        n_open -= 1;
+        open[best] = open[n_open];
+        for child in [2 * i + 1, 2 * i + 2] {
+            if child < heap.len() {
+                open[n_open] = child;
+                n_open += 1;
+            }
+        }
+    }
+}
+
+/// Most keys [`heap_best`] gives.
+pub const MAX_AHEAD: usize = 32;
+
 /// Beam search state, reused from search to search so the hot loop
 /// allocates nothing: the visited marks (with a payload per node: the
 /// index keeps a candidate's lower bound there, the build nothing) and the
@@ -320,6 +350,18 @@ impl<M: Copy + Default, V: MarkSet<M>> Beam<M, V> {
         nbrs.retain(|&m| self.visit(m));
     }
 
+    /// Up to `k` of the candidates [`Beam::next`] with this `width` would
+    /// give next, best first, into `out`, without taking them: what a
+    /// search asks its store to read ahead.
+    pub fn upcoming(&self, k: usize, width: usize, out: &mut Vec<u64>) {
+        out.clear();
+        heap_best(self.cand.as_slice(), k, out);
+        if self.top.len() >= width {
+            let bar = *self.top.peek().unwrap();
+            out.retain(|&c| c <= bar);
+        }
+    }
+
     /// Unexpanded candidates, in no particular order.
     pub fn unexpanded(&self) -> impl Iterator<Item = u64> + '_ {
         self.cand.iter().map(|r| r.0)
@@ -373,6 +415,29 @@ mod tests {
 
     /// The sparse marks agree with the dense ones through growth (many
     /// more marks than the first table holds) and across searches.
+    #[test]
+    fn heap_best_gives_the_smallest_keys_in_order() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in [0usize, 1, 2, 3, 7, 64, 1000] {
+            let keys: Vec<u64> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x % 500
+                })
+                .collect();
+            let heap: BinaryHeap<Reverse<u64>> = keys.iter().map(|&k| Reverse(k)).collect();
+            let mut sorted = keys.clone();
+            sorted.sort_unstable();
+            for k in [0, 1, 4, 16, MAX_AHEAD, MAX_AHEAD + 5] {
+                let mut out = Vec::new();
+                heap_best(heap.as_slice(), k, &mut out);
+                assert_eq!(out, sorted[..k.min(MAX_AHEAD).min(len)], "len {len}, k {k}");
+            }
+        }
+    }
+
     #[test]
     fn sparse_marks_agree_with_dense_ones() {
         let mut dense: Marks<f32> = Marks::default();

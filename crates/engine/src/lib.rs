@@ -86,6 +86,7 @@ pub mod vector_text;
 #[cfg(feature = "testing")]
 pub mod dataset;
 
+pub use beam::MAX_AHEAD as MAX_READ_AHEAD;
 pub use file_store::{FileStore, Verify};
 pub use index::{
     check_pages, read_options, text_hash, AreaKey, AttrKind, AttrValue, CodePool, Cond,

@@ -124,6 +124,15 @@ pub trait PageStore: Send + Sync {
         self.read(blkno)
     }
 
+    /// A hint that page `blkno` will be read soon: a store whose reads can
+    /// wait on I/O starts this one now, so that it overlaps the caller's
+    /// work and other reads (searches ask for the pages of the candidates
+    /// they expand next). Never an error; a page past the end is ignored.
+    /// Default: nothing (the page is in memory anyway).
+    fn prefetch(&self, blkno: BlockNo) {
+        let _ = blkno;
+    }
+
     /// Replace page `blkno` (which must exist). Bytes 0..4 are ignored.
     /// For pages no other writer can be touching (new pages, bulk builds);
     /// shared pages are changed with [`PageStore::modify`].

@@ -54,6 +54,7 @@ fn recall_of<S: PageStore>(store: S, data: &[f32], dim: usize, n: usize, metric:
     let p = SearchParams {
         search_list_size: 10,
         rerank: 0,
+        read_ahead: 0,
     };
     common::measure(&index, &data[..n * dim], queries, dim, metric, 10, &p)
 }

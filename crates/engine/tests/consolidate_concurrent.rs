@@ -172,6 +172,7 @@ fn recall_of<S: PageStore>(case: &Case, store: S, metric: Metric) -> f64 {
     let p = SearchParams {
         search_list_size: 10,
         rerank: 0,
+        read_ahead: 0,
     };
     let got: Vec<Vec<u64>> = queries
         .chunks_exact(case.dim)

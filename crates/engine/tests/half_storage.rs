@@ -26,6 +26,7 @@ fn half_pages_recall_like_float_pages_on_wordnet() {
     let params = SearchParams {
         search_list_size: 64,
         rerank: 16,
+        read_ahead: 0,
     };
     for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
         let mut pages = Vec::new();
@@ -90,6 +91,7 @@ fn half_pages_take_inserts_and_reopen() {
     let params = SearchParams {
         search_list_size: 128,
         rerank: 16,
+        read_ahead: 0,
     };
     let r = common::measure(&index, &base, &queries, dim, Metric::L2, 10, &params);
     assert!(r >= 0.95, "recall {r}");
@@ -129,6 +131,7 @@ fn half_pages_consolidate_deleted_nodes() {
     let params = SearchParams {
         search_list_size: 128,
         rerank: 16,
+        read_ahead: 0,
     };
     for q in queries.chunks(dim) {
         let hits = index.search(q, 10, &params).unwrap();

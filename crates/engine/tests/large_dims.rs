@@ -46,6 +46,7 @@ fn spanning_nodes_round_trip() {
         let params = SearchParams {
             search_list_size: 32,
             rerank: 8,
+            read_ahead: 0,
         };
         for i in [0usize, 7, half + 1, n - 1] {
             let hits = index

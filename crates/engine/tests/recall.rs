@@ -23,6 +23,7 @@ fn check_real(set: &str, n: usize, nq: usize, list: usize) {
         let params = SearchParams {
             search_list_size: list,
             rerank: 16,
+            read_ahead: 0,
         };
         let r = common::measure(&index, base, queries, dim, metric, 10, &params);
         println!("{set} {metric:?} n={n}: recall@10 = {r:.4} (list {list})");
@@ -52,6 +53,7 @@ fn synthetic_all_metrics_and_paths() {
     let params = SearchParams {
         search_list_size: 128,
         rerank: 16,
+        read_ahead: 0,
     };
     for metric in METRICS {
         let mut bulk = Index::create(MemStore::new(), Options::new(dim, metric)).unwrap();

@@ -49,6 +49,7 @@ fn params(order: ScanOrder, list: usize) -> ScanParams {
         search: SearchParams {
             search_list_size: list,
             rerank: 8,
+            read_ahead: 0,
         },
         order,
         ..ScanParams::default()

@@ -228,6 +228,12 @@ pub struct SearchParams {
     /// lower bound first). Candidates whose lower bound cannot beat the
     /// current k-th distance are never read. 0 disables re-ranking.
     pub rerank: usize,
+    /// Node pages asked of the store ahead of their reads
+    /// ([`crate::PageStore::prefetch`]): the best candidates the walk
+    /// expands next, each once. Overlaps reads that wait on I/O (an index
+    /// larger than memory); 0 asks for nothing. At most
+    /// [`crate::MAX_READ_AHEAD`].
+    pub read_ahead: usize,
 }
 
 impl Default for SearchParams {
@@ -235,6 +241,7 @@ impl Default for SearchParams {
         SearchParams {
             search_list_size: 128,
             rerank: 16,
+            read_ahead: 0,
         }
     }
 }

@@ -68,6 +68,11 @@ pub(super) struct Scratch {
     pub buf: Vec<u64>,
     pub nbrs: Vec<u32>,
     pub stats: SearchStats,
+    /// Pages to ask for ahead (see [`SearchParams::read_ahead`]); the nodes
+    /// asked for so far, and the keys of the next ones.
+    pub read_ahead: usize,
+    pub ahead: SparseMarks<()>,
+    pub upcoming: Vec<u64>,
 }
 
 impl Scratch {
@@ -82,12 +87,16 @@ impl Scratch {
             + self.kept.capacity() * 16
             + self.arena.capacity() * 4
             + self.nbrs.capacity() * 4
+            + self.ahead.bytes()
+            + self.upcoming.capacity() * 8
     }
 }
 
 impl<S: PageStore> Index<S> {
     pub(super) fn scratch(&self) -> Box<Scratch> {
-        self.pool.lock().pop().unwrap_or_default()
+        let mut s = self.pool.lock().pop().unwrap_or_default();
+        s.read_ahead = 0;
+        s
     }
 
     pub(super) fn give_back(&self, s: Box<Scratch>) {
@@ -100,6 +109,9 @@ impl<S: PageStore> Index<S> {
         let n = self.codes.len();
         s.beam.reset(n);
         s.done.reset(n);
+        if s.read_ahead > 0 {
+            s.ahead.reset(n);
+        }
         s.deferred.clear();
         s.exact.clear();
         s.frontier.clear();
@@ -157,6 +169,16 @@ impl<S: PageStore> Index<S> {
         }
     }
 
+    /// Ask the store for the pages of `nodes`, each once per search (see
+    /// [`SearchParams::read_ahead`]).
+    pub(super) fn prefetch_nodes(&self, s: &mut Scratch, nodes: impl Iterator<Item = u32>) {
+        for n in nodes {
+            if s.ahead.set(n) {
+                self.store.prefetch(self.codes.location(n).0);
+            }
+        }
+    }
+
     /// Beam search until the `ef` best estimates are all expanded.
     pub(super) fn run(&self, s: &mut Scratch, ef: usize) -> Result<()> {
         let mut buf = std::mem::take(&mut s.buf);
@@ -188,6 +210,12 @@ impl<S: PageStore> Index<S> {
                         s.deferred.push(key);
                     }
                 });
+                if s.read_ahead > 0 {
+                    let mut next = std::mem::take(&mut s.upcoming);
+                    s.beam.upcoming(s.read_ahead, ef, &mut next);
+                    self.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
+                    s.upcoming = next;
+                }
             }
             Ok(())
         })();
@@ -217,6 +245,14 @@ impl<S: PageStore> Index<S> {
             if lb >= threshold || done >= budget {
                 s.stats.rerank_skipped += (todo.len() - i) as u64;
                 break;
+            }
+            if s.read_ahead > 0 {
+                let ahead = todo[i..]
+                    .iter()
+                    .take(s.read_ahead.min(budget - done))
+                    .take_while(|(lb, _)| *lb < threshold)
+                    .map(|&(_, m)| m);
+                self.prefetch_nodes(s, ahead);
             }
             let read = self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
                 (
@@ -266,6 +302,7 @@ impl<S: PageStore> Index<S> {
         s.query = q;
         s.keep_vectors = false;
         let ef = params.search_list_size.max(k).max(1);
+        s.read_ahead = params.read_ahead.min(crate::beam::MAX_AHEAD);
         let r = (|| {
             self.begin(&mut s);
             self.run(&mut s, ef)?;

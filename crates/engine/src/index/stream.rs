@@ -105,6 +105,7 @@ impl<S: PageStore> Index<S> {
         let mut s = self.scratch();
         s.query = q;
         s.keep_vectors = false;
+        s.read_ahead = params.search.read_ahead.min(crate::beam::MAX_AHEAD);
         let mut it = SearchIter {
             index: self,
             scratch: None,
@@ -154,6 +155,18 @@ fn wanted<S: PageStore>(index: &Index<S>, filter: &Filter, radius: f32, n: u32, 
     d <= radius && (filter.is_empty() || index.attrs.matches(n, filter))
 }
 
+/// Ask the store for the pages of the best candidates in the frontier,
+/// those the scan reads next (see [`SearchParams::read_ahead`]).
+fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch) {
+    if s.read_ahead > 0 {
+        let mut next = std::mem::take(&mut s.upcoming);
+        next.clear();
+        crate::beam::heap_best(s.frontier.as_slice(), s.read_ahead, &mut next);
+        index.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
+        s.upcoming = next;
+    }
+}
+
 /// Streaming search; see [`Index::search_iter`].
 pub struct SearchIter<'a, S: PageStore> {
     index: &'a Index<S>,
@@ -179,6 +192,22 @@ impl<S: PageStore> SearchIter<'_, S> {
     /// Counters so far.
     pub fn stats(&self) -> SearchStats {
         self.scratch.as_ref().map(|s| s.stats).unwrap_or_default()
+    }
+
+    /// The ids of the next `k` rows (at most [`crate::MAX_READ_AHEAD`])
+    /// this scan will return as it stands, best first, into `out`: rows
+    /// found and buffered, which a closer row found later may still
+    /// precede. A host reads their data ahead (Postgres: their heap
+    /// pages).
+    pub fn upcoming(&self, k: usize, out: &mut Vec<u64>) {
+        out.clear();
+        let Some(s) = self.scratch.as_ref() else {
+            return;
+        };
+        let k = k.min(self.limit.saturating_sub(self.returned));
+        let mut keys = Vec::with_capacity(k);
+        crate::beam::heap_best(s.results.as_slice(), k, &mut keys);
+        out.extend(keys.iter().map(|&(_, id)| id));
     }
 
     /// Whether a filter is served by scanning the matching nodes (rather
@@ -215,6 +244,7 @@ impl<S: PageStore> SearchIter<'_, S> {
             }
         }
         s.frontier = front.into();
+        read_ahead(index, s);
         Ok(())
     }
 
@@ -260,6 +290,7 @@ impl<S: PageStore> SearchIter<'_, S> {
             }
         }
         s.frontier = front.into();
+        read_ahead(index, s);
     }
 
     /// Read the closest candidate: its exact distance, and in the walk its
@@ -312,6 +343,7 @@ impl<S: PageStore> SearchIter<'_, S> {
         } else if !walk {
             s.stats.reranked += 1;
         }
+        read_ahead(index, s);
         s.nbrs = nbrs;
         Ok(())
     }

@@ -1,0 +1,153 @@
+//! Read-ahead (`SearchParams::read_ahead`): a search asks its store for the
+//! pages of the candidates it expands next, so that reads waiting on I/O
+//! overlap. The hint changes nothing a search returns, and the pages it
+//! asks for are the ones it goes on to read.
+
+mod common;
+
+use diskvec_engine::page::{BlockNo, Page, PageStore, Result};
+use diskvec_engine::{Index, MemStore, Metric, Options, ScanParams, SearchParams};
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    Read(BlockNo),
+    Prefetch(BlockNo),
+}
+
+/// A memory store that logs every read and prefetch.
+struct Watched {
+    inner: MemStore,
+    log: Arc<Mutex<Vec<Event>>>,
+}
+
+impl PageStore for Watched {
+    type PageRef<'a> = <MemStore as PageStore>::PageRef<'a>;
+    fn read(&self, blkno: BlockNo) -> Result<Self::PageRef<'_>> {
+        self.log.lock().push(Event::Read(blkno));
+        self.inner.read(blkno)
+    }
+    fn prefetch(&self, blkno: BlockNo) {
+        self.log.lock().push(Event::Prefetch(blkno));
+    }
+    fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
+        self.inner.write(blkno, page)
+    }
+    fn modify<R>(&self, blkno: BlockNo, f: impl FnOnce(&mut Page) -> Result<R>) -> Result<R> {
+        self.inner.modify(blkno, f)
+    }
+    fn extend(&self) -> Result<BlockNo> {
+        self.inner.extend()
+    }
+    fn free(&self, blkno: BlockNo) -> Result<()> {
+        self.inner.free(blkno)
+    }
+    fn len(&self) -> BlockNo {
+        self.inner.len()
+    }
+    fn commit(&self) -> Result<()> {
+        self.inner.commit()
+    }
+}
+
+fn params(read_ahead: usize) -> SearchParams {
+    SearchParams {
+        search_list_size: 48,
+        rerank: 16,
+        read_ahead,
+    }
+}
+
+#[test]
+fn read_ahead_asks_for_the_pages_a_search_reads_next_and_changes_no_result() {
+    let (n, dim) = (4000, 24);
+    let data = common::clustered(n + 50, dim, 40, 7);
+    let (base, queries) = data.split_at(n * dim);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let store = Watched {
+        inner: MemStore::new(),
+        log: log.clone(),
+    };
+    let mut index = Index::create(store, Options::new(dim, Metric::L2)).unwrap();
+    let ids: Vec<u64> = (0..n as u64).collect();
+    index.build(base, &ids, usize::MAX).unwrap();
+
+    let (mut asked, mut asked_then_read, mut node_reads, mut reads_asked_before) = (0, 0, 0, 0);
+    for q in queries.chunks_exact(dim) {
+        log.lock().clear();
+        let plain = index.search(q, 10, &params(0)).unwrap();
+        assert!(
+            log.lock().iter().all(|e| matches!(e, Event::Read(_))),
+            "read_ahead 0 asked for pages"
+        );
+        let plain_stream: Vec<(u64, f32)> = index
+            .search_iter(
+                q,
+                &ScanParams {
+                    search: params(0),
+                    ..ScanParams::default()
+                },
+            )
+            .unwrap()
+            .take(60)
+            .map(|r| r.unwrap())
+            .collect();
+
+        log.lock().clear();
+        let ahead = index.search(q, 10, &params(8)).unwrap();
+        assert_eq!(plain, ahead, "read-ahead changed a result");
+        let events = std::mem::take(&mut *log.lock());
+        let ahead_stream: Vec<(u64, f32)> = index
+            .search_iter(
+                q,
+                &ScanParams {
+                    search: params(8),
+                    ..ScanParams::default()
+                },
+            )
+            .unwrap()
+            .take(60)
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(
+            plain_stream, ahead_stream,
+            "read-ahead changed a streamed result"
+        );
+
+        // The pages asked for are, mostly, read after.
+        for (i, e) in events.iter().enumerate() {
+            if let Event::Prefetch(b) = *e {
+                asked += 1;
+                if events[i + 1..].contains(&Event::Read(b)) {
+                    asked_then_read += 1;
+                }
+            }
+        }
+        // Node reads after the first (the entry point's page is read before
+        // anything is known to ask for).
+        let first = events.iter().position(|e| matches!(e, Event::Prefetch(_)));
+        if let Some(first) = first {
+            for (i, e) in events.iter().enumerate().skip(first) {
+                if let Event::Read(b) = *e {
+                    node_reads += 1;
+                    if events[..i].contains(&Event::Prefetch(b)) {
+                        reads_asked_before += 1;
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "pages asked for: {asked}, then read: {asked_then_read}; reads after the first ask: {node_reads}, asked for before: {reads_asked_before}"
+    );
+    assert!(asked > 0, "read_ahead 8 asked for nothing");
+    assert!(
+        asked_then_read * 10 >= asked * 6,
+        "most pages asked for should be read: {asked_then_read} of {asked}"
+    );
+    assert!(
+        reads_asked_before * 10 >= node_reads * 6,
+        "most reads should have been asked for ahead: {reads_asked_before} of {node_reads}"
+    );
+}
