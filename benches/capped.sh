@@ -16,7 +16,9 @@
 # _PEER_QUERIES (queries per pass: pgvector is many times slower here),
 # DISKVEC_CAPPED_FRACTION (default 3: the limit is 1/3 of index + table),
 # ROUNDS (default 1: each round measures both), DISKVEC_CAPPED_PEER=0 to
-# leave pgvector out. Needs root: the cgroup is made as a child of this
+# leave pgvector out, DISKVEC_CAPPED_READ_AHEAD (diskvec.read_ahead values,
+# each measured in turn, default "8 0": with and without read-ahead),
+# DISKVEC_CAPPED_SERVER_OPTS (more `-c name=value` for the capped server). Needs root: the cgroup is made as a child of this
 # process's own memory cgroup (v1 memory.limit_in_bytes, or v2 memory.max)
 # and removed at the end; no other cgroup is touched.
 #
@@ -41,6 +43,8 @@ efs=${DISKVEC_CAPPED_EF:-40,64,100}
 queries=${DISKVEC_CAPPED_QUERIES:-1000}
 peer_queries=${DISKVEC_CAPPED_PEER_QUERIES:-200}
 peer=${DISKVEC_CAPPED_PEER:-1}
+read_aheads=${DISKVEC_CAPPED_READ_AHEAD:-8 0}
+server_opts=${DISKVEC_CAPPED_SERVER_OPTS:-}
 
 # This process's memory cgroup, and the child the server runs in.
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
@@ -91,9 +95,10 @@ cargo build --release -p diskvec-e2e --benches -q
 # One system on one set: make sure its table and index exist (uncapped),
 # then restart it capped and measure.
 measure() {
-  local am=$1 set=$2 preload=() db knob sweep nq
+  local am=$1 set=$2 ra=${3:-} preload=() db knob nq label=$1 regime=memory-capped
   if [ "$am" = diskvec ]; then
-    preload=(-c shared_preload_libraries=diskvec)
+    preload=(-c shared_preload_libraries=diskvec -c diskvec.read_ahead=$ra)
+    label="diskvec (read_ahead $ra)" regime="memory-capped, read_ahead $ra"
     db=diskvec_bench knob=$lists nq=$queries
   else
     db=pgvector_bench knob=$efs nq=$peer_queries
@@ -102,7 +107,8 @@ measure() {
   DISKVEC_BENCH_AM=$am DISKVEC_BENCH_SETS=$set DISKVEC_BENCH_METRICS=$metric \
     DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_COPY=0 DISKVEC_BENCH_INSERTS=0 \
     DISKVEC_BENCH_QUERIES=1 DISKVEC_BENCH_EXACT=1 DISKVEC_BENCH_LISTS=${knob%%,*} \
-    cargo bench -q -p diskvec-e2e --bench sql >/dev/null
+    cargo bench -q -p diskvec-e2e --bench sql >/dev/null 2>"$dir.prep.log" ||
+    { cat "$dir.prep.log" >&2; exit 1; }
   local index=bench_${set}_${am}_$metric table=bench_$set
   local sizes
   sizes=$(pg_psql "$port" -d "$db" -tAc \
@@ -118,22 +124,26 @@ measure() {
     echo "$limit" >"$cg/memory.max"
   fi
   # The server, and every process it starts, in the cgroup.
-  (echo $BASHPID >"$cg/cgroup.procs" && pg_up "$dir" "$port" -c shared_buffers=16MB "${preload[@]}")
+  (echo $BASHPID >"$cg/cgroup.procs" && pg_up "$dir" "$port" -c shared_buffers=16MB "${preload[@]}" $server_opts)
   echo
-  echo "# memory-capped: $am, $set $metric; limit $(( limit >> 20 )) MiB = (index $(( isize >> 20 )) MiB + table $(( tsize >> 20 )) MiB) / $fraction, shared_buffers 16 MB, cluster files dropped from the page cache first; warm-up pass over the $nq queries, then the measured pass"
+  echo "# memory-capped: $label, $set $metric; limit $(( limit >> 20 )) MiB = (index $(( isize >> 20 )) MiB + table $(( tsize >> 20 )) MiB) / $fraction, shared_buffers 16 MB${server_opts:+, $server_opts}, cluster files dropped from the page cache first; warm-up pass over the $nq queries, then the measured pass"
   DISKVEC_BENCH_AM=$am DISKVEC_BENCH_SETS=$set DISKVEC_BENCH_METRICS=$metric \
     DISKVEC_BENCH_KEEP_INDEX=1 DISKVEC_BENCH_COPY=0 DISKVEC_BENCH_INSERTS=0 \
     DISKVEC_BENCH_QUERIES=$nq DISKVEC_BENCH_EXACT=${DISKVEC_CAPPED_EXACT:-5} \
-    DISKVEC_BENCH_LISTS=$knob DISKVEC_BENCH_WARMUP=all DISKVEC_BENCH_REGIME=memory-capped \
+    DISKVEC_BENCH_LISTS=$knob DISKVEC_BENCH_WARMUP=all DISKVEC_BENCH_REGIME="$regime" \
     cargo bench -q -p diskvec-e2e --bench sql
   echo "cgroup peak $(( $(cg_read peak) >> 20 )) MiB of $(( $(cg_read limit) >> 20 )) MiB"
   pg_down "$dir"
-  rmdir "$cg"
+  # The last processes may take a moment to leave the cgroup.
+  for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.2; done
+  [ ! -d "$cg" ] || { echo "could not remove $cg" >&2; exit 1; }
 }
 
 for r in $(seq "$rounds"); do
   for set in ${sets//,/ }; do
-    measure diskvec "$set"
+    for ra in $read_aheads; do
+      measure diskvec "$set" "$ra"
+    done
     if [ "$peer" = 1 ]; then measure hnsw "$set"; fi
   done
 done

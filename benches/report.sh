@@ -73,6 +73,15 @@ if [ $smoke = 0 ] && [ "${DISKVEC_REPORT_PEERS:-1}" = 1 ]; then
   DISKVEC_BENCH_AM=hnsw DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine \
     benches/sql.sh >"$logs/peer_wordnet.txt" 2>>"$curves"
 fi
+if [ $smoke = 0 ]; then
+  # The memory-capped regime, pgvector's HNSW under the same cap when the
+  # peers are measured (benches/capped.sh).
+  for set in glove50 wordnet384; do
+    step "memory-capped regime, $set (cosine)"
+    DISKVEC_BENCH_SETS=$set DISKVEC_BENCH_METRICS=cosine DISKVEC_CAPPED_PEER=${DISKVEC_REPORT_PEERS:-1} \
+      benches/capped.sh >"$logs/capped_$set.txt" 2>>"$curves"
+  done
+fi
 if [ $smoke = 0 ] && [ "${DISKVEC_REPORT_PEERS:-1}" = 1 ]; then
   step "hnswlib 0.8.0 in-process, GloVe (cosine, l2, ip)"
   hw=$data/hnswlib-venv
@@ -131,7 +140,8 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "- SIMD: $(head -1 "$logs/kernels.txt")"
   echo "- Data: GloVe-400k (399,000 × 50, 1,000 queries) and WordNet-117k (116,659 × 384 all-MiniLM-L6-v2 embeddings of WordNet glosses, 1,000 queries) from \`../shared/data/get.sh\`; recall@10 against exact top 10 (shipped for cosine, brute force for L2 and inner product)."
   echo "- SQL: \`SELECT id FROM t ORDER BY embedding <op> \$1 LIMIT 10\` from one client, 1,000 queries per point; exact search is the same query with index scans off. Default index options; \`maintenance_work_mem\` 2 GB for builds."
-  echo "- Not in this report yet: a new connection per query and memory per backend, a memory cgroup capping the server, builds with a small \`maintenance_work_mem\` (issues 15 and 16 add them); WHERE filters and distance thresholds are in the notes below (benches/filters.sh)."
+  echo "- *Memory-capped*: the server, its processes and page cache in a memory cgroup limited to a third of index plus table (\`benches/capped.sh\`), shared_buffers 16 MB, the cluster's files dropped from the page cache before the capped start; steady state after a warm-up pass over all queries; diskvec with and without \`diskvec.read_ahead\`, pgvector HNSW under the same kind of cap."
+  echo "- Not in this report: a new connection per query and memory per backend (benches/connections.sh), builds with a small \`maintenance_work_mem\`; WHERE filters and distance thresholds (benches/filters.sh). Their runs are in the notes below."
   echo
   echo "Reproduce: \`benches/report.sh\` (this whole file), or each part:"
   echo
@@ -140,6 +150,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "| SQL, GloVe | \`${sql_env[*]} benches/sql.sh\` |"
   echo "| SQL, WordNet | \`DISKVEC_BENCH_SETS=wordnet384 DISKVEC_BENCH_METRICS=cosine benches/sql.sh\` |"
   echo "| pgvector HNSW | \`benches/peers/pgvector.sh\`, then the same with \`DISKVEC_BENCH_AM=hnsw\` |"
+  echo "| memory-capped | \`DISKVEC_BENCH_SETS=glove50 benches/capped.sh\` (and \`wordnet384\`) |"
   echo "| engine in-process | \`${engine_env[*]} cargo bench -p diskvec-engine --bench engine\` |"
   echo "| hnswlib | \`benches/peers/hnswlib_glove.py cosine l2 ip\` (setup in its header) |"
   echo "| kernels | \`cargo bench -p diskvec-engine --bench kernels\` |"
@@ -157,6 +168,13 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
     echo
     cat "$logs/sql_wordnet.txt"
   fi
+  for set in glove50 wordnet384; do
+    [ -f "$logs/capped_$set.txt" ] || continue
+    echo
+    echo "### Memory-capped: $([ $set = glove50 ] && echo GloVe-400k || echo WordNet-117k), server in a memory cgroup of a third of index plus table"
+    echo
+    cat "$logs/capped_$set.txt"
+  done
   for f in peer_glove peer_wordnet; do
     [ -f "$logs/$f.txt" ] || continue
     echo

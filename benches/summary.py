@@ -3,7 +3,7 @@
     python3 benches/summary.py BENCH_LOGS_DIR
 
 Reads what `benches/report.sh` wrote there (sql*.txt and peer_*.txt from
-benches/sql.rs, engine.txt from benches/engine.rs, hnswlib.txt from
+benches/sql.rs, capped_*.txt from benches/capped.sh, engine.txt from benches/engine.rs, hnswlib.txt from
 benches/peers/hnswlib_glove.py) and prints, per data set and metric, one row
 per system: build time, index size, memory, and the first measured point
 with recall@10 >= 0.95 (QPS and p50 there), next to exact search in the
@@ -38,6 +38,12 @@ def parse_sql(path, rows, exact):
             continue
         if line.startswith("# disk-resident"):
             regime = "disk-resident"
+            continue
+        # benches/capped.sh: one section per system (and read-ahead setting).
+        m = re.match(r"# memory-capped: (\w+)(?: \(read_ahead (\d+)\))?", line)
+        if m:
+            system = m.group(1)
+            regime = "memory-capped" + (f", read_ahead {m.group(2)}" if m.group(2) else "")
             continue
         m = re.match(r"## (\w+) \((\d+) x (\d+)\), (\w+)", line)
         if m:
@@ -118,7 +124,7 @@ def main(logs):
     exact = {}
     for name in sorted(os.listdir(logs)):
         path = os.path.join(logs, name)
-        if name.startswith(("sql", "peer_")) and name.endswith(".txt"):
+        if name.startswith(("sql", "peer_", "capped")) and name.endswith(".txt"):
             parse_sql(path, rows, exact)
         elif name == "engine.txt":
             parse_engine(path, rows)

@@ -249,16 +249,11 @@ fn start_search(
         filter,
         max_distance: bound.map(with_slack),
     };
-    // The executor reads each returned row's heap page at once: ask for
-    // the next rows' pages as many at a time as the server's
-    // effective_io_concurrency says it can read at once.
-    // SAFETY: a GUC, read on the backend's thread.
-    let io_concurrency = unsafe { pg_sys::effective_io_concurrency }.max(0) as usize;
-    st.heap_ahead = if settings.read_ahead > 0 {
-        io_concurrency.min(diskvec_engine::MAX_READ_AHEAD)
-    } else {
-        0
-    };
+    // The executor reads each returned row's heap page at once: the next
+    // rows' pages are asked for as far ahead as the index's. (Tied to
+    // effective_io_concurrency instead, its default of 1 overlapped too
+    // little in the memory-capped benchmark: benches/notes/60-read-ahead.md.)
+    st.heap_ahead = settings.read_ahead.min(diskvec_engine::MAX_READ_AHEAD);
     let iter = index
         .search_iter(&q, &params)
         .unwrap_or_else(|e| engine_error(rel, e));
