@@ -1,0 +1,179 @@
+//! Recall and size after churn, against a fresh build on the same rows, in
+//! process: the question behind the soak's recall and size gap (issue 19)
+//! without a server. Prints figures; asserts nothing.
+//!
+//! A bulk build on the first `N` rows of a set, then `ROUNDS` rounds of
+//! deleting a fraction of the live rows at random, consolidating (as
+//! VACUUM does), and inserting as many unused rows; after each round,
+//! recall@10 at each search list (brute-force truth over the live rows) and
+//! the index's pages. Then the same with inserts only (a bulk build on half
+//! the rows, the other half inserted one by one), and a fresh bulk build on
+//! the final live rows.
+//!
+//! Run: `cargo bench -p diskvec-engine --bench churn`
+//! Env: `DISKVEC_BENCH_SETS` (one set, default glove50), `DISKVEC_CHURN_N`
+//! (live rows, default 100000), `DISKVEC_CHURN_ROUNDS` (default 4),
+//! `DISKVEC_CHURN_FRACTION` (deleted and inserted per round, default 0.2),
+//! `DISKVEC_BENCH_QUERIES` (default 200), `DISKVEC_BENCH_LISTS` (default
+//! 32,64,128).
+
+use diskvec_engine::dataset::{self, brute_force, recall};
+use diskvec_engine::{Index, MemStore, Metric, Options, PageStore, SearchParams};
+use std::collections::HashSet;
+use std::time::Instant;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Bench<'a> {
+    data: &'a [f32],
+    dim: usize,
+    queries: &'a [f32],
+    lists: Vec<usize>,
+}
+
+impl Bench<'_> {
+    fn row(&self, id: u64) -> &[f32] {
+        &self.data[id as usize * self.dim..(id as usize + 1) * self.dim]
+    }
+
+    /// Recall@10 per list over the live rows `live` (ids are row numbers).
+    fn recalls(&self, index: &Index<MemStore>, live: &[u64]) -> Vec<f64> {
+        let mut flat = Vec::with_capacity(live.len() * self.dim);
+        for &id in live {
+            flat.extend_from_slice(self.row(id));
+        }
+        let truth: Vec<Vec<u32>> = brute_force(&flat, self.dim, self.queries, 10, Metric::Cosine)
+            .into_iter()
+            .map(|r| r.into_iter().map(|i| live[i as usize] as u32).collect())
+            .collect();
+        self.lists
+            .iter()
+            .map(|&l| {
+                let p = SearchParams {
+                    search_list_size: l,
+                    ..SearchParams::default()
+                };
+                let got: Vec<Vec<u64>> = self
+                    .queries
+                    .chunks_exact(self.dim)
+                    .map(|q| index.search(q, 10, &p).unwrap().into_iter().map(|r| r.0).collect())
+                    .collect();
+                recall(&got, &truth, 10)
+            })
+            .collect()
+    }
+
+    fn fresh(&self, live: &[u64]) -> Index<MemStore> {
+        let mut index = Index::create(MemStore::new(), Options::new(self.dim, Metric::Cosine)).unwrap();
+        let mut flat = Vec::with_capacity(live.len() * self.dim);
+        for &id in live {
+            flat.extend_from_slice(self.row(id));
+        }
+        index.build(&flat, live, usize::MAX).unwrap();
+        index
+    }
+
+    fn line(&self, what: &str, index: &Index<MemStore>, live: &[u64], secs: f64) {
+        let r = self.recalls(index, live);
+        let r: Vec<String> = r.iter().map(|x| format!("{x:.4}")).collect();
+        println!(
+            "| {what} | {} | {} | {:.1} | {} | {secs:.1} |",
+            live.len(),
+            index.slots(),
+            index.store().len() as f64 * 8192.0 / 1e6,
+            r.join(" | ")
+        );
+    }
+}
+
+/// A small deterministic generator (xorshift), for reproducible churn.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn main() {
+    let set = std::env::var("DISKVEC_BENCH_SETS").unwrap_or_else(|_| "glove50".into());
+    let ds = dataset::load(&set);
+    let dim = ds.base.cols;
+    let n: usize = env_or("DISKVEC_CHURN_N", 100_000usize);
+    let rounds: usize = env_or("DISKVEC_CHURN_ROUNDS", 4);
+    let fraction: f64 = env_or("DISKVEC_CHURN_FRACTION", 0.2);
+    let nq: usize = env_or("DISKVEC_BENCH_QUERIES", 200usize).min(ds.queries.rows);
+    let lists: Vec<usize> = std::env::var("DISKVEC_BENCH_LISTS")
+        .unwrap_or_else(|_| "32,64,128".into())
+        .split(',')
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let per_round = (n as f64 * fraction) as usize;
+    assert!(
+        n + rounds * per_round <= ds.base.rows,
+        "{set} has {} rows: fewer than N + rounds * N * fraction",
+        ds.base.rows
+    );
+    let b = Bench {
+        data: &ds.base.data,
+        dim,
+        queries: &ds.queries.data[..nq * dim],
+        lists: lists.clone(),
+    };
+    println!("## {set}: {n} live rows, {rounds} rounds of {per_round} deletes + consolidation + {per_round} inserts; cosine, default options, {nq} queries\n");
+    let heads: Vec<String> = lists.iter().map(|l| format!("recall@10, list {l}")).collect();
+    println!("| index | live rows | slots | size MB | {} | seconds |", heads.join(" | "));
+    println!("|---|---:|---:|---:|{}---:|", "---:|".repeat(lists.len()));
+
+    let mut live: Vec<u64> = (0..n as u64).collect();
+    let t = Instant::now();
+    let mut index = b.fresh(&live);
+    b.line("bulk build", &index, &live, t.elapsed().as_secs_f64());
+    let mut next = n as u64;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 1..=rounds {
+        let t = Instant::now();
+        let mut dead = HashSet::new();
+        while dead.len() < per_round {
+            dead.insert(live[rng.below(live.len())]);
+        }
+        index.delete_where(|id| dead.contains(&id)).unwrap();
+        index.consolidate().unwrap();
+        live.retain(|id| !dead.contains(id));
+        for _ in 0..per_round {
+            index.insert(next, b.row(next)).unwrap();
+            live.push(next);
+            next += 1;
+        }
+        b.line(
+            &format!("after round {round}"),
+            &index,
+            &live,
+            t.elapsed().as_secs_f64(),
+        );
+    }
+    let t = Instant::now();
+    let fresh = b.fresh(&live);
+    b.line("fresh build, same rows", &fresh, &live, t.elapsed().as_secs_f64());
+    drop(fresh);
+
+    // Inserts alone: half built, half inserted.
+    let half: Vec<u64> = (0..(n / 2) as u64).collect();
+    let t = Instant::now();
+    let mut grown = b.fresh(&half);
+    for id in (n / 2) as u64..n as u64 {
+        grown.insert(id, b.row(id)).unwrap();
+    }
+    let all: Vec<u64> = (0..n as u64).collect();
+    b.line("half built, half inserted", &grown, &all, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let fresh = b.fresh(&all);
+    b.line("fresh build, same rows", &fresh, &all, t.elapsed().as_secs_f64());
+}
