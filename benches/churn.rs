@@ -61,7 +61,14 @@ impl Bench<'_> {
                 let got: Vec<Vec<u64>> = self
                     .queries
                     .chunks_exact(self.dim)
-                    .map(|q| index.search(q, 10, &p).unwrap().into_iter().map(|r| r.0).collect())
+                    .map(|q| {
+                        index
+                            .search(q, 10, &p)
+                            .unwrap()
+                            .into_iter()
+                            .map(|r| r.0)
+                            .collect()
+                    })
                     .collect();
                 recall(&got, &truth, 10)
             })
@@ -69,7 +76,8 @@ impl Bench<'_> {
     }
 
     fn fresh(&self, live: &[u64]) -> Index<MemStore> {
-        let mut index = Index::create(MemStore::new(), Options::new(self.dim, Metric::Cosine)).unwrap();
+        let mut index =
+            Index::create(MemStore::new(), Options::new(self.dim, Metric::Cosine)).unwrap();
         let mut flat = Vec::with_capacity(live.len() * self.dim);
         for &id in live {
             flat.extend_from_slice(self.row(id));
@@ -128,8 +136,14 @@ fn main() {
         lists: lists.clone(),
     };
     println!("## {set}: {n} live rows, {rounds} rounds of {per_round} deletes + consolidation + {per_round} inserts; cosine, default options, {nq} queries\n");
-    let heads: Vec<String> = lists.iter().map(|l| format!("recall@10, list {l}")).collect();
-    println!("| index | live rows | slots | size MB | {} | seconds |", heads.join(" | "));
+    let heads: Vec<String> = lists
+        .iter()
+        .map(|l| format!("recall@10, list {l}"))
+        .collect();
+    println!(
+        "| index | live rows | slots | size MB | {} | seconds |",
+        heads.join(" | ")
+    );
     println!("|---|---:|---:|---:|{}---:|", "---:|".repeat(lists.len()));
 
     let mut live: Vec<u64> = (0..n as u64).collect();
@@ -161,7 +175,12 @@ fn main() {
     }
     let t = Instant::now();
     let fresh = b.fresh(&live);
-    b.line("fresh build, same rows", &fresh, &live, t.elapsed().as_secs_f64());
+    b.line(
+        "fresh build, same rows",
+        &fresh,
+        &live,
+        t.elapsed().as_secs_f64(),
+    );
     drop(fresh);
 
     // Inserts alone: half built, half inserted.
@@ -172,8 +191,18 @@ fn main() {
         grown.insert(id, b.row(id)).unwrap();
     }
     let all: Vec<u64> = (0..n as u64).collect();
-    b.line("half built, half inserted", &grown, &all, t.elapsed().as_secs_f64());
+    b.line(
+        "half built, half inserted",
+        &grown,
+        &all,
+        t.elapsed().as_secs_f64(),
+    );
     let t = Instant::now();
     let fresh = b.fresh(&all);
-    b.line("fresh build, same rows", &fresh, &all, t.elapsed().as_secs_f64());
+    b.line(
+        "fresh build, same rows",
+        &fresh,
+        &all,
+        t.elapsed().as_secs_f64(),
+    );
 }
