@@ -8,7 +8,8 @@
 //! recall@10 at each search list (brute-force truth over the live rows) and
 //! the index's pages. Then the same with inserts only (a bulk build on half
 //! the rows, the other half inserted one by one), and a fresh bulk build on
-//! the final live rows.
+//! the final live rows. A second pass does the rounds as a server would:
+//! the inserts from four handles at once, beside the consolidation.
 //!
 //! Run: `cargo bench -p diskvec-engine --bench churn`
 //! Env: `DISKVEC_BENCH_SETS` (one set, default glove50), `DISKVEC_CHURN_N`
@@ -42,7 +43,7 @@ impl Bench<'_> {
     }
 
     /// Recall@10 per list over the live rows `live` (ids are row numbers).
-    fn recalls(&self, index: &Index<MemStore>, live: &[u64]) -> Vec<f64> {
+    fn recalls<S: PageStore>(&self, index: &Index<S>, live: &[u64]) -> Vec<f64> {
         let mut flat = Vec::with_capacity(live.len() * self.dim);
         for &id in live {
             flat.extend_from_slice(self.row(id));
@@ -76,8 +77,11 @@ impl Bench<'_> {
     }
 
     fn fresh(&self, live: &[u64]) -> Index<MemStore> {
-        let mut index =
-            Index::create(MemStore::new(), Options::new(self.dim, Metric::Cosine)).unwrap();
+        self.fresh_in(MemStore::new(), live)
+    }
+
+    fn fresh_in<S: PageStore>(&self, store: S, live: &[u64]) -> Index<S> {
+        let mut index = Index::create(store, Options::new(self.dim, Metric::Cosine)).unwrap();
         let mut flat = Vec::with_capacity(live.len() * self.dim);
         for &id in live {
             flat.extend_from_slice(self.row(id));
@@ -86,7 +90,7 @@ impl Bench<'_> {
         index
     }
 
-    fn line(&self, what: &str, index: &Index<MemStore>, live: &[u64], secs: f64) {
+    fn line<S: PageStore>(&self, what: &str, index: &Index<S>, live: &[u64], secs: f64) {
         let r = self.recalls(index, live);
         let r: Vec<String> = r.iter().map(|x| format!("{x:.4}")).collect();
         println!(
@@ -146,6 +150,21 @@ fn main() {
     );
     println!("|---|---:|---:|---:|{}---:|", "---:|".repeat(lists.len()));
 
+    let parts =
+        std::env::var("DISKVEC_CHURN_PARTS").unwrap_or_else(|_| "serial,concurrent,inserts".into());
+    if parts.contains("serial") {
+        serial(&b, n, rounds, per_round);
+    }
+    if parts.contains("concurrent") {
+        concurrent(&b, n, rounds, per_round);
+    }
+    if parts.contains("inserts") {
+        inserts_only(&b, n);
+    }
+}
+
+/// Deletes, consolidation and inserts one after the other, one handle.
+fn serial(b: &Bench, n: usize, rounds: usize, per_round: usize) {
     let mut live: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
     let mut index = b.fresh(&live);
@@ -182,8 +201,90 @@ fn main() {
         t.elapsed().as_secs_f64(),
     );
     drop(fresh);
+}
 
-    // Inserts alone: half built, half inserted.
+/// As a server does it: the rounds' inserts from `WRITERS` handles at once
+/// (each refreshing before it writes), while another consolidates.
+fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
+    const WRITERS: usize = 4;
+    // DISKVEC_CHURN_OVERLAP=0: consolidate before the writers start.
+    let overlap = env_or("DISKVEC_CHURN_OVERLAP", 1usize) == 1;
+    let store = MemStore::new();
+    let mut live: Vec<u64> = (0..n as u64).collect();
+    let t = Instant::now();
+    let mut index = b.fresh_in(&store, &live);
+    b.line(
+        "bulk build (shared store)",
+        &index,
+        &live,
+        t.elapsed().as_secs_f64(),
+    );
+    let mut next = n as u64;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 1..=rounds {
+        let t = Instant::now();
+        let mut dead = HashSet::new();
+        while dead.len() < per_round {
+            dead.insert(live[rng.below(live.len())]);
+        }
+        index.delete_where(|id| dead.contains(&id)).unwrap();
+        live.retain(|id| !dead.contains(id));
+        let new: Vec<u64> = (next..next + per_round as u64).collect();
+        let gate = parking_lot::RwLock::new(());
+        if !overlap {
+            index.consolidate().unwrap();
+        }
+        next += per_round as u64;
+        std::thread::scope(|scope| {
+            for w in 0..WRITERS {
+                let (store, new, b) = (&store, &new, &b);
+                let gate = &gate;
+                scope.spawn(move || {
+                    let mut h = Index::open(store).unwrap();
+                    for &id in new.iter().skip(w).step_by(WRITERS) {
+                        let _insert = gate.read();
+                        h.refresh().unwrap();
+                        h.insert(id, b.row(id)).unwrap();
+                    }
+                });
+            }
+            // As VACUUM does: consolidation begins while no insert is in
+            // flight (the server's VacuumLock), then runs beside them.
+            let plan = if overlap {
+                let _exclusive = gate.write();
+                index.begin_consolidation().unwrap()
+            } else {
+                None
+            };
+            if let Some(plan) = plan {
+                index.consolidate_with(plan, || Ok(())).unwrap();
+            }
+        });
+        index.refresh().unwrap();
+        live.extend_from_slice(&new);
+        b.line(
+            &format!(
+                "after round {round}, {WRITERS} writers {} consolidation",
+                if overlap { "beside" } else { "after" }
+            ),
+            &index,
+            &live,
+            t.elapsed().as_secs_f64(),
+        );
+    }
+    drop(index);
+    let t = Instant::now();
+    let fresh = b.fresh(&live);
+    b.line(
+        "fresh build, same rows",
+        &fresh,
+        &live,
+        t.elapsed().as_secs_f64(),
+    );
+}
+
+/// Inserts alone: half built, half inserted.
+fn inserts_only(b: &Bench, n: usize) {
     let half: Vec<u64> = (0..(n / 2) as u64).collect();
     let t = Instant::now();
     let mut grown = b.fresh(&half);
