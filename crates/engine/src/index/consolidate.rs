@@ -223,38 +223,22 @@ impl<S: PageStore> Index<S> {
                     continue;
                 }
                 match removed.get(m) {
-                    Some(dn) => s
-                        .cands
-                        .extend(dn.iter().copied().filter(|&x| x != p && x < known)),
-                    None => s.cands.push(m),
+                    Some(dn) => s.cands.extend(
+                        dn.iter()
+                            .copied()
+                            .filter(|&x| x != p && x < known && !gone(&self.codes, x)),
+                    ),
+                    None if !gone(&self.codes, m) => s.cands.push(m),
+                    None => {}
                 }
             }
             s.cands.sort_unstable();
             s.cands.dedup();
-            // Whether a candidate is live is read from its page, not from
-            // this handle's code area: a slot freed by an earlier VACUUM
-            // may hold a node an insert wrote there since consolidation
-            // began, live though our copy still says free. Dropping it
-            // here took the in-edges of every such node (recall fell round
-            // after round with inserts beside VACUUM: benches/churn.rs).
             s.arena.clear();
-            let mut live = 0;
-            for i in 0..s.cands.len() {
-                let x = s.cands[i];
+            for &x in &s.cands {
                 let arena = &mut s.arena;
-                let keep = self.with_node(x, &mut s.buf, &mut 0, |n| {
-                    let keep = n.flags == format::FLAG_LIVE;
-                    if keep {
-                        n.vector.extend_into(arena);
-                    }
-                    keep
-                })?;
-                if keep {
-                    s.cands[live] = x;
-                    live += 1;
-                }
+                self.with_node(x, &mut s.buf, &mut 0, |n| n.vector.extend_into(arena))?;
             }
-            s.cands.truncate(live);
             s.arena.extend_from_slice(&node.vector);
             // Pruned by place in `cands` (the node itself is the last).
             let k = s.cands.len() as u32;
