@@ -90,6 +90,18 @@ impl Bench<'_> {
         index
     }
 
+    /// The line of a fresh bulk build on the rows `live`, for comparison.
+    fn fresh_line(&self, live: &[u64]) {
+        let t = Instant::now();
+        let fresh = self.fresh(live);
+        self.line(
+            "fresh build, same rows",
+            &fresh,
+            live,
+            t.elapsed().as_secs_f64(),
+        );
+    }
+
     fn line<S: PageStore>(&self, what: &str, index: &Index<S>, live: &[u64], secs: f64) {
         let r = self.recalls(index, live);
         let r: Vec<String> = r.iter().map(|x| format!("{x:.4}")).collect();
@@ -106,6 +118,15 @@ impl Bench<'_> {
 /// A small deterministic generator (xorshift), for reproducible churn.
 struct Rng(u64);
 impl Rng {
+    /// `k` distinct rows of `live`, at random.
+    fn pick(&mut self, live: &[u64], k: usize) -> HashSet<u64> {
+        let mut chosen = HashSet::new();
+        while chosen.len() < k {
+            chosen.insert(live[self.below(live.len())]);
+        }
+        chosen
+    }
+
     fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
@@ -173,10 +194,7 @@ fn serial(b: &Bench, n: usize, rounds: usize, per_round: usize) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for round in 1..=rounds {
         let t = Instant::now();
-        let mut dead = HashSet::new();
-        while dead.len() < per_round {
-            dead.insert(live[rng.below(live.len())]);
-        }
+        let dead = rng.pick(&live, per_round);
         index.delete_where(|id| dead.contains(&id)).unwrap();
         index.consolidate().unwrap();
         live.retain(|id| !dead.contains(id));
@@ -192,15 +210,7 @@ fn serial(b: &Bench, n: usize, rounds: usize, per_round: usize) {
             t.elapsed().as_secs_f64(),
         );
     }
-    let t = Instant::now();
-    let fresh = b.fresh(&live);
-    b.line(
-        "fresh build, same rows",
-        &fresh,
-        &live,
-        t.elapsed().as_secs_f64(),
-    );
-    drop(fresh);
+    b.fresh_line(&live);
 }
 
 /// As a server does it: the rounds' inserts from `WRITERS` handles at once
@@ -223,10 +233,7 @@ fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for round in 1..=rounds {
         let t = Instant::now();
-        let mut dead = HashSet::new();
-        while dead.len() < per_round {
-            dead.insert(live[rng.below(live.len())]);
-        }
+        let dead = rng.pick(&live, per_round);
         index.delete_where(|id| dead.contains(&id)).unwrap();
         live.retain(|id| !dead.contains(id));
         let new: Vec<u64> = (next..next + per_round as u64).collect();
@@ -273,14 +280,7 @@ fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
         );
     }
     drop(index);
-    let t = Instant::now();
-    let fresh = b.fresh(&live);
-    b.line(
-        "fresh build, same rows",
-        &fresh,
-        &live,
-        t.elapsed().as_secs_f64(),
-    );
+    b.fresh_line(&live);
 }
 
 /// Inserts alone: half built, half inserted.
@@ -298,12 +298,5 @@ fn inserts_only(b: &Bench, n: usize) {
         &all,
         t.elapsed().as_secs_f64(),
     );
-    let t = Instant::now();
-    let fresh = b.fresh(&all);
-    b.line(
-        "fresh build, same rows",
-        &fresh,
-        &all,
-        t.elapsed().as_secs_f64(),
-    );
+    b.fresh_line(&all);
 }

@@ -225,10 +225,15 @@ impl<M: Copy + Default> MarkSet<M> for SparseMarks<M> {
 
 /// The `k` (at most [`MAX_AHEAD`]) smallest keys of a min-heap as
 /// `BinaryHeap<Reverse<T>>::as_slice` lays it out, best first, appended
-/// to `out`; the heap is not changed. A best-first walk down from the root:
+/// to `out` as `f` maps them; the heap is not changed. A best-first walk down from the root:
 /// each step takes the smallest open entry and opens its two children, so
 /// it keeps at most `k + 1` open and never looks past depth `k`.
-pub fn heap_best<T: Ord + Copy>(heap: &[Reverse<T>], k: usize, out: &mut Vec<T>) {
+pub fn heap_best<T: Ord + Copy, U>(
+    heap: &[Reverse<T>],
+    k: usize,
+    out: &mut Vec<U>,
+    f: impl Fn(T) -> U,
+) {
     let k = k.min(MAX_AHEAD);
     let mut open = [0usize; MAX_AHEAD + 1];
     let mut n_open = usize::from(!heap.is_empty());
@@ -238,7 +243,7 @@ pub fn heap_best<T: Ord + Copy>(heap: &[Reverse<T>], k: usize, out: &mut Vec<T>)
         }
         let best = (0..n_open).min_by_key(|&j| heap[open[j]].0).unwrap();
         let i = open[best];
-        out.push(heap[i].0);
+        out.push(f(heap[i].0));
         n_open -= 1;
         open[best] = open[n_open];
         for child in [2 * i + 1, 2 * i + 2] {
@@ -355,7 +360,7 @@ impl<M: Copy + Default, V: MarkSet<M>> Beam<M, V> {
     /// search asks its store to read ahead.
     pub fn upcoming(&self, k: usize, width: usize, out: &mut Vec<u64>) {
         out.clear();
-        heap_best(self.cand.as_slice(), k, out);
+        heap_best(self.cand.as_slice(), k, out, |key| key);
         if self.top.len() >= width {
             let bar = *self.top.peek().unwrap();
             out.retain(|&c| c <= bar);
@@ -432,7 +437,7 @@ mod tests {
             sorted.sort_unstable();
             for k in [0, 1, 4, 16, MAX_AHEAD, MAX_AHEAD + 5] {
                 let mut out = Vec::new();
-                heap_best(heap.as_slice(), k, &mut out);
+                heap_best(heap.as_slice(), k, &mut out, |key| key);
                 assert_eq!(out, sorted[..k.min(MAX_AHEAD).min(len)], "len {len}, k {k}");
             }
         }

@@ -161,7 +161,7 @@ fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch) {
     if s.read_ahead > 0 {
         let mut next = std::mem::take(&mut s.upcoming);
         next.clear();
-        crate::beam::heap_best(s.frontier.as_slice(), s.read_ahead, &mut next);
+        crate::beam::heap_best(s.frontier.as_slice(), s.read_ahead, &mut next, |key| key);
         index.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
         s.upcoming = next;
     }
@@ -205,9 +205,7 @@ impl<S: PageStore> SearchIter<'_, S> {
             return;
         };
         let k = k.min(self.limit.saturating_sub(self.returned));
-        let mut keys = Vec::with_capacity(k);
-        crate::beam::heap_best(s.results.as_slice(), k, &mut keys);
-        out.extend(keys.iter().map(|&(_, id)| id));
+        crate::beam::heap_best(s.results.as_slice(), k, out, |(_, id)| id);
     }
 
     /// Whether a filter is served by scanning the matching nodes (rather
