@@ -9,7 +9,10 @@
 //! the index's pages. Then the same with inserts only (a bulk build on half
 //! the rows, the other half inserted one by one), and a fresh bulk build on
 //! the final live rows. A second pass does the rounds as a server would:
-//! the inserts from four handles at once, beside the consolidation.
+//! the inserts from four handles at once, beside the consolidation, each
+//! handle with its own copy of the code area or (`DISKVEC_CHURN_SHARED=1`)
+//! all of them on one area in a code pool, as the server's backends are
+//! when diskvec is preloaded.
 //!
 //! Run: `cargo bench -p diskvec-engine --bench churn`
 //! Env: `DISKVEC_BENCH_SETS` (one set, default glove50), `DISKVEC_CHURN_N`
@@ -19,7 +22,8 @@
 //! 32,64,128).
 
 use diskvec_engine::dataset::{self, brute_force, recall};
-use diskvec_engine::{Index, MemStore, Metric, Options, PageStore, SearchParams};
+use diskvec_engine::heap_pool::heap_pool;
+use diskvec_engine::{AreaKey, CodePool, Index, MemStore, Metric, Options, PageStore, SearchParams};
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -219,10 +223,16 @@ fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
     const WRITERS: usize = 4;
     // DISKVEC_CHURN_OVERLAP=0: consolidate before the writers start.
     let overlap = env_or("DISKVEC_CHURN_OVERLAP", 1usize) == 1;
+    // DISKVEC_CHURN_SHARED=1: every handle on one code area in a pool.
+    let shared = env_or("DISKVEC_CHURN_SHARED", 0usize) == 1;
+    let pool = shared.then(|| heap_pool(256 << 20, 4).0);
+    let key = AreaKey { db: 1, spc: 1, rel: 1, oid: 1 };
+    let open = |store| open_handle(store, pool, key);
     let store = MemStore::new();
     let mut live: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
-    let mut index = b.fresh_in(&store, &live);
+    drop(b.fresh_in(&store, &live));
+    let mut index = open(&store);
     b.line(
         "bulk build (shared store)",
         &index,
@@ -245,9 +255,9 @@ fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
         std::thread::scope(|scope| {
             for w in 0..WRITERS {
                 let (store, new, b) = (&store, &new, &b);
-                let gate = &gate;
+                let (gate, open) = (&gate, &open);
                 scope.spawn(move || {
-                    let mut h = Index::open(store).unwrap();
+                    let mut h = open(store);
                     for &id in new.iter().skip(w).step_by(WRITERS) {
                         let _insert = gate.read();
                         h.refresh().unwrap();
@@ -271,8 +281,9 @@ fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
         live.extend_from_slice(&new);
         b.line(
             &format!(
-                "after round {round}, {WRITERS} writers {} consolidation",
-                if overlap { "beside" } else { "after" }
+                "after round {round}, {WRITERS} writers {} consolidation{}",
+                if overlap { "beside" } else { "after" },
+                if shared { ", shared codes" } else { "" }
             ),
             &index,
             &live,
@@ -281,6 +292,18 @@ fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
     }
     drop(index);
     b.fresh_line(&live);
+}
+
+/// A handle on `store`, its codes in `pool` when there is one.
+fn open_handle<'a>(
+    store: &'a MemStore,
+    pool: Option<&'static CodePool>,
+    key: AreaKey,
+) -> Index<&'a MemStore> {
+    match pool {
+        Some(pool) => Index::open_in(store, pool, key).unwrap(),
+        None => Index::open(store).unwrap(),
+    }
 }
 
 /// Inserts alone: half built, half inserted.

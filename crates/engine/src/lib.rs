@@ -85,6 +85,8 @@ pub mod vector_text;
 
 #[cfg(feature = "testing")]
 pub mod dataset;
+#[cfg(feature = "testing")]
+pub mod heap_pool;
 
 pub use beam::MAX_AHEAD as MAX_READ_AHEAD;
 pub use file_store::{FileStore, Verify};

@@ -7,71 +7,9 @@
 
 mod common;
 
-use diskvec_engine::{
-    AreaKey, CodePool, Index, MemStore, Metric, Options, Placement, PoolHost, SearchParams,
-};
-use parking_lot::lock_api::RawRwLock as _;
-use parking_lot::{Mutex, RawRwLock};
-use std::collections::HashSet;
+use diskvec_engine::heap_pool::heap_pool;
+use diskvec_engine::{AreaKey, CodePool, Index, MemStore, Metric, Options, Placement, SearchParams};
 use std::sync::{Arc, Barrier};
-
-struct Host {
-    locks: Vec<RawRwLock>,
-    gone: Mutex<HashSet<AreaKey>>,
-}
-
-struct HostRef(Arc<Host>);
-
-impl PoolHost for HostRef {
-    fn lock(&self, i: usize, exclusive: bool) {
-        if exclusive {
-            self.0.locks[i].lock_exclusive()
-        } else {
-            self.0.locks[i].lock_shared()
-        }
-    }
-    fn try_lock(&self, i: usize) -> bool {
-        self.0.locks[i].try_lock_exclusive()
-    }
-    fn unlock(&self, i: usize) {
-        let l = &self.0.locks[i];
-        // SAFETY: the pool unlocks only what it locked; an exclusive hold
-        // excludes shared ones, so the mode is the one it took.
-        unsafe {
-            if l.is_locked_exclusive() {
-                l.unlock_exclusive()
-            } else {
-                l.unlock_shared()
-            }
-        }
-    }
-    fn is_gone(&self, key: &AreaKey) -> bool {
-        self.0.gone.lock().contains(key)
-    }
-    fn in_use(&self, _key: &AreaKey) -> bool {
-        // The pool itself skips areas any handle of this process holds,
-        // and every "process" here is a thread of this one.
-        false
-    }
-}
-
-/// A pool of `bytes` on the heap, with `slots` slots.
-fn pool(bytes: usize, slots: usize) -> (&'static CodePool, Arc<Host>) {
-    let layout = std::alloc::Layout::from_size_align(bytes, 4096).unwrap();
-    // SAFETY: a non-zero size; the region is leaked, so it outlives the pool.
-    let base = unsafe { std::alloc::alloc_zeroed(layout) };
-    assert!(!base.is_null());
-    // SAFETY: fresh, zeroed, aligned, ours alone.
-    assert!(unsafe { CodePool::init(base, bytes, slots) });
-    let host = Arc::new(Host {
-        locks: (0..=slots).map(|_| RawRwLock::INIT).collect(),
-        gone: Mutex::new(HashSet::new()),
-    });
-    // SAFETY: the region just laid out, alive for the whole test run, and
-    // reached only through this handle's host locks.
-    let p = unsafe { CodePool::attach(base, Box::new(HostRef(host.clone()))) }.unwrap();
-    (Box::leak(Box::new(p)), host)
-}
 
 fn key(rel: u32) -> AreaKey {
     AreaKey {
@@ -101,7 +39,7 @@ fn answers(index: &Index<&MemStore>, queries: &[f32], dim: usize) -> Vec<Vec<(u6
 
 #[test]
 fn handles_share_one_area_and_answer_as_a_private_one() {
-    let (pool, _) = pool(16 << 20, 8);
+    let (pool, _) = heap_pool(16 << 20, 8);
     let dim = 24;
     let (store, data) = built(3000, dim, Metric::Cosine, 1);
     let queries = &data[3000 * dim..3200 * dim];
@@ -128,7 +66,7 @@ fn handles_share_one_area_and_answer_as_a_private_one() {
 
 #[test]
 fn writes_through_any_handle_reach_every_other() {
-    let (pool, _) = pool(16 << 20, 8);
+    let (pool, _) = heap_pool(16 << 20, 8);
     let dim = 16;
     let (store, data) = built(1500, dim, Metric::L2, 2);
     let writers = 4;
@@ -191,11 +129,11 @@ fn a_full_pool_reclaims_what_no_one_reads_else_handles_keep_their_own() {
     let (store_a, data) = built(6000, 32, Metric::Cosine, 3);
     let (store_b, _) = built(6000, 32, Metric::Cosine, 4);
     let bytes = {
-        let (big, _) = pool(64 << 20, 4);
+        let (big, _) = heap_pool(64 << 20, 4);
         let probe = Index::open_in(&store_a, big, key(1)).unwrap();
         probe.code_memory_bytes()
     };
-    let (pool, host) = pool(bytes * 3 / 2 + (256 << 10), 4);
+    let (pool, host) = heap_pool(bytes * 3 / 2 + (256 << 10), 4);
     let queries = &data[6000 * 32..6200 * 32];
     let a = Index::open_in(&store_a, pool, key(1)).unwrap();
     assert_eq!(a.placement(), Placement::Shared);
@@ -215,7 +153,7 @@ fn a_full_pool_reclaims_what_no_one_reads_else_handles_keep_their_own() {
     // An index that is gone (dropped, rebuilt into another file) is
     // reclaimed by a sweep, in use or not by then.
     drop(b);
-    host.gone.lock().insert(key(2));
+    host.mark_gone(key(2));
     pool.sweep();
     assert_eq!(pool.stats().bytes_used, 0);
     assert!(pool.slots().is_empty());
@@ -225,12 +163,12 @@ fn a_full_pool_reclaims_what_no_one_reads_else_handles_keep_their_own() {
 fn an_area_that_cannot_grow_is_retired_and_its_handles_go_on() {
     let dim = 32;
     let (store, data) = built(1000, dim, Metric::L2, 5);
-    let (big, _) = pool(64 << 20, 4);
+    let (big, _) = heap_pool(64 << 20, 4);
     let loaded = Index::open_in(&store, big, key(1))
         .unwrap()
         .code_memory_bytes();
     // Room for the area as loaded, not for it to grow much.
-    let (pool, _) = pool(loaded + (64 << 10), 4);
+    let (pool, _) = heap_pool(loaded + (64 << 10), 4);
     let mut writer = Index::open_in(&store, pool, key(7)).unwrap();
     let mut reader = Index::open_in(&store, pool, key(7)).unwrap();
     assert_eq!(writer.placement(), Placement::Shared);
@@ -259,7 +197,7 @@ fn an_area_that_cannot_grow_is_retired_and_its_handles_go_on() {
 
 #[test]
 fn forget_frees_the_area_of_a_rebuilt_index() {
-    let (pool, _) = pool(16 << 20, 8);
+    let (pool, _) = heap_pool(16 << 20, 8);
     let dim = 8;
     let (old, _) = built(500, dim, Metric::L2, 7);
     let (new, _) = built(700, dim, Metric::L2, 8);
@@ -277,7 +215,7 @@ fn forget_frees_the_area_of_a_rebuilt_index() {
 
 #[test]
 fn an_empty_index_given_its_dimension_is_laid_out_anew() {
-    let (pool, _) = pool(8 << 20, 4);
+    let (pool, _) = heap_pool(8 << 20, 4);
     let store = MemStore::new();
     let mut w = Index::create(&store, Options::new(1, Metric::L2)).unwrap();
     drop(w);
@@ -303,7 +241,7 @@ fn an_empty_index_given_its_dimension_is_laid_out_anew() {
 #[test]
 fn attribute_values_follow_writes_through_a_shared_area() {
     use diskvec_engine::{AttrKind, AttrValue, Cond, Filter, ScanParams};
-    let (pool, _) = pool(16 << 20, 8);
+    let (pool, _) = heap_pool(16 << 20, 8);
     let (n, dim) = (2000, 16);
     let data = common::clustered(n + 800, dim, 16, 9);
     let store = MemStore::new();

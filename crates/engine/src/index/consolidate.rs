@@ -226,19 +226,41 @@ impl<S: PageStore> Index<S> {
                     Some(dn) => s.cands.extend(
                         dn.iter()
                             .copied()
-                            .filter(|&x| x != p && x < known && !gone(&self.codes, x)),
+                            .filter(|&x| x != p && x < known && removed.get(x).is_none()),
                     ),
-                    None if !gone(&self.codes, m) => s.cands.push(m),
-                    None => {}
+                    None => s.cands.push(m),
                 }
             }
             s.cands.sort_unstable();
             s.cands.dedup();
+            // Besides the removed nodes, whether a candidate is live is read
+            // from its page (read for its vector anyway), not from this
+            // handle's code area: a slot freed by an earlier VACUUM may hold
+            // a node an insert wrote there since consolidation began, live
+            // though a private copy of the area taken at the start still
+            // says free. Dropping it took the in-edges of every such node
+            // (benches/churn.rs: recall fell round after round with writers
+            // beside VACUUM on private areas; a shared area is kept current
+            // by the writers, so the server with the preload did not show
+            // it).
             s.arena.clear();
-            for &x in &s.cands {
+            let mut live = 0;
+            for i in 0..s.cands.len() {
+                let x = s.cands[i];
                 let arena = &mut s.arena;
-                self.with_node(x, &mut s.buf, &mut 0, |n| n.vector.extend_into(arena))?;
+                let keep = self.with_node(x, &mut s.buf, &mut 0, |n| {
+                    let keep = n.flags == format::FLAG_LIVE;
+                    if keep {
+                        n.vector.extend_into(arena);
+                    }
+                    keep
+                })?;
+                if keep {
+                    s.cands[live] = x;
+                    live += 1;
+                }
             }
+            s.cands.truncate(live);
             s.arena.extend_from_slice(&node.vector);
             // Pruned by place in `cands` (the node itself is the last).
             let k = s.cands.len() as u32;
