@@ -23,7 +23,9 @@
 
 use diskvec_engine::dataset::{self, brute_force, recall};
 use diskvec_engine::heap_pool::heap_pool;
-use diskvec_engine::{AreaKey, CodePool, Index, MemStore, Metric, Options, PageStore, SearchParams};
+use diskvec_engine::{
+    AreaKey, CodePool, Index, MemStore, Metric, Options, PageStore, SearchParams,
+};
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -226,7 +228,12 @@ fn concurrent(b: &Bench, n: usize, rounds: usize, per_round: usize) {
     // DISKVEC_CHURN_SHARED=1: every handle on one code area in a pool.
     let shared = env_or("DISKVEC_CHURN_SHARED", 0usize) == 1;
     let pool = shared.then(|| heap_pool(256 << 20, 4).0);
-    let key = AreaKey { db: 1, spc: 1, rel: 1, oid: 1 };
+    let key = AreaKey {
+        db: 1,
+        spc: 1,
+        rel: 1,
+        oid: 1,
+    };
     let open = |store| open_handle(store, pool, key);
     let store = MemStore::new();
     let mut live: Vec<u64> = (0..n as u64).collect();

@@ -125,7 +125,10 @@ fn build<S: PageStore>(store: S, base: &[f32], opts: Options, metric: Metric) ->
     let ids: Vec<u64> = (0..n as u64).collect();
     let t = Instant::now();
     let cpu0 = cpu_seconds();
-    index.build(base, &ids, usize::MAX).unwrap();
+    let budget = env_or("DISKVEC_BENCH_BUILD_MB", 0usize) << 20;
+    index
+        .build(base, &ids, if budget == 0 { usize::MAX } else { budget })
+        .unwrap();
     index.commit().unwrap();
     let build = t.elapsed().as_secs_f64();
     let build_cpu = cpu_seconds() - cpu0;

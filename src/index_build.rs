@@ -1,11 +1,12 @@
-//! `ambuild` and `ambuildempty`: collect the table's vectors, build the
-//! Vamana graph and codes in memory on all cores, write the pages once and
-//! WAL-log them in one pass.
+//! `ambuild` and `ambuildempty`: hand the table's vectors to the engine's
+//! bulk load, which builds the Vamana graph and codes on all cores and
+//! writes the pages once; then WAL-log them in one pass.
 //!
-//! The build stays within `maintenance_work_mem`. Once the vectors collected
-//! so far and the graph build's working set would exceed it, the graph is
-//! built from those, with a NOTICE, and every further row is inserted one by
-//! one (slower, but needs only the codes in memory).
+//! The build stays within `maintenance_work_mem`: while the vectors and the
+//! in-memory build fit it they are collected in memory; past it the engine
+//! writes them to the node pages as they come and builds the graph a
+//! cluster at a time (a NOTICE says so: recall at a given search list can
+//! be slightly lower than from the in-memory build).
 
 use crate::index_attrs;
 use crate::index_cache;
@@ -14,7 +15,7 @@ use crate::index_key::KeyType;
 use crate::index_options;
 use crate::index_store::{relation_needs_wal, Logging, PgStore};
 use crate::index_tid::tid_to_id;
-use diskvec_engine::{AttrKind, AttrValue, Index, Metric, Options};
+use diskvec_engine::{AttrKind, AttrValue, BulkLoad, Index, Metric, Options};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode::*;
 
@@ -98,15 +99,12 @@ struct BuildState {
     /// The current row's value as f32s (reused).
     row: Vec<f32>,
     dim: Option<usize>,
-    ids: Vec<u64>,
-    vectors: Vec<f32>,
-    /// Attribute columns, and the collected rows' values (one per column).
+    /// Attribute columns.
     kinds: Vec<AttrKind>,
     max_labels: usize,
-    values: Vec<AttrValue>,
     budget: usize,
-    /// Set once the in-memory build has happened; later rows are inserted.
-    index: Option<Index<PgStore>>,
+    /// Made at the first row, when the dimension is known.
+    load: Option<BulkLoad<PgStore>>,
     heap_tuples: f64,
     index_tuples: f64,
     tmp: pg_sys::MemoryContext,
@@ -128,28 +126,35 @@ impl BuildState {
         index
     }
 
-    /// Build the graph from the rows collected so far.
-    fn build_collected(&mut self) {
-        let mut index = self.new_index();
-        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
-        let vectors = std::mem::take(&mut self.vectors);
-        let ids = std::mem::take(&mut self.ids);
-        let values = std::mem::take(&mut self.values);
-        index
-            .build_with(&vectors, &ids, &values, usize::MAX)
+    fn push(&mut self, id: u64, v: &[f32], attrs: &[AttrValue]) {
+        if self.load.is_none() {
+            let load = BulkLoad::new(self.new_index(), self.budget);
+            self.load = Some(load.unwrap_or_else(|e| engine_error(self.index_rel, e)));
+        }
+        let load = self.load.as_mut().expect("made above");
+        let spilled = load.spilled();
+        load.push(id, v, attrs)
             .unwrap_or_else(|e| engine_error(self.index_rel, e));
-        self.index = Some(index);
+        if !spilled && load.spilled() {
+            pgrx::notice!(
+                "diskvec: index \"{}\" no longer fits in maintenance_work_mem after {} rows; building its graph a cluster at a time (recall at a given search list may be slightly lower; a larger maintenance_work_mem builds it in memory)",
+                relation_name(self.index_rel),
+                load.len()
+            );
+        }
     }
 
-    fn over_budget(&self) -> bool {
-        // Checked every 1024 rows: often enough, and cheap.
-        let Some(d) = self.dim.filter(|_| self.ids.len() % 1024 == 0) else {
-            return false;
-        };
-        let n = self.ids.len();
-        // The rows collected (vectors and ids), plus what the build needs.
-        let need = n * d * 4 + n * 8 + engine_options(self.index_rel, d).build_memory(n);
-        need > self.budget
+    /// Build the graph and write the index: all rows are in.
+    fn finish(&mut self) {
+        progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
+        match self.load.take() {
+            Some(load) => drop(
+                load.finish()
+                    .unwrap_or_else(|e| engine_error(self.index_rel, e)),
+            ),
+            // No rows: an empty index of the declared dimension, if any.
+            None => drop(self.new_index()),
+        }
     }
 }
 
@@ -188,24 +193,7 @@ unsafe extern "C-unwind" fn build_callback(
         let attrs = unsafe {
             index_attrs::row_values(st.index_rel, &st.kinds, st.max_labels, values, isnull)
         };
-        match st.index.as_mut() {
-            Some(index) => index
-                .insert_with(id, v, &attrs)
-                .unwrap_or_else(|e| engine_error(st.index_rel, e)),
-            None => {
-                st.ids.push(id);
-                st.vectors.extend_from_slice(v);
-                st.values.extend(attrs);
-                if st.over_budget() {
-                    pgrx::notice!(
-                        "diskvec: index \"{}\" no longer fits in maintenance_work_mem after {} rows; building the graph from those and inserting the rest one by one (slower)",
-                        relation_name(st.index_rel),
-                        st.ids.len()
-                    );
-                    st.build_collected();
-                }
-            }
-        }
+        st.push(id, v, &attrs);
         st.index_tuples += 1.0;
         if (st.index_tuples as u64).is_multiple_of(1000) {
             progress(PROGRESS_CREATE_IDX_TUPLES_DONE, st.index_tuples as i64);
@@ -250,14 +238,11 @@ pub unsafe extern "C-unwind" fn ambuild(
         key,
         row: Vec::new(),
         dim: declared_dim(index_rel),
-        ids: Vec::new(),
-        vectors: Vec::new(),
         kinds,
         max_labels: index_options::of(index_rel).max_labels,
-        values: Vec::new(),
         // SAFETY: a GUC, read on the backend's thread.
         budget: unsafe { pg_sys::maintenance_work_mem } as usize * 1024,
-        index: None,
+        load: None,
         heap_tuples: 0.0,
         index_tuples: 0.0,
         // SAFETY: a child of the current context, deleted at the end.
@@ -289,11 +274,8 @@ pub unsafe extern "C-unwind" fn ambuild(
             std::ptr::null_mut(),
         );
     }
-    if st.index.is_none() {
-        st.build_collected();
-    }
+    st.finish();
     progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_WRITE);
-    drop(st.index.take());
     // SAFETY: every page is written (the index handle is dropped) before
     // they are logged; the result is palloc'd for Postgres to take.
     unsafe {

@@ -72,7 +72,10 @@ pub fn heap_pool(bytes: usize, slots: usize) -> (&'static CodePool, Arc<HeapHost
     let base = unsafe { std::alloc::alloc_zeroed(layout) };
     assert!(!base.is_null(), "out of memory for a {bytes}-byte pool");
     // SAFETY: fresh, zeroed, aligned, ours alone.
-    assert!(unsafe { CodePool::init(base, bytes, slots) }, "pool too small");
+    assert!(
+        unsafe { CodePool::init(base, bytes, slots) },
+        "pool too small"
+    );
     let host = Arc::new(HeapHost {
         locks: (0..=slots).map(|_| RawRwLock::INIT).collect(),
         readers: (0..=slots).map(|_| AtomicUsize::new(0)).collect(),

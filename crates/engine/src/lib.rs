@@ -91,7 +91,7 @@ pub mod heap_pool;
 pub use beam::MAX_AHEAD as MAX_READ_AHEAD;
 pub use file_store::{FileStore, Verify};
 pub use index::{
-    check_pages, read_options, text_hash, AreaKey, AttrKind, AttrValue, CodePool, Cond,
+    check_pages, read_options, text_hash, AreaKey, AttrKind, AttrValue, BulkLoad, CodePool, Cond,
     Consolidation, Element, Filter, Index, Metric, Options, Placement, PoolHost, PoolStats,
     ScanOrder, ScanParams, SearchIter, SearchParams, SearchStats, SlotInfo, MAX_ATTRS, MAX_LABELS,
 };

@@ -1,7 +1,8 @@
 //! A bulk build asks its stop check (`Index::set_stop`) as it works, on
 //! every thread: once the check says stop, the build ends with
-//! `Error::Interrupted`, in the graph build and in the one-by-one inserts
-//! a small memory budget takes, and a build that is not stopped is whole.
+//! `Error::Interrupted`, in the graph build and in the cluster-at-a-time
+//! build a small memory budget takes, and a build that is not stopped is
+//! whole.
 
 mod common;
 
@@ -54,13 +55,16 @@ fn builds_end_when_asked_to_stop() {
     let after = asked() - per_build / 4;
     assert!(after <= 20_000 + 64, "asked {after} times after the stop");
 
-    // One by one (the budget is too small for the graph build): stopped
-    // between rows.
-    ASKED.store(0, Ordering::Relaxed);
-    STOP_AT.store(500, Ordering::Relaxed);
-    let mut index = Index::create(MemStore::new(), Options::new(dim, Metric::L2)).unwrap();
-    index.set_stop(stop_after_some);
-    let e = index.build(&data, &ids, 1).unwrap_err();
-    assert!(matches!(e, Error::Interrupted), "{e}");
-    assert_eq!(index.len(), 500);
+    // By clusters (the budget is too small for the in-memory build):
+    // stopped while the rows go to the node pages (asked every 1,024
+    // rows), and later, in the first cluster's graph build.
+    for (stop_at, most) in [(5, 6), (200, 200 + 20_000)] {
+        ASKED.store(0, Ordering::Relaxed);
+        STOP_AT.store(stop_at, Ordering::Relaxed);
+        let mut index = Index::create(MemStore::new(), Options::new(dim, Metric::L2)).unwrap();
+        index.set_stop(stop_after_some);
+        let e = index.build(&data, &ids, 1).unwrap_err();
+        assert!(matches!(e, Error::Interrupted), "{e}");
+        assert!(asked() <= most, "asked {} times", asked());
+    }
 }

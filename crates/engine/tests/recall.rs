@@ -84,10 +84,10 @@ fn synthetic_all_metrics_and_paths() {
     }
 }
 
-/// A memory budget too small for the in-memory build falls back to inserts
-/// and still gives a good index.
+/// A memory budget too small for the in-memory build builds the graph a
+/// cluster at a time over the node pages, and still gives a good index.
 #[test]
-fn small_memory_budget_falls_back() {
+fn small_memory_budget_builds_by_clusters() {
     let (n, dim) = (1500, 8);
     let base = common::clustered(n, dim, 10, 11);
     let ids: Vec<u64> = (0..n as u64).collect();

@@ -8,8 +8,8 @@
 mod common;
 
 use diskvec_engine::heap_pool::heap_pool;
-use diskvec_engine::{AreaKey, CodePool, Index, MemStore, Metric, Options, Placement, SearchParams};
-use std::sync::{Arc, Barrier};
+use diskvec_engine::{AreaKey, Index, MemStore, Metric, Options, Placement, SearchParams};
+use std::sync::Barrier;
 
 fn key(rel: u32) -> AreaKey {
     AreaKey {

@@ -2,9 +2,11 @@
 //! cores), codes encoded in parallel, then every page written once, in
 //! order.
 
+use super::bulk_load::Spill;
+use super::node_stream::ChainWriter;
 use super::{node_io::encode_node, AttrValue, Index, Metric, MAX_DIM};
 use crate::format::{self, CodeEntryHead, Kind, CODE_HEAD, HEADER_SIZE, NONE};
-use crate::page::{BlockNo, Error, PageStore, Result};
+use crate::page::{BlockNo, Error, Page, PageStore, Result};
 use crate::rabitq::{self, Factors, RaBitQ};
 use crate::vamana;
 use rayon::prelude::*;
@@ -16,9 +18,9 @@ impl<S: PageStore> Index<S> {
     /// rayon thread pool (all cores by default).
     ///
     /// `memory_budget` (bytes) caps the build's working set (see
-    /// [`super::Options::build_memory`]). When that does not fit, the
-    /// vectors are inserted one by one instead, which needs only the codes
-    /// in memory (slower). Commits.
+    /// [`super::Options::build_memory`]) beyond the vectors given. When the
+    /// graph does not fit it, it is built a cluster at a time over the node
+    /// pages (`build_parts.rs`). Commits.
     pub fn build(&mut self, vectors: &[f32], ids: &[u64], memory_budget: usize) -> Result<()> {
         self.build_with(vectors, ids, &[], memory_budget)
     }
@@ -84,14 +86,14 @@ impl<S: PageStore> Index<S> {
             self.meta.ip_mean_sq_norm = (sum_sq / n as f64) as f32;
         }
         if self.options().build_memory(n) > memory_budget {
-            drop(data);
-            // Inserts refresh from the meta page: it must hold the centroid.
-            self.write_meta()?;
-            for (i, (v, &id)) in vectors.chunks_exact(dim).zip(ids).enumerate() {
-                self.check_stop()?;
-                self.insert_with(id, v, row(i))?;
+            // Too big to build in memory: through the node pages, a
+            // cluster at a time (`build_parts.rs`).
+            let mut spill = Spill::new(self, memory_budget);
+            for (&id, v) in ids.iter().zip(data.chunks_exact(dim)) {
+                spill.add(self, id, v)?;
             }
-            return self.store.commit();
+            drop(data);
+            return self.build_spilled(spill, values, memory_budget);
         }
         let points = vamana::Points::new(&data, dim, self.graph_shift());
         let params = vamana::BuildParams {
@@ -125,8 +127,7 @@ impl<S: PageStore> Index<S> {
         self.store.commit()
     }
 
-    /// The data mean becomes the quantizer's centroid, on its blob pages
-    /// (rewritten in place: same dimension, same length).
+    /// The data mean becomes the quantizer's centroid.
     fn set_centroid_to_mean(&mut self, data: &[f32]) -> Result<()> {
         let dim = self.meta.dim as usize;
         let n = data.len() / dim;
@@ -134,7 +135,13 @@ impl<S: PageStore> Index<S> {
         for v in data.chunks_exact(dim) {
             mean.iter_mut().zip(v).for_each(|(m, x)| *m += *x as f64);
         }
-        let centroid: Vec<f32> = mean.iter().map(|m| (*m / n as f64) as f32).collect();
+        self.set_centroid(mean.iter().map(|m| (*m / n as f64) as f32).collect())
+    }
+
+    /// `centroid` becomes the quantizer's, on its blob pages (rewritten in
+    /// place: same dimension, same length).
+    pub(super) fn set_centroid(&mut self, centroid: Vec<f32>) -> Result<()> {
+        let dim = self.meta.dim as usize;
         format::rewrite_blob(
             &self.store,
             self.meta.centroid,
@@ -220,46 +227,60 @@ impl<S: PageStore> Index<S> {
         locations: &[(BlockNo, u16)],
     ) -> Result<()> {
         let (n, dim) = (ids.len(), self.meta.dim as usize);
-        let words = self.quant.code_words();
-        let mut code_data = vec![0u64; n * words];
+        let per = format::codes_per_page(self.quant.code_words());
+        let mut chain = ChainWriter::new(Kind::Codes);
+        for (pi, page_ids) in ids.chunks(per).enumerate() {
+            if pi % 256 == 255 {
+                self.check_stop()?;
+            }
+            let at = pi * per;
+            let mut p = chain.page();
+            self.fill_code_page(
+                &mut p,
+                &vectors[at * dim..(at + page_ids.len()) * dim],
+                page_ids,
+                &locations[at..at + page_ids.len()],
+            );
+            chain.push(&self.store, p)?;
+        }
+        chain.finish(&self.store)?;
+        self.meta.code_head = chain.blocks[0];
+        self.meta.code_tail = *chain.blocks.last().unwrap();
+        self.meta.n_nodes = n as u64;
+        Ok(())
+    }
+
+    /// Fill code page `p` with the entries of `ids` (encoded in parallel
+    /// from `vectors`), each naming its node's location.
+    pub(super) fn fill_code_page(
+        &self,
+        p: &mut Page,
+        vectors: &[f32],
+        ids: &[u64],
+        locations: &[(BlockNo, u16)],
+    ) {
+        let (dim, words) = (self.meta.dim as usize, self.quant.code_words());
+        let esize = CODE_HEAD + 8 * words;
+        let mut code_data = vec![0u64; ids.len() * words];
         let factors: Vec<Factors> = code_data
             .par_chunks_mut(words)
             .zip(vectors.par_chunks_exact(dim))
             .map(|(code, v)| self.quant.encode(v, code))
             .collect();
-        let per = format::codes_per_page(words);
-        let esize = CODE_HEAD + 8 * words;
-        let blocks: Vec<BlockNo> = (0..n.div_ceil(per))
-            .map(|_| self.store.extend())
-            .collect::<Result<_>>()?;
-        self.meta.code_head = blocks[0];
-        self.meta.code_tail = *blocks.last().unwrap();
-        self.meta.n_nodes = n as u64;
-        for (pi, &b) in blocks.iter().enumerate() {
-            if pi % 256 == 255 {
-                self.check_stop()?;
-            }
-            let mut p = format::new_page(Kind::Codes);
-            let range = pi * per..((pi + 1) * per).min(n);
-            let h = format::header_mut(&mut p);
-            h.next = blocks.get(pi + 1).copied().unwrap_or(NONE);
-            h.count = range.len() as u32;
-            for i in range {
-                let head = CodeEntryHead {
-                    id: ids[i],
-                    blkno: locations[i].0,
-                    offset: locations[i].1,
-                    flags: format::FLAG_LIVE as u16,
-                    factors: factors[i],
-                };
-                let off = HEADER_SIZE + (i % per) * esize;
-                p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
-                p.bytes[off + CODE_HEAD..off + esize]
-                    .copy_from_slice(bytemuck::cast_slice(&code_data[i * words..(i + 1) * words]));
-            }
-            self.store.write(b, &p)?;
+        format::header_mut(p).count = ids.len() as u32;
+        for (i, &id) in ids.iter().enumerate() {
+            let head = CodeEntryHead {
+                id,
+                blkno: locations[i].0,
+                offset: locations[i].1,
+                flags: format::FLAG_LIVE as u16,
+                factors: factors[i],
+            };
+            let off = HEADER_SIZE + i * esize;
+            p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+            p.bytes[off + CODE_HEAD..off + esize]
+                .copy_from_slice(bytemuck::cast_slice(&code_data[i * words..(i + 1) * words]));
         }
-        Ok(())
     }
 
     /// Change the dimension of an index that has never held a vector (an

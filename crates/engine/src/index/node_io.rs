@@ -242,9 +242,7 @@ impl<S: PageStore> Index<S> {
             if now.neighbors != expected {
                 return Ok(false);
             }
-            update_head(bytes, |h| h.degree = new.len() as u32);
-            let vend = NODE_HEAD + l.vector_bytes();
-            bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
+            set_slot_neighbors(bytes, &l, new);
             Ok(true)
         })
     }
@@ -278,6 +276,14 @@ pub(super) fn encode_node(
     out[vend..vend + 4 * nbrs.len()].copy_from_slice(bytemuck::cast_slice(nbrs));
 }
 
+/// Replace a node slot's neighbour list in place.
+pub(super) fn set_slot_neighbors(bytes: &mut [u8], l: &NodeLayout, new: &[u32]) {
+    debug_assert!(new.len() <= l.max_degree);
+    update_head(bytes, |h| h.degree = new.len() as u32);
+    let vend = NODE_HEAD + l.vector_bytes();
+    bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
+}
+
 /// Change the head of a node slot in place.
 fn update_head(bytes: &mut [u8], f: impl FnOnce(&mut NodeHead)) {
     let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
@@ -285,7 +291,10 @@ fn update_head(bytes: &mut [u8], f: impl FnOnce(&mut NodeHead)) {
     bytes[..NODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
 }
 
-fn parse_node<'a>(bytes: &'a [u8], l: &NodeLayout) -> std::result::Result<NodeRef<'a>, String> {
+pub(super) fn parse_node<'a>(
+    bytes: &'a [u8],
+    l: &NodeLayout,
+) -> std::result::Result<NodeRef<'a>, String> {
     let head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
     if head.degree as usize > l.max_degree || head.flags > format::FLAG_DELETED {
         return Err(format!(

@@ -1,0 +1,205 @@
+//! Page chains written and read in order, for the bulk builds: a chain of
+//! pages laid down one after the other ([`ChainWriter`]), and the node
+//! stream's slots visited in increasing order with each page read once and
+//! written back once ([`SlotCursor`]). A node slot may run on from one page
+//! into the next (the slot size need not divide the payload).
+
+use crate::format::{self, Kind, HEADER_SIZE, NONE, PAYLOAD};
+use crate::page::{BlockNo, Page, PageStore, Result};
+use std::collections::VecDeque;
+
+/// Pages appended to a new chain, each linked to the next: a page is
+/// written once the block after it is known.
+pub(super) struct ChainWriter {
+    kind: Kind,
+    pending: Option<(BlockNo, Box<Page>)>,
+    /// Every block of the chain, in order.
+    pub blocks: Vec<BlockNo>,
+}
+
+impl ChainWriter {
+    pub fn new(kind: Kind) -> Self {
+        ChainWriter {
+            kind,
+            pending: None,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// A fresh page of the chain's kind to fill.
+    pub fn page(&self) -> Box<Page> {
+        format::new_page(self.kind)
+    }
+
+    /// Append `page` (its `count` set by the caller).
+    pub fn push<S: PageStore>(&mut self, store: &S, page: Box<Page>) -> Result<()> {
+        let b = store.extend()?;
+        if let Some((prev, mut p)) = self.pending.take() {
+            format::header_mut(&mut p).next = b;
+            store.write(prev, &p)?;
+        }
+        self.blocks.push(b);
+        self.pending = Some((b, page));
+        Ok(())
+    }
+
+    /// Write the last page (its `next` is NONE).
+    pub fn finish<S: PageStore>(&mut self, store: &S) -> Result<()> {
+        if let Some((b, mut p)) = self.pending.take() {
+            format::header_mut(&mut p).next = NONE;
+            store.write(b, &p)?;
+        }
+        Ok(())
+    }
+}
+
+/// Node slots appended to a node stream as their bytes come.
+pub(super) struct SlotWriter {
+    pub chain: ChainWriter,
+    page: Box<Page>,
+    /// Payload bytes used in `page`.
+    at: usize,
+}
+
+impl SlotWriter {
+    pub fn new() -> Self {
+        let chain = ChainWriter::new(Kind::Nodes);
+        let page = chain.page();
+        SlotWriter { chain, page, at: 0 }
+    }
+
+    /// Append one slot's bytes.
+    pub fn push<S: PageStore>(&mut self, store: &S, mut slot: &[u8]) -> Result<()> {
+        while !slot.is_empty() {
+            if self.at == PAYLOAD {
+                self.flush(store)?;
+            }
+            let take = slot.len().min(PAYLOAD - self.at);
+            self.page.bytes[HEADER_SIZE + self.at..HEADER_SIZE + self.at + take]
+                .copy_from_slice(&slot[..take]);
+            self.at += take;
+            slot = &slot[take..];
+        }
+        Ok(())
+    }
+
+    fn flush<S: PageStore>(&mut self, store: &S) -> Result<()> {
+        let mut page = std::mem::replace(&mut self.page, self.chain.page());
+        format::header_mut(&mut page).count = self.at as u32;
+        self.at = 0;
+        self.chain.push(store, page)
+    }
+
+    /// Write the last pages; returns the chain's blocks and the bytes used
+    /// in its last page.
+    pub fn finish<S: PageStore>(mut self, store: &S) -> Result<(Vec<BlockNo>, usize)> {
+        let used = self.at;
+        if self.at > 0 {
+            self.flush(store)?;
+        }
+        self.chain.finish(store)?;
+        Ok((self.chain.blocks, used))
+    }
+}
+
+/// The node stream of a bulk build: node `i` is the `slot_size` bytes at
+/// `i * slot_size` of the pages' payloads, in chain order.
+pub(super) struct NodeStream {
+    pub blocks: Vec<BlockNo>,
+    pub slot_size: usize,
+}
+
+impl NodeStream {
+    /// Where node `i` starts: its first page and payload offset.
+    pub fn location(&self, i: usize) -> (BlockNo, u16) {
+        let pos = i * self.slot_size;
+        (self.blocks[pos / PAYLOAD], (pos % PAYLOAD) as u16)
+    }
+}
+
+/// Visits node slots in increasing order, holding the few pages the
+/// current slot lies on; with `write`, a changed page is written back once
+/// the visit moves past it (and at `finish`).
+pub(super) struct SlotCursor<'a, S: PageStore> {
+    store: &'a S,
+    stream: &'a NodeStream,
+    write: bool,
+    /// (page index in the stream, copy, changed)
+    pages: VecDeque<(usize, Box<Page>, bool)>,
+    slot: Vec<u8>,
+}
+
+impl<'a, S: PageStore> SlotCursor<'a, S> {
+    pub fn new(store: &'a S, stream: &'a NodeStream, write: bool) -> Self {
+        SlotCursor {
+            store,
+            stream,
+            write,
+            pages: VecDeque::new(),
+            slot: vec![0; stream.slot_size],
+        }
+    }
+
+    /// Pass node `i`'s slot bytes to `f` (`i` never below the last visit's);
+    /// when writing, what `f` leaves there goes back to the page.
+    pub fn visit<R>(&mut self, i: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
+        let ss = self.stream.slot_size;
+        let (start, end) = (i * ss, (i + 1) * ss);
+        let (first, last) = (start / PAYLOAD, (end - 1) / PAYLOAD);
+        while self.pages.front().is_some_and(|p| p.0 < first) {
+            self.evict()?;
+        }
+        for pi in first..=last {
+            if self.pages.back().is_none_or(|p| p.0 < pi) {
+                let b = self.stream.blocks[pi];
+                let p = self.store.read(b)?;
+                format::check(&p, b, Kind::Nodes)?;
+                let mut copy = Page::zeroed();
+                copy.bytes.copy_from_slice(&p.bytes);
+                self.pages.push_back((pi, copy, false));
+            }
+        }
+        let mut at = start;
+        for (pi, page, _) in self.pages.iter().filter(|p| p.0 >= first && p.0 <= last) {
+            let from = at - pi * PAYLOAD;
+            let take = (end - at).min(PAYLOAD - from);
+            self.slot[at - start..at - start + take]
+                .copy_from_slice(&page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]);
+            at += take;
+        }
+        let r = f(&mut self.slot);
+        if self.write {
+            let mut at = start;
+            for (pi, page, changed) in self
+                .pages
+                .iter_mut()
+                .filter(|p| p.0 >= first && p.0 <= last)
+            {
+                let from = at - *pi * PAYLOAD;
+                let take = (end - at).min(PAYLOAD - from);
+                page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]
+                    .copy_from_slice(&self.slot[at - start..at - start + take]);
+                *changed = true;
+                at += take;
+            }
+        }
+        Ok(r)
+    }
+
+    fn evict(&mut self) -> Result<()> {
+        if let Some((pi, page, changed)) = self.pages.pop_front() {
+            if changed {
+                self.store.write(self.stream.blocks[pi], &page)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write back what is still held.
+    pub fn finish(mut self) -> Result<()> {
+        while !self.pages.is_empty() {
+            self.evict()?;
+        }
+        Ok(())
+    }
+}
