@@ -94,8 +94,8 @@ CREATE INDEX later_v ON later USING diskvec (v vector_cosine_ops);
 INSERT INTO later VALUES ('[1,0,0,0]'), ('[0,1,0,0]'), ('[0.9,0.1,0,0]');
 SELECT v FROM later ORDER BY v <=> '[1,0,0,0]' LIMIT 2;
 
--- A build that outgrows maintenance_work_mem says so and finishes by
--- inserting the remaining rows; the result is still exact here.
+-- A build that outgrows maintenance_work_mem says so and builds its graph
+-- a cluster at a time over the node pages; the result is still exact here.
 CREATE TABLE big AS
   SELECT i AS id, ARRAY[sin(i), cos(i * 0.3), (i % 17) / 8.0 - 1]::vector(3) AS embedding
   FROM generate_series(1, 6000) i;

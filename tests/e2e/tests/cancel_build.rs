@@ -1,7 +1,8 @@
 //! CREATE INDEX answers a cancel and a statement timeout within about a
 //! second in each phase (the heap scan, the graph build on the worker
-//! threads), leaves nothing behind, and the next build is whole. Prints
-//! how long each cancel took to return.
+//! threads, in memory or a cluster at a time when maintenance_work_mem is
+//! far below the vectors), leaves nothing behind, and the next build is
+//! whole. Prints how long each cancel took to return.
 
 use diskvec_e2e::{connect, fresh_database, load_vectors};
 use diskvec_engine::dataset;
@@ -91,7 +92,7 @@ fn create_index_stops_soon_after_a_cancel_and_leaves_nothing() {
         .unwrap()
         .get(0);
     // Room for the in-memory graph build on every connection (the default
-    // 64 MB would insert most rows one by one: another test's subject).
+    // 64 MB would build it a cluster at a time: tried further down).
     c.batch_execute(&format!(
         "ALTER DATABASE {db} SET maintenance_work_mem = '512MB'; SET maintenance_work_mem = '512MB'"
     ))
@@ -128,6 +129,37 @@ fn create_index_stops_soon_after_a_cancel_and_leaves_nothing() {
         took.push(format!("{wanted}: {:.3} s", latency.as_secs_f64()));
     }
 
+    // The cluster-at-a-time build (16 MB for 40 MB of vectors): cancelled
+    // in its graph phase, then left to finish, whole.
+    c.batch_execute(&format!(
+        "ALTER DATABASE {db} SET maintenance_work_mem = '16MB'"
+    ))
+    .unwrap();
+    let latency = cancel_in_phase(&mut c, &db, "building graph");
+    assert!(
+        latency < PROMPT,
+        "cancelled in the cluster build, it returned after {latency:?}"
+    );
+    assert_eq!(indexes(&mut c), 0, "left behind after a cancel by clusters");
+    took.push(format!(
+        "building graph by clusters: {:.3} s",
+        latency.as_secs_f64()
+    ));
+    c.batch_execute("SET maintenance_work_mem = '16MB'")
+        .unwrap();
+    let t = Instant::now();
+    c.batch_execute(CREATE).unwrap();
+    let by_clusters = t.elapsed();
+    let report: String = c
+        .query_one("SELECT diskvec_verify('items_idx')", &[])
+        .unwrap()
+        .get(0);
+    assert!(report.contains(&format!("{n} live")), "{report}");
+    c.batch_execute(&format!(
+        "DROP INDEX items_idx; RESET maintenance_work_mem; ALTER DATABASE {db} SET maintenance_work_mem = '512MB'"
+    ))
+    .unwrap();
+
     // Nothing stale: the next build is whole.
     let t = Instant::now();
     c.batch_execute(CREATE).unwrap();
@@ -138,9 +170,10 @@ fn create_index_stops_soon_after_a_cancel_and_leaves_nothing() {
         .get(0);
     assert!(report.contains(&format!("{n} live")), "{report}");
     println!(
-        "statement_timeout 3 s: returned after {:.3} s; cancel returned after {}; the whole build took {:.1} s",
+        "statement_timeout 3 s: returned after {:.3} s; cancel returned after {}; the whole build took {:.1} s ({:.1} s by clusters in 16 MB)",
         timed_out.as_secs_f64(),
         took.join(", "),
-        full.as_secs_f64()
+        full.as_secs_f64(),
+        by_clusters.as_secs_f64()
     );
 }
