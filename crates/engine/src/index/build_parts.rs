@@ -17,7 +17,7 @@
 
 use super::bulk_load::Spill;
 use super::node_io::{parse_node, set_slot_neighbors};
-use super::node_stream::{ChainWriter, NodeStream, SlotCursor};
+use super::node_stream::{ChainWriter, NodeStream, SlotCursor, SlotReader};
 use super::{AttrValue, Index, Metric};
 use crate::format::Kind;
 use crate::page::{Error, PageStore, Result};
@@ -165,15 +165,16 @@ impl<S: PageStore> Index<S> {
         let mut codes = ChainWriter::new(Kind::Codes);
         let mut pairs = Vec::with_capacity(n);
         let mut best = (f32::INFINITY, 0u32);
-        let mut cursor = SlotCursor::new(&self.store, stream, false);
         let mut vectors = Vec::with_capacity(chunk * dim);
         let mut ids = Vec::with_capacity(n);
         for start in (0..n).step_by(chunk) {
             self.check_stop()?;
             let end = (start + chunk).min(n);
             vectors.clear();
+            // Read, then write the code pages: no page is lent across a write.
+            let mut reader = SlotReader::new(&self.store, stream);
             for i in start..end {
-                cursor
+                reader
                     .visit(i, |slot| {
                         parse_node(slot, &self.layout).map(|node| {
                             ids.push(node.id);
@@ -182,6 +183,7 @@ impl<S: PageStore> Index<S> {
                     })?
                     .map_err(|r| super::corrupt(stream.location(i).0, r))?;
             }
+            drop(reader);
             let locations: Vec<_> = (start..end).map(|i| stream.location(i)).collect();
             for (j, page_ids) in ids[start..end].chunks(per).enumerate() {
                 let at = j * per;
@@ -229,16 +231,22 @@ impl<S: PageStore> Index<S> {
     /// merge each node's list into the one on its page.
     fn build_cluster(&self, stream: &NodeStream, nodes: &[u32]) -> Result<()> {
         let dim = self.meta.dim as usize;
+        // The vectors, and the lists already on the pages (from the nodes'
+        // clusters built before this one), in one read of the pages.
         let mut data = Vec::with_capacity(nodes.len() * dim);
-        let mut cursor = SlotCursor::new(&self.store, stream, false);
+        let mut before = Vec::with_capacity(nodes.len());
+        let mut reader = SlotReader::new(&self.store, stream);
         for &g in nodes {
-            cursor
+            reader
                 .visit(g as usize, |slot| {
-                    parse_node(slot, &self.layout).map(|node| node.vector.extend_into(&mut data))
+                    parse_node(slot, &self.layout).map(|node| {
+                        before.push(node.neighbors.to_vec());
+                        node.vector.extend_into(&mut data)
+                    })
                 })?
                 .map_err(|r| super::corrupt(stream.location(g as usize).0, r))?;
         }
-        drop(cursor);
+        drop(reader);
         let params = vamana::BuildParams {
             max_degree: self.meta.max_degree as usize,
             list_size: self.meta.build_list_size as usize,
@@ -255,26 +263,14 @@ impl<S: PageStore> Index<S> {
         for (new, &old) in graph.order.iter().enumerate() {
             new_of[old as usize] = new as u32;
         }
-        // Each node's list, in steps so that only a step's lists are held:
-        // merged with the one already on its page (from its other cluster,
-        // where that was built first).
+        // Each node's list merged with the one it had, in place of it.
         let points = vamana::Points::new(&graph.vectors, dim, shift);
         let (r, alpha) = (self.meta.max_degree as usize, self.pruning_alpha());
         let global = |x: u32| nodes[graph.order[x as usize] as usize];
-        let mut cursor = SlotCursor::new(&self.store, stream, true);
+        let mut cursor = SlotCursor::new(&self.store, stream);
         for step in (0..n).step_by(MERGE_STEP) {
             let end = (step + MERGE_STEP).min(n);
-            let mut lists = Vec::with_capacity(end - step);
-            let mut reader = SlotCursor::new(&self.store, stream, false);
-            for &g in &nodes[step..end] {
-                let list = reader
-                    .visit(g as usize, |slot| {
-                        parse_node(slot, &self.layout).map(|node| node.neighbors.to_vec())
-                    })?
-                    .map_err(|r| super::corrupt(stream.location(g as usize).0, r))?;
-                lists.push(list);
-            }
-            drop(reader);
+            let lists = &mut before[step..end];
             lists.par_iter_mut().enumerate().for_each(|(j, list)| {
                 let p = new_of[step + j];
                 *list = merge(
@@ -289,7 +285,7 @@ impl<S: PageStore> Index<S> {
                     alpha,
                 );
             });
-            for (&g, list) in nodes[step..end].iter().zip(&lists) {
+            for (&g, list) in nodes[step..end].iter().zip(lists.iter()) {
                 cursor.visit(g as usize, |slot| {
                     set_slot_neighbors(slot, &self.layout, list)
                 })?;
@@ -350,9 +346,9 @@ fn merge(
 
 /// Bytes one node of a cluster costs while its graph is built: its vector
 /// twice (as read, and renumbered by the build), its adjacency list with
-/// the build's slack, a visited mark per thread, and its merged list.
+/// the build's slack, a visited mark per thread, and the list it had.
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
-    8 * dim + 6 * r + 64 + 4 * threads + 16
+    8 * dim + 10 * r + 64 + 4 * threads + 16
 }
 
 /// Nodes by cluster: cluster `c`'s are `nodes[start[c]..start[c + 1]]`,

@@ -1,7 +1,7 @@
 //! Page chains written and read in order, for the bulk builds: a chain of
-//! pages laid down one after the other ([`ChainWriter`]), and the node
-//! stream's slots visited in increasing order with each page read once and
-//! written back once ([`SlotCursor`]). A node slot may run on from one page
+//! pages laid down one after the other ([`ChainWriter`], [`SlotWriter`]),
+//! and the node stream's slots visited in increasing order, each page read
+//! once ([`SlotReader`]) or read and written back once ([`SlotCursor`]). A node slot may run on from one page
 //! into the next (the slot size need not divide the payload).
 
 use crate::format::{self, Kind, HEADER_SIZE, NONE, PAYLOAD};
@@ -117,31 +117,82 @@ impl NodeStream {
     }
 }
 
-/// Visits node slots in increasing order, holding the few pages the
-/// current slot lies on; with `write`, a changed page is written back once
-/// the visit moves past it (and at `finish`).
+/// Reads node slots in increasing order, holding the few pages the current
+/// slot lies on as the store lends them (no copy). Nothing may be written
+/// to the store while it lives (see [`PageStore::read`]).
+pub(super) struct SlotReader<'a, S: PageStore + 'a> {
+    store: &'a S,
+    stream: &'a NodeStream,
+    pages: VecDeque<(usize, S::PageRef<'a>)>,
+    slot: Vec<u8>,
+}
+
+impl<'a, S: PageStore> SlotReader<'a, S> {
+    pub fn new(store: &'a S, stream: &'a NodeStream) -> Self {
+        SlotReader {
+            store,
+            stream,
+            pages: VecDeque::new(),
+            slot: vec![0; stream.slot_size],
+        }
+    }
+
+    /// Pass node `i`'s slot bytes to `f` (`i` never below the last visit's).
+    pub fn visit<R>(&mut self, i: usize, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let ss = self.stream.slot_size;
+        let (start, end) = (i * ss, (i + 1) * ss);
+        let (first, last) = (start / PAYLOAD, (end - 1) / PAYLOAD);
+        while self.pages.front().is_some_and(|p| p.0 < first) {
+            self.pages.pop_front();
+        }
+        for pi in first..=last {
+            if self.pages.back().is_none_or(|p| p.0 < pi) {
+                let b = self.stream.blocks[pi];
+                let p = self.store.read(b)?;
+                format::check(&p, b, Kind::Nodes)?;
+                self.pages.push_back((pi, p));
+            }
+        }
+        if first == last {
+            let page = &self.pages.iter().find(|p| p.0 == first).expect("loaded").1;
+            let from = HEADER_SIZE + start - first * PAYLOAD;
+            return Ok(f(&page.bytes[from..from + ss]));
+        }
+        let mut at = start;
+        for (pi, page) in self.pages.iter().filter(|p| p.0 >= first && p.0 <= last) {
+            let from = at - pi * PAYLOAD;
+            let take = (end - at).min(PAYLOAD - from);
+            self.slot[at - start..at - start + take]
+                .copy_from_slice(&page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]);
+            at += take;
+        }
+        Ok(f(&self.slot))
+    }
+}
+
+/// Changes node slots in increasing order, holding copies of the few pages
+/// the current slot lies on; a changed page is written back once the visit
+/// moves past it (and at `finish`).
 pub(super) struct SlotCursor<'a, S: PageStore> {
     store: &'a S,
     stream: &'a NodeStream,
-    write: bool,
     /// (page index in the stream, copy, changed)
     pages: VecDeque<(usize, Box<Page>, bool)>,
     slot: Vec<u8>,
 }
 
 impl<'a, S: PageStore> SlotCursor<'a, S> {
-    pub fn new(store: &'a S, stream: &'a NodeStream, write: bool) -> Self {
+    pub fn new(store: &'a S, stream: &'a NodeStream) -> Self {
         SlotCursor {
             store,
             stream,
-            write,
             pages: VecDeque::new(),
             slot: vec![0; stream.slot_size],
         }
     }
 
     /// Pass node `i`'s slot bytes to `f` (`i` never below the last visit's);
-    /// when writing, what `f` leaves there goes back to the page.
+    /// what `f` leaves there goes back to the page.
     pub fn visit<R>(&mut self, i: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
         let ss = self.stream.slot_size;
         let (start, end) = (i * ss, (i + 1) * ss);
@@ -168,20 +219,18 @@ impl<'a, S: PageStore> SlotCursor<'a, S> {
             at += take;
         }
         let r = f(&mut self.slot);
-        if self.write {
-            let mut at = start;
-            for (pi, page, changed) in self
-                .pages
-                .iter_mut()
-                .filter(|p| p.0 >= first && p.0 <= last)
-            {
-                let from = at - *pi * PAYLOAD;
-                let take = (end - at).min(PAYLOAD - from);
-                page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]
-                    .copy_from_slice(&self.slot[at - start..at - start + take]);
-                *changed = true;
-                at += take;
-            }
+        let mut at = start;
+        for (pi, page, changed) in self
+            .pages
+            .iter_mut()
+            .filter(|p| p.0 >= first && p.0 <= last)
+        {
+            let from = at - *pi * PAYLOAD;
+            let take = (end - at).min(PAYLOAD - from);
+            page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]
+                .copy_from_slice(&self.slot[at - start..at - start + take]);
+            *changed = true;
+            at += take;
         }
         Ok(r)
     }
