@@ -18,6 +18,7 @@
 use super::bulk_load::Spill;
 use super::node_io::{parse_node, set_slot_neighbors};
 use super::node_stream::{ChainWriter, NodeStream, SlotCursor, SlotReader};
+use super::partition::{group, kmeans, nearest, split_large, Members};
 use super::{AttrValue, Index, Metric};
 use crate::format::Kind;
 use crate::page::{Error, PageStore, Result};
@@ -34,15 +35,12 @@ const OVERLAP: usize = 3;
 const MIN_CLUSTER: usize = 2_000;
 
 /// Clusters are planned at this share of the largest that fits (k-means
-/// clusters are uneven; the largest are split, see [`split_large`]).
+/// clusters are uneven; the largest are split, see `partition::split_large`).
 const FILL: f64 = 0.85;
 
 /// A cluster expected (from the sample) past this share of the largest
 /// that fits is split in two or more.
 const SPLIT_AT: f64 = 1.0;
-
-/// Lloyd iterations of the clustering.
-const KMEANS_ROUNDS: usize = 8;
 
 /// Nodes whose lists are merged and written per step.
 const MERGE_STEP: usize = 4_096;
@@ -93,7 +91,7 @@ impl<S: PageStore> Index<S> {
             // cut into parts later loses the locality that makes its graph
             // good.
             let cap = (largest as f64 * SPLIT_AT * samples as f64 / n as f64).max(2.0) as usize;
-            split_large(
+            split_large::<OVERLAP>(
                 &spill.sample,
                 dim,
                 centroids,
@@ -349,185 +347,4 @@ fn merge(
 /// the build's slack, a visited mark per thread, and the list it had.
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
     8 * dim + 10 * r + 64 + 4 * threads + 16
-}
-
-/// Nodes by cluster: cluster `c`'s are `nodes[start[c]..start[c + 1]]`,
-/// in increasing order.
-struct Members {
-    start: Vec<usize>,
-    nodes: Vec<u32>,
-}
-
-fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
-    let mut start = vec![0usize; k + 1];
-    for pair in pairs {
-        for &c in pair {
-            start[c as usize + 1] += 1;
-        }
-    }
-    for c in 0..k {
-        start[c + 1] += start[c];
-    }
-    let mut at = start.clone();
-    let mut nodes = vec![0u32; start[k]];
-    for (i, pair) in pairs.iter().enumerate() {
-        for &c in pair {
-            nodes[at[c as usize]] = i as u32;
-            at[c as usize] += 1;
-        }
-    }
-    Members { start, nodes }
-}
-
-/// The `N` nearest of the centroids (squared L2), nearest first; there
-/// must be at least `N`.
-fn nearest<const N: usize>(v: &[f32], centroids: &[f32], dim: usize) -> [u32; N] {
-    let mut best = [(f32::INFINITY, 0u32); N];
-    for (c, cv) in centroids.chunks_exact(dim).enumerate() {
-        let d = crate::distance::l2_squared_f32(v, cv);
-        if d < best[N - 1].0 {
-            let mut i = N - 1;
-            while i > 0 && best[i - 1].0 > d {
-                best[i] = best[i - 1];
-                i -= 1;
-            }
-            best[i] = (d, c as u32);
-        }
-    }
-    best.map(|b| b.1)
-}
-
-/// `k` centroids of the sample by Lloyd's k-means from `k` distinct sample
-/// points; a cluster left empty restarts at a random sample point. `None`
-/// when `stop` says so.
-fn kmeans(sample: &[f32], dim: usize, k: usize, seed: u64, stop: fn() -> bool) -> Option<Vec<f32>> {
-    let s = sample.len() / dim;
-    let mut rng = seed ^ 0xc1u64;
-    let pick = |rng: &mut u64| (crate::rabitq::splitmix64(rng) % s as u64) as usize;
-    // k distinct starting points (a partial shuffle of the sample's rows).
-    let mut rows: Vec<usize> = (0..s).collect();
-    for i in 0..k.min(s) {
-        let j = i + pick(&mut rng) % (s - i);
-        rows.swap(i, j);
-    }
-    let mut centroids: Vec<f32> = rows[..k.min(s)]
-        .iter()
-        .flat_map(|&r| sample[r * dim..(r + 1) * dim].iter().copied())
-        .collect();
-    for _ in 0..KMEANS_ROUNDS {
-        if stop() {
-            return None;
-        }
-        let (sums, counts) = sample
-            .par_chunks_exact(dim)
-            .fold(
-                || (vec![0f64; k * dim], vec![0usize; k]),
-                |(mut sums, mut counts), v| {
-                    let c = nearest::<1>(v, &centroids, dim)[0] as usize;
-                    counts[c] += 1;
-                    sums[c * dim..(c + 1) * dim]
-                        .iter_mut()
-                        .zip(v)
-                        .for_each(|(s, x)| *s += *x as f64);
-                    (sums, counts)
-                },
-            )
-            .reduce(
-                || (vec![0f64; k * dim], vec![0usize; k]),
-                |(mut a, mut ca), (b, cb)| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    ca.iter_mut().zip(&cb).for_each(|(x, y)| *x += y);
-                    (a, ca)
-                },
-            );
-        for c in 0..k {
-            let out = &mut centroids[c * dim..(c + 1) * dim];
-            if counts[c] == 0 {
-                let r = pick(&mut rng);
-                out.copy_from_slice(&sample[r * dim..(r + 1) * dim]);
-            } else {
-                for (o, s) in out.iter_mut().zip(&sums[c * dim..(c + 1) * dim]) {
-                    *o = (*s / counts[c] as f64) as f32;
-                }
-            }
-        }
-    }
-    Some(centroids)
-}
-
-/// Split each cluster whose sample members (nearest two) number more than
-/// `cap` by k-means over the sample points nearest it, until none does (or
-/// a few rounds pass).
-fn split_large(
-    sample: &[f32],
-    dim: usize,
-    mut centroids: Vec<f32>,
-    cap: usize,
-    seed: u64,
-    stop: fn() -> bool,
-) -> Option<Vec<f32>> {
-    for _ in 0..8 {
-        let k = centroids.len() / dim;
-        let near: Vec<[u32; OVERLAP]> = sample
-            .par_chunks_exact(dim)
-            .map(|v| nearest::<OVERLAP>(v, &centroids, dim))
-            .collect();
-        let mut count = vec![0usize; k];
-        for cs in &near {
-            for &c in cs {
-                count[c as usize] += 1;
-            }
-        }
-        if count.iter().all(|&c| c <= cap) {
-            break;
-        }
-        let mut next = Vec::with_capacity(centroids.len() * 2);
-        for (c, centroid) in centroids.chunks_exact(dim).enumerate() {
-            let own: Vec<f32> = near
-                .iter()
-                .zip(sample.chunks_exact(dim))
-                .filter(|(pair, _)| pair[0] as usize == c)
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            let parts = count[c].div_ceil(cap);
-            if parts < 2 || own.len() / dim < 2 * parts {
-                next.extend_from_slice(centroid);
-                continue;
-            }
-            next.extend(kmeans(&own, dim, parts, seed ^ c as u64, stop)?);
-        }
-        centroids = next;
-    }
-    Some(centroids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_lists_each_node_under_both_its_clusters_in_order() {
-        let m = group(&[[1, 0], [0, 2], [1, 2]], 3);
-        assert_eq!(m.start, vec![0, 2, 4, 6]);
-        assert_eq!(m.nodes, vec![0, 1, 0, 2, 1, 2]);
-    }
-
-    #[test]
-    fn kmeans_separates_well_apart_groups() {
-        let dim = 2;
-        let mut sample = Vec::new();
-        for i in 0..300 {
-            let base = [(0.0, 0.0), (100.0, 0.0), (0.0, 100.0)][i % 3];
-            let jitter = (i / 3) as f32 * 0.01;
-            sample.extend_from_slice(&[base.0 + jitter, base.1 - jitter]);
-        }
-        let c = kmeans(&sample, dim, 3, 7, vamana::never).unwrap();
-        let mut found: Vec<usize> = c
-            .chunks_exact(dim)
-            .map(|p| (p[0] / 50.0).round() as usize * 2 + (p[1] / 50.0).round() as usize)
-            .collect();
-        found.sort_unstable();
-        // Each centroid sits on its own group: (0,0), (0,100), (100,0).
-        assert_eq!(found, vec![0, 2, 4]);
-    }
 }

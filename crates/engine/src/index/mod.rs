@@ -24,7 +24,10 @@
 //! * `vacuum`: deletes (tombstones);
 //! * `consolidate`: [`Index::consolidate`], removing tombstones from the
 //!   graph alongside inserts and searches;
-//! * `build`: the bulk [`Index::build`];
+//! * `build`: the bulk [`Index::build`], in memory;
+//! * `bulk_load`, `build_parts`, `partition`, `node_stream`: the build
+//!   bounded by a memory budget ([`BulkLoad`]): rows spilled to the node
+//!   pages, the graph built a cluster at a time;
 //! * `verify`: page and graph checks;
 //! * `attrs`: attribute columns, their values beside the codes;
 //! * `filter`: filters on them and how a filtered search finds its nodes;
@@ -44,6 +47,7 @@ mod insert;
 mod node_io;
 mod node_stream;
 mod options;
+mod partition;
 mod pool;
 mod search;
 mod stream;

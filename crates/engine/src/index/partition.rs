@@ -1,0 +1,195 @@
+//! Partitioning for the cluster-at-a-time build (`build_parts.rs`):
+//! k-means on a sample, splitting the clusters that come out too large,
+//! each vector's nearest clusters, and the members of each cluster.
+
+use rayon::prelude::*;
+
+/// Lloyd iterations of the clustering.
+const KMEANS_ROUNDS: usize = 8;
+
+/// Nodes by cluster: cluster `c`'s are `nodes[start[c]..start[c + 1]]`,
+/// in increasing order.
+pub(super) struct Members {
+    pub start: Vec<usize>,
+    pub nodes: Vec<u32>,
+}
+
+pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
+    let mut start = vec![0usize; k + 1];
+    for pair in pairs {
+        for &c in pair {
+            start[c as usize + 1] += 1;
+        }
+    }
+    for c in 0..k {
+        start[c + 1] += start[c];
+    }
+    let mut at = start.clone();
+    let mut nodes = vec![0u32; start[k]];
+    for (i, pair) in pairs.iter().enumerate() {
+        for &c in pair {
+            nodes[at[c as usize]] = i as u32;
+            at[c as usize] += 1;
+        }
+    }
+    Members { start, nodes }
+}
+
+/// The `N` nearest of the centroids (squared L2), nearest first; there
+/// must be at least `N`.
+pub(super) fn nearest<const N: usize>(v: &[f32], centroids: &[f32], dim: usize) -> [u32; N] {
+    let mut best = [(f32::INFINITY, 0u32); N];
+    for (c, cv) in centroids.chunks_exact(dim).enumerate() {
+        let d = crate::distance::l2_squared_f32(v, cv);
+        if d < best[N - 1].0 {
+            let mut i = N - 1;
+            while i > 0 && best[i - 1].0 > d {
+                best[i] = best[i - 1];
+                i -= 1;
+            }
+            best[i] = (d, c as u32);
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// `k` centroids of the sample by Lloyd's k-means from `k` distinct sample
+/// points; a cluster left empty restarts at a random sample point. `None`
+/// when `stop` says so.
+pub(super) fn kmeans(
+    sample: &[f32],
+    dim: usize,
+    k: usize,
+    seed: u64,
+    stop: fn() -> bool,
+) -> Option<Vec<f32>> {
+    let s = sample.len() / dim;
+    let mut rng = seed ^ 0xc1u64;
+    let pick = |rng: &mut u64| (crate::rabitq::splitmix64(rng) % s as u64) as usize;
+    // k distinct starting points (a partial shuffle of the sample's rows).
+    let mut rows: Vec<usize> = (0..s).collect();
+    for i in 0..k.min(s) {
+        let j = i + pick(&mut rng) % (s - i);
+        rows.swap(i, j);
+    }
+    let mut centroids: Vec<f32> = rows[..k.min(s)]
+        .iter()
+        .flat_map(|&r| sample[r * dim..(r + 1) * dim].iter().copied())
+        .collect();
+    for _ in 0..KMEANS_ROUNDS {
+        if stop() {
+            return None;
+        }
+        let (sums, counts) = sample
+            .par_chunks_exact(dim)
+            .fold(
+                || (vec![0f64; k * dim], vec![0usize; k]),
+                |(mut sums, mut counts), v| {
+                    let c = nearest::<1>(v, &centroids, dim)[0] as usize;
+                    counts[c] += 1;
+                    sums[c * dim..(c + 1) * dim]
+                        .iter_mut()
+                        .zip(v)
+                        .for_each(|(s, x)| *s += *x as f64);
+                    (sums, counts)
+                },
+            )
+            .reduce(
+                || (vec![0f64; k * dim], vec![0usize; k]),
+                |(mut a, mut ca), (b, cb)| {
+                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                    ca.iter_mut().zip(&cb).for_each(|(x, y)| *x += y);
+                    (a, ca)
+                },
+            );
+        for c in 0..k {
+            let out = &mut centroids[c * dim..(c + 1) * dim];
+            if counts[c] == 0 {
+                let r = pick(&mut rng);
+                out.copy_from_slice(&sample[r * dim..(r + 1) * dim]);
+            } else {
+                for (o, s) in out.iter_mut().zip(&sums[c * dim..(c + 1) * dim]) {
+                    *o = (*s / counts[c] as f64) as f32;
+                }
+            }
+        }
+    }
+    Some(centroids)
+}
+
+/// Split each cluster whose sample members (each point counted in its `N`
+/// nearest) number more than `cap` by k-means over the sample points
+/// nearest it, until none does (or a few rounds pass).
+pub(super) fn split_large<const N: usize>(
+    sample: &[f32],
+    dim: usize,
+    mut centroids: Vec<f32>,
+    cap: usize,
+    seed: u64,
+    stop: fn() -> bool,
+) -> Option<Vec<f32>> {
+    for _ in 0..8 {
+        let k = centroids.len() / dim;
+        let near: Vec<[u32; N]> = sample
+            .par_chunks_exact(dim)
+            .map(|v| nearest::<N>(v, &centroids, dim))
+            .collect();
+        let mut count = vec![0usize; k];
+        for cs in &near {
+            for &c in cs {
+                count[c as usize] += 1;
+            }
+        }
+        if count.iter().all(|&c| c <= cap) {
+            break;
+        }
+        let mut next = Vec::with_capacity(centroids.len() * 2);
+        for (c, centroid) in centroids.chunks_exact(dim).enumerate() {
+            let own: Vec<f32> = near
+                .iter()
+                .zip(sample.chunks_exact(dim))
+                .filter(|(pair, _)| pair[0] as usize == c)
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            let parts = count[c].div_ceil(cap);
+            if parts < 2 || own.len() / dim < 2 * parts {
+                next.extend_from_slice(centroid);
+                continue;
+            }
+            next.extend(kmeans(&own, dim, parts, seed ^ c as u64, stop)?);
+        }
+        centroids = next;
+    }
+    Some(centroids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_lists_each_node_under_both_its_clusters_in_order() {
+        let m = group(&[[1, 0], [0, 2], [1, 2]], 3);
+        assert_eq!(m.start, vec![0, 2, 4, 6]);
+        assert_eq!(m.nodes, vec![0, 1, 0, 2, 1, 2]);
+    }
+
+    #[test]
+    fn kmeans_separates_well_apart_groups() {
+        let dim = 2;
+        let mut sample = Vec::new();
+        for i in 0..300 {
+            let base = [(0.0, 0.0), (100.0, 0.0), (0.0, 100.0)][i % 3];
+            let jitter = (i / 3) as f32 * 0.01;
+            sample.extend_from_slice(&[base.0 + jitter, base.1 - jitter]);
+        }
+        let c = kmeans(&sample, dim, 3, 7, crate::vamana::never).unwrap();
+        let mut found: Vec<usize> = c
+            .chunks_exact(dim)
+            .map(|p| (p[0] / 50.0).round() as usize * 2 + (p[1] / 50.0).round() as usize)
+            .collect();
+        found.sort_unstable();
+        // Each centroid sits on its own group: (0,0), (0,100), (100,0).
+        assert_eq!(found, vec![0, 2, 4]);
+    }
+}
