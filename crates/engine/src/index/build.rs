@@ -96,13 +96,7 @@ impl<S: PageStore> Index<S> {
             return self.build_spilled(spill, values, memory_budget);
         }
         let points = vamana::Points::new(&data, dim, self.graph_shift());
-        let params = vamana::BuildParams {
-            max_degree: self.meta.max_degree as usize,
-            list_size: self.meta.build_list_size as usize,
-            alpha: self.pruning_alpha(),
-            seed: self.meta.seed,
-            stop: self.stop,
-        };
+        let params = self.build_params();
         self.check_stop()?;
         let graph = vamana::build(&points, &params).ok_or(Error::Interrupted)?;
         drop(data);
@@ -125,6 +119,17 @@ impl<S: PageStore> Index<S> {
         // The code area in memory, from the pages just written.
         self.refresh()?;
         self.store.commit()
+    }
+
+    /// The graph build's parameters: the index's options and stop check.
+    pub(super) fn build_params(&self) -> vamana::BuildParams {
+        vamana::BuildParams {
+            max_degree: self.meta.max_degree as usize,
+            list_size: self.meta.build_list_size as usize,
+            alpha: self.pruning_alpha(),
+            seed: self.meta.seed,
+            stop: self.stop,
+        }
     }
 
     /// The data mean becomes the quantizer's centroid.

@@ -245,13 +245,7 @@ impl<S: PageStore> Index<S> {
                 .map_err(|r| super::corrupt(stream.location(g as usize).0, r))?;
         }
         drop(reader);
-        let params = vamana::BuildParams {
-            max_degree: self.meta.max_degree as usize,
-            list_size: self.meta.build_list_size as usize,
-            alpha: self.pruning_alpha(),
-            seed: self.meta.seed,
-            stop: self.stop,
-        };
+        let params = self.build_params();
         let shift = self.graph_shift();
         let graph = vamana::build(&vamana::Points::new(&data, dim, shift), &params)
             .ok_or(Error::Interrupted)?;
