@@ -76,7 +76,7 @@ impl<S: PageStore> Index<S> {
         let r = self.meta.max_degree as usize;
         let threads = rayon::current_num_threads();
         let per_node = cluster_bytes_per_node(dim, r, threads);
-        let held = OVERLAP * n * 4 + std::mem::size_of_val(values);
+        let held = OVERLAP * n * 4 + std::mem::size_of_val(values) + MERGE_STEP * 4 * r;
         let largest = (budget.saturating_sub(held) / per_node).max(MIN_CLUSTER);
         let samples = spill.sample.len() / dim;
         let centroids = if n <= largest || samples < 2 * OVERLAP {
@@ -229,18 +229,12 @@ impl<S: PageStore> Index<S> {
     /// merge each node's list into the one on its page.
     fn build_cluster(&self, stream: &NodeStream, nodes: &[u32]) -> Result<()> {
         let dim = self.meta.dim as usize;
-        // The vectors, and the lists already on the pages (from the nodes'
-        // clusters built before this one), in one read of the pages.
         let mut data = Vec::with_capacity(nodes.len() * dim);
-        let mut before = Vec::with_capacity(nodes.len());
         let mut reader = SlotReader::new(&self.store, stream);
         for &g in nodes {
             reader
                 .visit(g as usize, |slot| {
-                    parse_node(slot, &self.layout).map(|node| {
-                        before.push(node.neighbors.to_vec());
-                        node.vector.extend_into(&mut data)
-                    })
+                    parse_node(slot, &self.layout).map(|node| node.vector.extend_into(&mut data))
                 })?
                 .map_err(|r| super::corrupt(stream.location(g as usize).0, r))?;
         }
@@ -255,14 +249,28 @@ impl<S: PageStore> Index<S> {
         for (new, &old) in graph.order.iter().enumerate() {
             new_of[old as usize] = new as u32;
         }
-        // Each node's list merged with the one it had, in place of it.
+        // Each node's list merged with the one already on its page (from
+        // the node's clusters built before this one), a step at a time so
+        // that only a step's lists are held. The pages the writer holds
+        // changed only in slots of earlier steps, so reading the store's
+        // copies for this step's slots is right.
         let points = vamana::Points::new(&graph.vectors, dim, shift);
         let (r, alpha) = (self.meta.max_degree as usize, self.pruning_alpha());
         let global = |x: u32| nodes[graph.order[x as usize] as usize];
         let mut cursor = SlotCursor::new(&self.store, stream);
         for step in (0..n).step_by(MERGE_STEP) {
             let end = (step + MERGE_STEP).min(n);
-            let lists = &mut before[step..end];
+            let mut lists = Vec::with_capacity(end - step);
+            let mut reader = SlotReader::new(&self.store, stream);
+            for &g in &nodes[step..end] {
+                let list = reader
+                    .visit(g as usize, |slot| {
+                        parse_node(slot, &self.layout).map(|node| node.neighbors.to_vec())
+                    })?
+                    .map_err(|r| super::corrupt(stream.location(g as usize).0, r))?;
+                lists.push(list);
+            }
+            drop(reader);
             lists.par_iter_mut().enumerate().for_each(|(j, list)| {
                 let p = new_of[step + j];
                 *list = merge(
@@ -277,7 +285,7 @@ impl<S: PageStore> Index<S> {
                     alpha,
                 );
             });
-            for (&g, list) in nodes[step..end].iter().zip(lists.iter()) {
+            for (&g, list) in nodes[step..end].iter().zip(&lists) {
                 cursor.visit(g as usize, |slot| {
                     set_slot_neighbors(slot, &self.layout, list)
                 })?;
@@ -338,7 +346,7 @@ fn merge(
 
 /// Bytes one node of a cluster costs while its graph is built: its vector
 /// twice (as read, and renumbered by the build), its adjacency list with
-/// the build's slack, a visited mark per thread, and the list it had.
+/// the build's slack, and a visited mark per thread.
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
-    8 * dim + 10 * r + 64 + 4 * threads + 16
+    8 * dim + 6 * r + 64 + 4 * threads + 16
 }
