@@ -76,6 +76,17 @@ impl<S: PageStore> Index<S> {
             .map(|v| self.prepare_vector(v))
             .collect::<Result<Vec<_>>>()?
             .concat();
+        if self.options().build_memory(n) > memory_budget {
+            // Too big to build in memory: through the node pages, a
+            // cluster at a time (`build_parts.rs`), which takes the mean
+            // and norms as the rows go by.
+            let mut spill = Spill::new(self, memory_budget);
+            for (&id, v) in ids.iter().zip(data.chunks_exact(dim)) {
+                spill.add(self, id, v)?;
+            }
+            drop(data);
+            return self.build_spilled(spill, values, memory_budget);
+        }
         self.set_centroid_to_mean(&data)?;
         if self.metric == Metric::InnerProduct {
             let (max_sq, sum_sq) = data
@@ -84,16 +95,6 @@ impl<S: PageStore> Index<S> {
                 .fold((0f64, 0f64), |(max, sum), sq| (max.max(sq), sum + sq));
             self.meta.ip_max_norm = max_sq.sqrt() as f32;
             self.meta.ip_mean_sq_norm = (sum_sq / n as f64) as f32;
-        }
-        if self.options().build_memory(n) > memory_budget {
-            // Too big to build in memory: through the node pages, a
-            // cluster at a time (`build_parts.rs`).
-            let mut spill = Spill::new(self, memory_budget);
-            for (&id, v) in ids.iter().zip(data.chunks_exact(dim)) {
-                spill.add(self, id, v)?;
-            }
-            drop(data);
-            return self.build_spilled(spill, values, memory_budget);
         }
         let points = vamana::Points::new(&data, dim, self.graph_shift());
         let params = self.build_params();
@@ -231,9 +232,22 @@ impl<S: PageStore> Index<S> {
         ids: Vec<u64>,
         locations: &[(BlockNo, u16)],
     ) -> Result<()> {
-        let (n, dim) = (ids.len(), self.meta.dim as usize);
-        let per = format::codes_per_page(self.quant.code_words());
         let mut chain = ChainWriter::new(Kind::Codes);
+        self.push_code_pages(&mut chain, vectors, &ids, locations)?;
+        self.finish_codes(chain, ids.len())
+    }
+
+    /// Append the code pages of `ids` (vectors and locations alike, in
+    /// order) to `chain`.
+    pub(super) fn push_code_pages(
+        &self,
+        chain: &mut ChainWriter,
+        vectors: &[f32],
+        ids: &[u64],
+        locations: &[(BlockNo, u16)],
+    ) -> Result<()> {
+        let dim = self.meta.dim as usize;
+        let per = format::codes_per_page(self.quant.code_words());
         for (pi, page_ids) in ids.chunks(per).enumerate() {
             if pi % 256 == 255 {
                 self.check_stop()?;
@@ -248,6 +262,11 @@ impl<S: PageStore> Index<S> {
             );
             chain.push(&self.store, p)?;
         }
+        Ok(())
+    }
+
+    /// Close the code chain of `n` entries and name it on the meta page.
+    pub(super) fn finish_codes(&mut self, mut chain: ChainWriter, n: usize) -> Result<()> {
         chain.finish(&self.store)?;
         self.meta.code_head = chain.blocks[0];
         self.meta.code_tail = *chain.blocks.last().unwrap();
@@ -257,7 +276,7 @@ impl<S: PageStore> Index<S> {
 
     /// Fill code page `p` with the entries of `ids` (encoded in parallel
     /// from `vectors`), each naming its node's location.
-    pub(super) fn fill_code_page(
+    fn fill_code_page(
         &self,
         p: &mut Page,
         vectors: &[f32],

@@ -16,7 +16,7 @@
 //! whatever the budget).
 
 use super::bulk_load::Spill;
-use super::node_io::{parse_node, set_slot_neighbors};
+use super::node_io::set_slot_neighbors;
 use super::node_stream::{ChainWriter, NodeStream, SlotCursor, SlotReader};
 use super::partition::{group, kmeans, nearest, split_large, Members};
 use super::{AttrValue, Index, Metric};
@@ -159,6 +159,7 @@ impl<S: PageStore> Index<S> {
     ) -> Result<(Vec<[u32; OVERLAP]>, u32)> {
         let dim = self.meta.dim as usize;
         let per = crate::format::codes_per_page(self.quant.code_words());
+        // Whole code pages per chunk.
         let chunk = CODE_CHUNK.div_ceil(per) * per;
         let mut codes = ChainWriter::new(Kind::Codes);
         let mut pairs = Vec::with_capacity(n);
@@ -172,28 +173,14 @@ impl<S: PageStore> Index<S> {
             // Read, then write the code pages: no page is lent across a write.
             let mut reader = SlotReader::new(&self.store, stream);
             for i in start..end {
-                reader
-                    .visit(i, |slot| {
-                        parse_node(slot, &self.layout).map(|node| {
-                            ids.push(node.id);
-                            node.vector.extend_into(&mut vectors)
-                        })
-                    })?
-                    .map_err(|r| super::corrupt(stream.location(i).0, r))?;
+                reader.node(i, &self.layout, |node| {
+                    ids.push(node.id);
+                    node.vector.extend_into(&mut vectors)
+                })?;
             }
             drop(reader);
             let locations: Vec<_> = (start..end).map(|i| stream.location(i)).collect();
-            for (j, page_ids) in ids[start..end].chunks(per).enumerate() {
-                let at = j * per;
-                let mut p = codes.page();
-                self.fill_code_page(
-                    &mut p,
-                    &vectors[at * dim..(at + page_ids.len()) * dim],
-                    page_ids,
-                    &locations[at..at + page_ids.len()],
-                );
-                codes.push(&self.store, p)?;
-            }
+            self.push_code_pages(&mut codes, &vectors, &ids[start..end], &locations)?;
             let near: Vec<([u32; OVERLAP], f32)> = vectors
                 .par_chunks_exact(dim)
                 .map(|v| {
@@ -213,15 +200,12 @@ impl<S: PageStore> Index<S> {
                 }
             }
         }
-        codes.finish(&self.store)?;
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {
             return Err(Error::Invalid("duplicate ids".into()));
         }
         drop(ids);
-        self.meta.code_head = codes.blocks[0];
-        self.meta.code_tail = *codes.blocks.last().unwrap();
-        self.meta.n_nodes = n as u64;
+        self.finish_codes(codes, n)?;
         Ok((pairs, best.1))
     }
 
@@ -232,11 +216,9 @@ impl<S: PageStore> Index<S> {
         let mut data = Vec::with_capacity(nodes.len() * dim);
         let mut reader = SlotReader::new(&self.store, stream);
         for &g in nodes {
-            reader
-                .visit(g as usize, |slot| {
-                    parse_node(slot, &self.layout).map(|node| node.vector.extend_into(&mut data))
-                })?
-                .map_err(|r| super::corrupt(stream.location(g as usize).0, r))?;
+            reader.node(g as usize, &self.layout, |node| {
+                node.vector.extend_into(&mut data)
+            })?;
         }
         drop(reader);
         let params = self.build_params();
@@ -263,12 +245,7 @@ impl<S: PageStore> Index<S> {
             let mut lists = Vec::with_capacity(end - step);
             let mut reader = SlotReader::new(&self.store, stream);
             for &g in &nodes[step..end] {
-                let list = reader
-                    .visit(g as usize, |slot| {
-                        parse_node(slot, &self.layout).map(|node| node.neighbors.to_vec())
-                    })?
-                    .map_err(|r| super::corrupt(stream.location(g as usize).0, r))?;
-                lists.push(list);
+                lists.push(reader.node(g as usize, &self.layout, |node| node.neighbors.to_vec())?);
             }
             drop(reader);
             lists.par_iter_mut().enumerate().for_each(|(j, list)| {

@@ -91,12 +91,13 @@ impl<S: PageStore> BulkLoad<S> {
         if !values.is_empty() {
             self.index.attrs.check(values)?;
         }
-        let prepared = self.index.prepare_vector(vector)?;
         let cols = self.index.attrs.kinds().len();
         match &mut self.spill {
             // The id is on the node page: not kept here.
-            Some(spill) => spill.add(&self.index, id, &prepared)?,
+            Some(spill) => spill.add(&self.index, id, &self.index.prepare_vector(vector)?)?,
             None => {
+                // Checked now, prepared by the build.
+                self.index.check_vector(vector)?;
                 self.vectors.extend_from_slice(vector);
                 self.ids.push(id);
             }

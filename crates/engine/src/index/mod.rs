@@ -302,6 +302,18 @@ impl<S: PageStore> Index<S> {
 
     /// The vector as stored: checked, and normalized for cosine.
     fn prepare_vector(&self, v: &[f32]) -> Result<Vec<f32>> {
+        let norm = self.check_vector(v)?;
+        let mut v = v.to_vec();
+        if self.metric == Metric::Cosine {
+            v.iter_mut().for_each(|x| *x = (*x as f64 / norm) as f32);
+        }
+        Ok(v)
+    }
+
+    /// The checks of [`Index::prepare_vector`], without the copy: the
+    /// dimension, finite values, and for cosine a non-zero norm (returned;
+    /// 0 for the other metrics).
+    fn check_vector(&self, v: &[f32]) -> Result<f64> {
         if v.len() != self.meta.dim as usize {
             return Err(Error::Invalid(format!(
                 "expected {} dimensions, got {}",
@@ -312,17 +324,16 @@ impl<S: PageStore> Index<S> {
         if v.iter().any(|x| !x.is_finite()) {
             return Err(Error::Invalid("vector has NaN or infinite values".into()));
         }
-        let mut v = v.to_vec();
-        if self.metric == Metric::Cosine {
-            let n = crate::distance::norm_squared(&v).sqrt();
-            if n == 0.0 {
-                return Err(Error::Invalid(
-                    "cosine distance is undefined for a zero vector".into(),
-                ));
-            }
-            v.iter_mut().for_each(|x| *x = (*x as f64 / n) as f32);
+        if self.metric != Metric::Cosine {
+            return Ok(0.0);
         }
-        Ok(v)
+        let n = crate::distance::norm_squared(v).sqrt();
+        if n == 0.0 {
+            return Err(Error::Invalid(
+                "cosine distance is undefined for a zero vector".into(),
+            ));
+        }
+        Ok(n)
     }
 
     /// Internal distance (smaller is closer): squared L2 or `-<q, v>`.

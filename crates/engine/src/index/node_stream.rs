@@ -4,7 +4,8 @@
 //! once ([`SlotReader`]) or read and written back once ([`SlotCursor`]). A node slot may run on from one page
 //! into the next (the slot size need not divide the payload).
 
-use crate::format::{self, Kind, HEADER_SIZE, NONE, PAYLOAD};
+use super::node_io::{parse_node, NodeRef};
+use crate::format::{self, Kind, NodeLayout, HEADER_SIZE, NONE, PAYLOAD};
 use crate::page::{BlockNo, Page, PageStore, Result};
 use std::collections::VecDeque;
 
@@ -167,6 +168,19 @@ impl<'a, S: PageStore> SlotReader<'a, S> {
             at += take;
         }
         Ok(f(&self.slot))
+    }
+
+    /// Node `i` parsed (see [`SlotReader::visit`]); a slot that does not
+    /// parse is a corrupt page.
+    pub fn node<R>(
+        &mut self,
+        i: usize,
+        l: &NodeLayout,
+        f: impl FnOnce(NodeRef<'_>) -> R,
+    ) -> Result<R> {
+        let at = self.stream.location(i).0;
+        self.visit(i, |slot| parse_node(slot, l).map(f))?
+            .map_err(|r| super::corrupt(at, r))
     }
 }
 
