@@ -202,7 +202,9 @@ fn serial(b: &Bench, n: usize, rounds: usize, per_round: usize) {
         let t = Instant::now();
         let dead = rng.pick(&live, per_round);
         index.delete_where(|id| dead.contains(&id)).unwrap();
+        let tc = Instant::now();
         index.consolidate().unwrap();
+        let consolidation = tc.elapsed().as_secs_f64();
         live.retain(|id| !dead.contains(id));
         for _ in 0..per_round {
             index.insert(next, b.row(next)).unwrap();
@@ -210,7 +212,7 @@ fn serial(b: &Bench, n: usize, rounds: usize, per_round: usize) {
             next += 1;
         }
         b.line(
-            &format!("after round {round}"),
+            &format!("after round {round} (consolidation {consolidation:.1} s)"),
             &index,
             &live,
             t.elapsed().as_secs_f64(),

@@ -78,6 +78,29 @@ pub struct Report {
     pub timeline: Vec<(u64, i64, i64, i64)>,
     pub standby_mismatches: usize,
     pub log_problems: Vec<String>,
+    /// Wall seconds of each autovacuum of the table, from the server log.
+    pub vacuum_secs: Vec<f64>,
+}
+
+/// The elapsed seconds of each logged autovacuum of table `items`
+/// (`log_autovacuum_min_duration = 0`): the message's first line names the
+/// table, its `system usage` line ends with `elapsed: N s`.
+pub fn autovacuum_seconds(log: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut ours = false;
+    for l in log.lines() {
+        if l.contains("automatic vacuum of table") {
+            ours = l.contains(".items\"");
+        } else if ours {
+            if let Some(rest) = l.split("elapsed: ").nth(1) {
+                if let Some(secs) = rest.split_whitespace().next().and_then(|x| x.parse().ok()) {
+                    out.push(secs);
+                }
+                ours = false;
+            }
+        }
+    }
+    out
 }
 
 impl Report {
@@ -95,6 +118,14 @@ impl Report {
         );
         for e in &self.errors {
             println!("  error: {e}");
+        }
+        if !self.vacuum_secs.is_empty() {
+            let secs: Vec<String> = self.vacuum_secs.iter().map(|s| format!("{s:.1}")).collect();
+            println!(
+                "autovacuums of the table in the log, wall s each (total {:.1}): {}",
+                self.vacuum_secs.iter().sum::<f64>(),
+                secs.join(" ")
+            );
         }
         println!("index size over time (s, MB, live rows, autovacuums):");
         for (t, size, live, av) in &self.timeline {
@@ -514,6 +545,7 @@ pub fn run(cfg: &Config, ds: &Dataset) -> Report {
         .zip(&on_standby)
         .filter(|(a, b)| a != b)
         .count();
+    report.vacuum_secs = autovacuum_seconds(&primary.log());
     report.log_problems = [&primary, &standby]
         .iter()
         .flat_map(|s| {
@@ -525,4 +557,23 @@ pub fn run(cfg: &Config, ds: &Dataset) -> Report {
         })
         .collect();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    /// Two vacuums of `items` and one of another table, as PostgreSQL 15
+    /// logs them.
+    #[test]
+    fn reads_each_autovacuum_of_the_table() {
+        let log = "LOG:  automatic vacuum of table \"postgres.public.items\": index scans: 1\n\
+                   \tpages: 0 removed, 10 remain\n\
+                   \tsystem usage: CPU: user: 0.10 s, system: 0.00 s, elapsed: 2.50 s\n\
+                   LOG:  automatic vacuum of table \"postgres.pg_catalog.pg_class\": index scans: 0\n\
+                   \tsystem usage: CPU: user: 0.00 s, system: 0.00 s, elapsed: 0.01 s\n\
+                   LOG:  automatic analyze of table \"postgres.public.items\"\n\
+                   \tsystem usage: CPU: user: 0.01 s, system: 0.00 s, elapsed: 0.30 s\n\
+                   LOG:  automatic vacuum of table \"postgres.public.items\": index scans: 1\n\
+                   \tsystem usage: CPU: user: 1.00 s, system: 0.00 s, elapsed: 12.25 s\n";
+        assert_eq!(super::autovacuum_seconds(log), vec![2.5, 12.25]);
+    }
 }

@@ -29,9 +29,19 @@
 use super::{area::Codes, Index};
 use crate::format::{self, NONE};
 use crate::page::{PageStore, Result};
+use crate::rabitq::QueryCode;
 
 /// Tombstones freed (and logged) per step of the free phase.
 const FREE_BATCH: usize = 256;
+
+/// A repair's candidates, at most, in units of the maximum degree: the
+/// surviving neighbours plus the removed ones' out-neighbours nearest the
+/// node by code estimate. With a fifth of the graph removed a node
+/// inherits hundreds of candidates, nearly all of which the prune would
+/// drop; reading each one's page and comparing it with every kept
+/// neighbour made a repair cost more than building the node afresh, and
+/// a VACUUM of a busy table long enough for the index to grow behind it.
+const REPAIR_POOL: usize = 2;
 
 /// A consolidation begun by [`Index::begin_consolidation`].
 #[derive(Debug)]
@@ -85,9 +95,13 @@ impl Removed {
 #[derive(Default)]
 struct Repair {
     cands: Vec<u32>,
+    /// The removed neighbours' out-neighbours, before they join `cands`.
+    inherited: Vec<u32>,
+    ranked: Vec<(f32, u32)>,
     newer: Vec<u32>,
     arena: Vec<f32>,
     buf: Vec<u64>,
+    qc: QueryCode,
 }
 
 impl<S: PageStore> Index<S> {
@@ -199,9 +213,10 @@ impl<S: PageStore> Index<S> {
     }
 
     /// Re-link live node `p` around the removed nodes it links to, if
-    /// any: its surviving neighbours and the removed ones' out-neighbours,
-    /// re-pruned, and set only if the list is still the one read (an insert
-    /// may add a back edge in between: then again).
+    /// any: its surviving neighbours and the removed ones' out-neighbours
+    /// (the nearest, up to [`REPAIR_POOL`] lists in all), re-pruned, and
+    /// set only if the list is still the one read (an insert may add a back
+    /// edge in between: then again).
     ///
     /// A neighbour numbered past this handle's copy of the code area is a
     /// node inserted since consolidation began (never a removed one): kept
@@ -216,6 +231,7 @@ impl<S: PageStore> Index<S> {
                 return Ok(());
             }
             s.cands.clear();
+            s.inherited.clear();
             s.newer.clear();
             for &m in &node.neighbors {
                 if m >= known {
@@ -223,7 +239,7 @@ impl<S: PageStore> Index<S> {
                     continue;
                 }
                 match removed.get(m) {
-                    Some(dn) => s.cands.extend(
+                    Some(dn) => s.inherited.extend(
                         dn.iter()
                             .copied()
                             .filter(|&x| x != p && x < known && removed.get(x).is_none()),
@@ -233,6 +249,27 @@ impl<S: PageStore> Index<S> {
             }
             s.cands.sort_unstable();
             s.cands.dedup();
+            s.inherited.sort_unstable();
+            s.inherited.dedup();
+            s.inherited.retain(|x| s.cands.binary_search(x).is_err());
+            let room = (REPAIR_POOL * self.meta.max_degree as usize).saturating_sub(s.cands.len());
+            if s.inherited.len() > room {
+                // Only the nearest inherited candidates, by the codes in
+                // memory: no page read for the rest.
+                self.quant.prepare(&node.vector, &mut s.qc);
+                s.ranked.clear();
+                for &x in &s.inherited {
+                    let (est, _) =
+                        self.quant
+                            .estimate(&s.qc, self.codes.code(x), self.codes.factors(x));
+                    s.ranked.push((est, x));
+                }
+                s.ranked
+                    .select_nth_unstable_by(room, |a, b| a.0.total_cmp(&b.0));
+                s.cands.extend(s.ranked[..room].iter().map(|&(_, x)| x));
+            } else {
+                s.cands.extend_from_slice(&s.inherited);
+            }
             // Besides the removed nodes, whether a candidate is live is read
             // from its page (read for its vector anyway), not from this
             // handle's code area: a slot freed by an earlier VACUUM may hold
