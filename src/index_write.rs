@@ -143,6 +143,34 @@ fn stats_or_new(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::Index
 /// between two steps, with a valid index) to the callback's `pg_guard`.
 /// (Wrapping it in another `pg_guard_ffi_boundary` would raise that panic
 /// inside a frame that cannot unwind, and abort the server.)
+/// The memory VACUUM may use, in bytes: `autovacuum_work_mem` in an
+/// autovacuum worker when it is set, else `maintenance_work_mem` (as
+/// PostgreSQL sizes its own dead-row store).
+fn vacuum_work_mem() -> usize {
+    // SAFETY: backend globals read on the backend's thread; GetConfigOption
+    // with missing_ok returns NULL or a NUL-terminated string it owns.
+    let kb = unsafe {
+        let autovacuum = pg_sys::MyBackendType == pg_sys::BackendType::B_AUTOVAC_WORKER;
+        let set = if autovacuum {
+            let v = pg_sys::GetConfigOption(c"autovacuum_work_mem".as_ptr(), true, false);
+            (!v.is_null())
+                .then(|| {
+                    std::ffi::CStr::from_ptr(v)
+                        .to_str()
+                        .ok()?
+                        .parse::<i64>()
+                        .ok()
+                })
+                .flatten()
+                .filter(|&kb| kb > 0)
+        } else {
+            None
+        };
+        set.unwrap_or(pg_sys::maintenance_work_mem as i64)
+    };
+    kb.max(0) as usize * 1024
+}
+
 fn vacuum_pause() -> diskvec_engine::Result<()> {
     // SAFETY: a plain call on the backend's thread, guarded by pgrx.
     unsafe { pg_sys::vacuum_delay_point() };
@@ -219,7 +247,8 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
                     .begin_consolidation()
                     .unwrap_or_else(|e| engine_error(rel, e))
             };
-            if let Some(plan) = plan {
+            if let Some(mut plan) = plan {
+                plan.set_memory(vacuum_work_mem());
                 index
                     .consolidate_with(plan, vacuum_pause)
                     .unwrap_or_else(|e| engine_error(rel, e));

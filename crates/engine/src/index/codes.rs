@@ -408,6 +408,19 @@ impl<S: PageStore> Index<S> {
         self.log_changes(&[n])
     }
 
+    /// Log the changed code entries of `nodes` and refresh, a few at a
+    /// time: a handle more than `CHANGE_LOG` changes behind reloads the
+    /// whole area, so logging a large batch at once made every refresh
+    /// (this handle's, and each other backend's with a private area) a
+    /// full reload, once per batch.
+    pub(super) fn log_and_refresh(&mut self, nodes: &[u32]) -> Result<()> {
+        for chunk in nodes.chunks(format::CHANGE_LOG / 2) {
+            self.log_changes(chunk)?;
+            self.refresh()?;
+        }
+        Ok(())
+    }
+
     /// Record in the meta page's change log that the code entries of
     /// `nodes` changed, so other handles reload them on `refresh`.
     pub(super) fn log_changes(&self, nodes: &[u32]) -> Result<()> {

@@ -55,6 +55,8 @@ pub struct Consolidation {
     /// left for the next consolidation, as a search that read the meta page
     /// before the entry point moved may still start from it.
     keep: Option<u32>,
+    /// Bytes the repair may hold in vectors read ahead (see [`Vectors`]).
+    memory: usize,
 }
 
 impl Consolidation {
@@ -65,6 +67,46 @@ impl Consolidation {
 
     pub fn is_empty(&self) -> bool {
         self.deleted.is_empty()
+    }
+
+    /// Let the repair hold up to `bytes` of live nodes' vectors (Postgres:
+    /// `maintenance_work_mem`, or `autovacuum_work_mem` in autovacuum), in
+    /// place of the default, 64 MiB (the default `maintenance_work_mem`).
+    pub fn set_memory(&mut self, bytes: usize) {
+        self.memory = bytes;
+    }
+}
+
+/// What a consolidation may hold in vectors unless told otherwise: the
+/// default `maintenance_work_mem`.
+pub(crate) const DEFAULT_MEMORY: usize = 64 << 20;
+
+/// The vectors of the nodes live when consolidation began, read once each
+/// before the repair, as many as its memory allows (the lowest-numbered).
+///
+/// A repair compares the node's candidates with one another, and the same
+/// node is a candidate of dozens of repairs: reading its page each time
+/// made page reads the repair's main cost, and under cost-based vacuum
+/// delay every read is charged. A node live when consolidation began stays
+/// live and unchanged until it ends (only consolidation frees a slot, and
+/// one runs at a time), so its vector can be read ahead; a slot free then
+/// may hold a new node since, so those are read from the page as before.
+struct Vectors {
+    /// Each node below `Consolidation::end`: its row in `data`, or NONE.
+    row: Vec<u32>,
+    data: Vec<f32>,
+    dim: usize,
+}
+
+impl Vectors {
+    fn get(&self, m: u32) -> Option<&[f32]> {
+        match self.row.get(m as usize) {
+            Some(&r) if r != NONE => {
+                let at = r as usize * self.dim;
+                Some(&self.data[at..at + self.dim])
+            }
+            _ => None,
+        }
     }
 }
 
@@ -143,7 +185,12 @@ impl<S: PageStore> Index<S> {
             })?;
             keep = Some(old);
         }
-        Ok(Some(Consolidation { deleted, end, keep }))
+        Ok(Some(Consolidation {
+            deleted,
+            end,
+            keep,
+            memory: DEFAULT_MEMORY,
+        }))
     }
 
     /// Step 2 of consolidation (see the module docs): repair every live
@@ -169,12 +216,13 @@ impl<S: PageStore> Index<S> {
                 pause()?;
             }
         }
+        let vectors = self.read_vectors(&c, &mut pause)?;
         let mut scratch = Repair::default();
         for p in 0..c.end {
             if gone(&self.codes, p) {
                 continue;
             }
-            self.repair(p, &removed, &mut scratch)?;
+            self.repair(p, &removed, &vectors, &mut scratch)?;
             pause()?;
         }
         let free: Vec<u32> = c
@@ -195,13 +243,60 @@ impl<S: PageStore> Index<S> {
                     true
                 })?;
             }
-            self.log_changes(batch)?;
             // The memory copy (and its free list) follows the pages.
-            self.refresh()?;
+            self.log_and_refresh(batch)?;
             pause()?;
         }
         self.store.commit()?;
         Ok(free.len())
+    }
+
+    /// The vectors of the nodes live when `c` began, the lowest-numbered
+    /// that fit in its memory (see [`Vectors`]).
+    fn read_vectors(
+        &self,
+        c: &Consolidation,
+        pause: &mut impl FnMut() -> Result<()>,
+    ) -> Result<Vectors> {
+        let dim = self.meta.dim as usize;
+        let end = c.end as usize;
+        let index_bytes = end * std::mem::size_of::<u32>();
+        let rows = c.memory.saturating_sub(index_bytes) / (dim * 4).max(1);
+        let mut v = Vectors {
+            row: Vec::new(),
+            data: Vec::new(),
+            dim,
+        };
+        if rows == 0 {
+            return Ok(v);
+        }
+        v.row = vec![NONE; end];
+        let live = (0..c.end).filter(|&n| !gone(&self.codes, n)).count();
+        v.data.reserve_exact(rows.min(live) * dim);
+        let (mut buf, mut count) = (Vec::new(), 0u32);
+        for n in 0..c.end {
+            if count as usize == rows {
+                break;
+            }
+            if !gone(&self.codes, n) {
+                let data = &mut v.data;
+                let live = self.with_node(n, &mut buf, &mut 0, |node| {
+                    let live = node.flags == format::FLAG_LIVE;
+                    if live {
+                        node.vector.extend_into(data);
+                    }
+                    live
+                })?;
+                if live {
+                    v.row[n as usize] = count;
+                    count += 1;
+                }
+            }
+            if n % 256 == 255 {
+                pause()?;
+            }
+        }
+        Ok(v)
     }
 
     /// Both steps at once, for a caller with no other writer at work.
@@ -222,7 +317,7 @@ impl<S: PageStore> Index<S> {
     /// node inserted since consolidation began (never a removed one): kept
     /// as it is, in place of one pruned slot, since its vector cannot be
     /// located without a refresh.
-    fn repair(&self, p: u32, removed: &Removed, s: &mut Repair) -> Result<()> {
+    fn repair(&self, p: u32, removed: &Removed, vectors: &Vectors, s: &mut Repair) -> Result<()> {
         let known = self.codes.len() as u32;
         let dim = self.meta.dim as usize;
         loop {
@@ -270,9 +365,10 @@ impl<S: PageStore> Index<S> {
             } else {
                 s.cands.extend_from_slice(&s.inherited);
             }
-            // Besides the removed nodes, whether a candidate is live is read
-            // from its page (read for its vector anyway), not from this
-            // handle's code area: a slot freed by an earlier VACUUM may hold
+            // Besides the removed nodes, whether a candidate is live is known
+            // from `vectors` (live when consolidation began, so live now) or
+            // read from its page (read for its vector anyway), never from
+            // this handle's code area: a slot freed by an earlier VACUUM may hold
             // a node an insert wrote there since consolidation began, live
             // though a private copy of the area taken at the start still
             // says free. Dropping it took the in-edges of every such node
@@ -284,14 +380,22 @@ impl<S: PageStore> Index<S> {
             let mut live = 0;
             for i in 0..s.cands.len() {
                 let x = s.cands[i];
-                let arena = &mut s.arena;
-                let keep = self.with_node(x, &mut s.buf, &mut 0, |n| {
-                    let keep = n.flags == format::FLAG_LIVE;
-                    if keep {
-                        n.vector.extend_into(arena);
+                let keep = match vectors.get(x) {
+                    Some(v) => {
+                        s.arena.extend_from_slice(v);
+                        true
                     }
-                    keep
-                })?;
+                    None => {
+                        let arena = &mut s.arena;
+                        self.with_node(x, &mut s.buf, &mut 0, |n| {
+                            let keep = n.flags == format::FLAG_LIVE;
+                            if keep {
+                                n.vector.extend_into(arena);
+                            }
+                            keep
+                        })?
+                    }
+                };
                 if keep {
                     s.cands[live] = x;
                     live += 1;

@@ -58,15 +58,13 @@ impl<S: PageStore> Index<S> {
                 }
             }
             if n as usize % DELETE_BATCH == DELETE_BATCH - 1 {
-                self.log_changes(&changed)?;
-                self.refresh()?;
+                self.log_and_refresh(&changed)?;
                 total += changed.len();
                 changed.clear();
                 pause()?;
             }
         }
-        self.log_changes(&changed)?;
-        self.refresh()?;
+        self.log_and_refresh(&changed)?;
         Ok(total + changed.len())
     }
 
