@@ -179,8 +179,10 @@ fn soak_with_autovacuum_and_a_standby() {
     // Recall and size at the end depend on how far autovacuum lags the
     // writers (dead entries and tombstones not yet removed), which is a
     // matter of machine speed and load: here only bounds that catch a
-    // broken graph or slots never reused. The benchmark (30 minutes, a
-    // table five times larger) holds them to 1 point and 1.3x.
+    // broken graph, slots never reused, or VACUUM cycles several times
+    // slower than now, behind which the index grows (benches/notes/40). The
+    // benchmark (30 minutes, a table five times larger) holds them to 1
+    // point and 1.3x.
     assert!(
         r.recall >= r.fresh_recall - 0.1,
         "recall@10 {} after the soak, {} fresh",
@@ -188,7 +190,7 @@ fn soak_with_autovacuum_and_a_standby() {
         r.fresh_recall
     );
     assert!(
-        r.size as f64 <= 3.0 * r.fresh_size as f64,
+        r.size as f64 <= 2.2 * r.fresh_size as f64,
         "index {} bytes, fresh {}",
         r.size,
         r.fresh_size

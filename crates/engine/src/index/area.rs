@@ -418,6 +418,18 @@ impl Codes {
         self.account(n);
     }
 
+    /// Whether entry `n` already holds exactly `head` and `code`: a full
+    /// reload rewrites (and re-hashes) only the entries that changed.
+    pub fn holds(&self, n: u32, head: &CodeEntryHead, code: &[u64]) -> bool {
+        let factors: [u64; 2] = bytemuck::cast(head.factors);
+        code.iter()
+            .chain(&factors)
+            .enumerate()
+            .all(|(at, &w)| self.word(n, at).load(Relaxed) == w)
+            && self.id(n) == head.id
+            && self.loc(n) == loc_word(head.blkno, head.offset, head.flags)
+    }
+
     fn write(&self, n: u32, head: &CodeEntryHead, code: &[u64]) {
         let factors: [u64; 2] = bytemuck::cast(head.factors);
         for (at, &w) in code.iter().chain(&factors).enumerate() {

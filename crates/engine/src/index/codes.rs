@@ -165,7 +165,13 @@ impl<S: PageStore> Index<S> {
             drop(p);
             for (head, words) in entries {
                 if node < had {
-                    self.codes.replace(node as u32, &head, &words);
+                    // Most entries are unchanged when a handle that fell
+                    // behind reloads: rewriting each one cost a reload its
+                    // time, and a VACUUM that refreshes beside busy writers
+                    // fell behind again while it reloaded.
+                    if !self.codes.holds(node as u32, &head, &words) {
+                        self.codes.replace(node as u32, &head, &words);
+                    }
                 } else if !self.codes.append(&head, &words) {
                     return Err(no_room());
                 }
