@@ -92,6 +92,18 @@ fn opts_r(index: &Index<MemStore>) -> usize {
 /// FreshDiskANN repair reconnects the survivors.
 #[test]
 fn recall_survives_deletes() {
+    recall_after_deleting_two_thirds(None);
+}
+
+/// The same with the repair's memory holding no vectors, and a third of
+/// them: the rest are read from their pages.
+#[test]
+fn recall_survives_deletes_with_little_memory() {
+    recall_after_deleting_two_thirds(Some(0));
+    recall_after_deleting_two_thirds(Some(4000 * 4 + 1400 * 16 * 4));
+}
+
+fn recall_after_deleting_two_thirds(memory: Option<usize>) {
     let (n, dim) = (4000, 16);
     let data = common::clustered(n, dim, 20, 9);
     let mut index = Index::create(MemStore::new(), Options::new(dim, Metric::L2)).unwrap();
@@ -100,7 +112,14 @@ fn recall_survives_deletes() {
     for id in (0..n as u64).filter(|i| i % 3 != 0) {
         index.delete(id).unwrap();
     }
-    index.consolidate().unwrap();
+    let mut plan = index.begin_consolidation().unwrap().unwrap();
+    if let Some(bytes) = memory {
+        plan.set_memory(bytes);
+    }
+    // All 2,666 deleted slots freed, but for the entry point's if it was
+    // one (kept for the next consolidation).
+    let freed = index.consolidate_with(plan, || Ok(())).unwrap();
+    assert!((2665..=2666).contains(&freed), "{freed} freed");
     index.check_graph(true).unwrap();
     let keep: Vec<usize> = (0..n).filter(|i| i % 3 == 0).collect();
     let base: Vec<f32> = keep

@@ -270,9 +270,19 @@ impl<S: PageStore> Index<S> {
         if rows == 0 {
             return Ok(v);
         }
-        v.row = vec![NONE; end];
         let live = (0..c.end).filter(|&n| !gone(&self.codes, n)).count();
-        v.data.reserve_exact(rows.min(live) * dim);
+        let rows = rows.min(live);
+        // A budget the machine cannot give is not an error: the repair
+        // reads every vector from its page instead (an allocation failure
+        // would abort the server process).
+        if v.row.try_reserve_exact(end).is_err() || v.data.try_reserve_exact(rows * dim).is_err() {
+            return Ok(Vectors {
+                row: Vec::new(),
+                data: Vec::new(),
+                dim,
+            });
+        }
+        v.row.resize(end, NONE);
         let (mut buf, mut count) = (Vec::new(), 0u32);
         for n in 0..c.end {
             if count as usize == rows {
