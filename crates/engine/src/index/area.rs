@@ -421,23 +421,30 @@ impl Codes {
     /// Whether entry `n` already holds exactly `head` and `code`: a full
     /// reload rewrites (and re-hashes) only the entries that changed.
     pub fn holds(&self, n: u32, head: &CodeEntryHead, code: &[u64]) -> bool {
-        let factors: [u64; 2] = bytemuck::cast(head.factors);
-        code.iter()
-            .chain(&factors)
-            .enumerate()
-            .all(|(at, &w)| self.word(n, at).load(Relaxed) == w)
-            && self.id(n) == head.id
-            && self.loc(n) == loc_word(head.blkno, head.offset, head.flags)
+        self.entry_words(head, code)
+            .all(|(at, w)| self.word(n, at).load(Relaxed) == w)
     }
 
     fn write(&self, n: u32, head: &CodeEntryHead, code: &[u64]) {
-        let factors: [u64; 2] = bytemuck::cast(head.factors);
-        for (at, &w) in code.iter().chain(&factors).enumerate() {
+        for (at, w) in self.entry_words(head, code) {
             self.word(n, at).store(w, Relaxed);
         }
-        self.word(n, self.code_words + 2).store(head.id, Relaxed);
-        self.word(n, self.code_words + 3)
-            .store(loc_word(head.blkno, head.offset, head.flags), Relaxed);
+    }
+
+    /// An entry's words as a record holds them, with their places: the
+    /// code, its two factors, the id, the location word.
+    fn entry_words<'a>(
+        &self,
+        head: &CodeEntryHead,
+        code: &'a [u64],
+    ) -> impl Iterator<Item = (usize, u64)> + 'a {
+        debug_assert_eq!(code.len(), self.code_words);
+        let [f0, f1]: [u64; 2] = bytemuck::cast(head.factors);
+        let loc = loc_word(head.blkno, head.offset, head.flags);
+        code.iter()
+            .copied()
+            .chain([f0, f1, head.id, loc])
+            .enumerate()
     }
 
     /// Make `len()` entries visible to others, caught up to `seq`.

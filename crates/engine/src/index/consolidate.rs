@@ -99,6 +99,15 @@ struct Vectors {
 }
 
 impl Vectors {
+    /// None held: every vector is read from its page.
+    fn none(dim: usize) -> Vectors {
+        Vectors {
+            row: Vec::new(),
+            data: Vec::new(),
+            dim,
+        }
+    }
+
     fn get(&self, m: u32) -> Option<&[f32]> {
         match self.row.get(m as usize) {
             Some(&r) if r != NONE => {
@@ -262,25 +271,17 @@ impl<S: PageStore> Index<S> {
         let end = c.end as usize;
         let index_bytes = end * std::mem::size_of::<u32>();
         let rows = c.memory.saturating_sub(index_bytes) / (dim * 4).max(1);
-        let mut v = Vectors {
-            row: Vec::new(),
-            data: Vec::new(),
-            dim,
-        };
         if rows == 0 {
-            return Ok(v);
+            return Ok(Vectors::none(dim));
         }
         let live = (0..c.end).filter(|&n| !gone(&self.codes, n)).count();
         let rows = rows.min(live);
+        let mut v = Vectors::none(dim);
         // A budget the machine cannot give is not an error: the repair
         // reads every vector from its page instead (an allocation failure
         // would abort the server process).
         if v.row.try_reserve_exact(end).is_err() || v.data.try_reserve_exact(rows * dim).is_err() {
-            return Ok(Vectors {
-                row: Vec::new(),
-                data: Vec::new(),
-                dim,
-            });
+            return Ok(Vectors::none(dim));
         }
         v.row.resize(end, NONE);
         let (mut buf, mut count) = (Vec::new(), 0u32);
@@ -288,25 +289,27 @@ impl<S: PageStore> Index<S> {
             if count as usize == rows {
                 break;
             }
-            if !gone(&self.codes, n) {
-                let data = &mut v.data;
-                let live = self.with_node(n, &mut buf, &mut 0, |node| {
-                    let live = node.flags == format::FLAG_LIVE;
-                    if live {
-                        node.vector.extend_into(data);
-                    }
-                    live
-                })?;
-                if live {
-                    v.row[n as usize] = count;
-                    count += 1;
-                }
+            if !gone(&self.codes, n) && self.read_live_vector(n, &mut buf, &mut v.data)? {
+                v.row[n as usize] = count;
+                count += 1;
             }
             if n % 256 == 255 {
                 pause()?;
             }
         }
         Ok(v)
+    }
+
+    /// Append node `n`'s vector to `out` if its page says it is live;
+    /// whether it did.
+    fn read_live_vector(&self, n: u32, buf: &mut Vec<u64>, out: &mut Vec<f32>) -> Result<bool> {
+        self.with_node(n, buf, &mut 0, |node| {
+            let live = node.flags == format::FLAG_LIVE;
+            if live {
+                node.vector.extend_into(out);
+            }
+            live
+        })
     }
 
     /// Both steps at once, for a caller with no other writer at work.
@@ -395,16 +398,7 @@ impl<S: PageStore> Index<S> {
                         s.arena.extend_from_slice(v);
                         true
                     }
-                    None => {
-                        let arena = &mut s.arena;
-                        self.with_node(x, &mut s.buf, &mut 0, |n| {
-                            let keep = n.flags == format::FLAG_LIVE;
-                            if keep {
-                                n.vector.extend_into(arena);
-                            }
-                            keep
-                        })?
-                    }
+                    None => self.read_live_vector(x, &mut s.buf, &mut s.arena)?,
                 };
                 if keep {
                     s.cands[live] = x;

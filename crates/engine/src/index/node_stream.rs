@@ -1,13 +1,15 @@
 //! Page chains written and read in order, for the bulk builds: a chain of
 //! pages laid down one after the other ([`ChainWriter`], [`SlotWriter`]),
 //! and the node stream's slots visited in increasing order, each page read
-//! once ([`SlotReader`]) or read and written back once ([`SlotCursor`]). A node slot may run on from one page
-//! into the next (the slot size need not divide the payload).
+//! once ([`SlotReader`]) or read and written back once ([`SlotCursor`]). A
+//! node slot may run on from one page into the next (the slot size need not
+//! divide the payload).
 
 use super::node_io::{parse_node, NodeRef};
 use crate::format::{self, Kind, NodeLayout, HEADER_SIZE, NONE, PAYLOAD};
 use crate::page::{BlockNo, Page, PageStore, Result};
 use std::collections::VecDeque;
+use std::ops::Range;
 
 /// Pages appended to a new chain, each linked to the next: a page is
 /// written once the block after it is known.
@@ -116,6 +118,25 @@ impl NodeStream {
         let pos = i * self.slot_size;
         (self.blocks[pos / PAYLOAD], (pos % PAYLOAD) as u16)
     }
+
+    /// The first and last of the stream's pages node `i`'s slot lies on.
+    fn span(&self, i: usize) -> (usize, usize) {
+        let ss = self.slot_size;
+        (i * ss / PAYLOAD, ((i + 1) * ss - 1) / PAYLOAD)
+    }
+
+    /// Node `i`'s slot a page at a time: the page's index in the stream,
+    /// the slot's bytes in that page, and where they go in the slot.
+    fn pieces(&self, i: usize) -> impl Iterator<Item = (usize, Range<usize>, Range<usize>)> {
+        let ss = self.slot_size;
+        let (start, end) = (i * ss, (i + 1) * ss);
+        let (first, last) = self.span(i);
+        (first..=last).map(move |pi| {
+            let (lo, hi) = (start.max(pi * PAYLOAD), end.min((pi + 1) * PAYLOAD));
+            let in_page = HEADER_SIZE + lo - pi * PAYLOAD..HEADER_SIZE + hi - pi * PAYLOAD;
+            (pi, in_page, lo - start..hi - start)
+        })
+    }
 }
 
 /// Reads node slots in increasing order, holding the few pages the current
@@ -140,9 +161,7 @@ impl<'a, S: PageStore> SlotReader<'a, S> {
 
     /// Pass node `i`'s slot bytes to `f` (`i` never below the last visit's).
     pub fn visit<R>(&mut self, i: usize, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
-        let ss = self.stream.slot_size;
-        let (start, end) = (i * ss, (i + 1) * ss);
-        let (first, last) = (start / PAYLOAD, (end - 1) / PAYLOAD);
+        let (first, last) = self.stream.span(i);
         while self.pages.front().is_some_and(|p| p.0 < first) {
             self.pages.pop_front();
         }
@@ -154,18 +173,14 @@ impl<'a, S: PageStore> SlotReader<'a, S> {
                 self.pages.push_back((pi, p));
             }
         }
+        // Visits only move forward: the pages held are first..=last.
+        debug_assert_eq!(self.pages.front().map(|p| p.0), Some(first));
         if first == last {
-            let page = &self.pages.iter().find(|p| p.0 == first).expect("loaded").1;
-            let from = HEADER_SIZE + start - first * PAYLOAD;
-            return Ok(f(&page.bytes[from..from + ss]));
+            let (_, in_page, _) = self.stream.pieces(i).next().expect("one page");
+            return Ok(f(&self.pages[0].1.bytes[in_page]));
         }
-        let mut at = start;
-        for (pi, page) in self.pages.iter().filter(|p| p.0 >= first && p.0 <= last) {
-            let from = at - pi * PAYLOAD;
-            let take = (end - at).min(PAYLOAD - from);
-            self.slot[at - start..at - start + take]
-                .copy_from_slice(&page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]);
-            at += take;
+        for (pi, in_page, in_slot) in self.stream.pieces(i) {
+            self.slot[in_slot].copy_from_slice(&self.pages[pi - first].1.bytes[in_page]);
         }
         Ok(f(&self.slot))
     }
@@ -208,9 +223,7 @@ impl<'a, S: PageStore> SlotCursor<'a, S> {
     /// Pass node `i`'s slot bytes to `f` (`i` never below the last visit's);
     /// what `f` leaves there goes back to the page.
     pub fn visit<R>(&mut self, i: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
-        let ss = self.stream.slot_size;
-        let (start, end) = (i * ss, (i + 1) * ss);
-        let (first, last) = (start / PAYLOAD, (end - 1) / PAYLOAD);
+        let (first, last) = self.stream.span(i);
         while self.pages.front().is_some_and(|p| p.0 < first) {
             self.evict()?;
         }
@@ -224,27 +237,16 @@ impl<'a, S: PageStore> SlotCursor<'a, S> {
                 self.pages.push_back((pi, copy, false));
             }
         }
-        let mut at = start;
-        for (pi, page, _) in self.pages.iter().filter(|p| p.0 >= first && p.0 <= last) {
-            let from = at - pi * PAYLOAD;
-            let take = (end - at).min(PAYLOAD - from);
-            self.slot[at - start..at - start + take]
-                .copy_from_slice(&page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]);
-            at += take;
+        // Visits only move forward: the pages held are first..=last.
+        debug_assert_eq!(self.pages.front().map(|p| p.0), Some(first));
+        for (pi, in_page, in_slot) in self.stream.pieces(i) {
+            self.slot[in_slot].copy_from_slice(&self.pages[pi - first].1.bytes[in_page]);
         }
         let r = f(&mut self.slot);
-        let mut at = start;
-        for (pi, page, changed) in self
-            .pages
-            .iter_mut()
-            .filter(|p| p.0 >= first && p.0 <= last)
-        {
-            let from = at - *pi * PAYLOAD;
-            let take = (end - at).min(PAYLOAD - from);
-            page.bytes[HEADER_SIZE + from..HEADER_SIZE + from + take]
-                .copy_from_slice(&self.slot[at - start..at - start + take]);
+        for (pi, in_page, in_slot) in self.stream.pieces(i) {
+            let (_, page, changed) = &mut self.pages[pi - first];
+            page.bytes[in_page].copy_from_slice(&self.slot[in_slot]);
             *changed = true;
-            at += take;
         }
         Ok(r)
     }

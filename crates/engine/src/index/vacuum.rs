@@ -28,8 +28,7 @@ impl<S: PageStore> Index<S> {
             return Ok(false);
         };
         self.tombstone(n)?;
-        self.log_changes(&[n])?;
-        self.refresh()?;
+        self.log_and_refresh(&[n])?;
         Ok(true)
     }
 
@@ -51,11 +50,9 @@ impl<S: PageStore> Index<S> {
         let mut changed = Vec::new();
         let mut total = 0;
         for n in 0..self.codes.len() as u32 {
-            if !gone(&self.codes, n) {
-                if dead(self.codes.id(n)) {
-                    self.tombstone(n)?;
-                    changed.push(n);
-                }
+            if !gone(&self.codes, n) && dead(self.codes.id(n)) {
+                self.tombstone(n)?;
+                changed.push(n);
             }
             if n as usize % DELETE_BATCH == DELETE_BATCH - 1 {
                 self.log_and_refresh(&changed)?;
