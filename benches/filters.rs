@@ -31,7 +31,8 @@
 //! `DISKVEC_BENCH_QUERIES` (200), `DISKVEC_BENCH_EXACT` (20),
 //! `DISKVEC_BENCH_ROUNDS` (2), `DISKVEC_BENCH_N` (a subset of the base),
 //! `DISKVEC_BENCH_FILTERS` (the attributes filtered on, default
-//! `u10,u100,u1000,pos`).
+//! `u10,u100,u1000,pos`), `DISKVEC_BENCH_LIST` (diskvec's search list
+//! for the filtered rows; default the GUC's).
 //! Tables and indexes are kept between runs (databases `filters_diskvec`,
 //! `filters_pgvector`); `DISKVEC_BENCH_REBUILD=1` builds the indexes anew.
 
@@ -254,10 +255,16 @@ fn filtered(set: &str, sets: &Sets, dbs: &mut [Client; 2], rounds: usize) {
             settings: "SET diskvec.iterative_scan = relaxed_order",
         },
         System {
-            name: "diskvec, in the index",
+            name: "diskvec, in the index, strict (default)",
             db: 0,
             table: format!("{t}_attr"),
             settings: "RESET diskvec.iterative_scan",
+        },
+        System {
+            name: "diskvec, in the index, relaxed",
+            db: 0,
+            table: format!("{t}_attr"),
+            settings: "SET diskvec.iterative_scan = relaxed_order",
         },
         System {
             name: "pgvector HNSW, strict",
@@ -272,8 +279,21 @@ fn filtered(set: &str, sets: &Sets, dbs: &mut [Client; 2], rounds: usize) {
             settings: "SET hnsw.iterative_scan = relaxed_order",
         },
     ];
+    // DISKVEC_BENCH_LIST: diskvec's search list for these rows (default
+    // the GUC's default).
+    let list = env("DISKVEC_BENCH_LIST", "");
+    let list_setting = if list.is_empty() {
+        "RESET diskvec.search_list_size".to_string()
+    } else {
+        format!("SET diskvec.search_list_size = {list}")
+    };
+    let at_list = if list.is_empty() {
+        String::new()
+    } else {
+        format!(", diskvec.search_list_size = {list}")
+    };
     println!(
-        "\n### {set}: `WHERE attribute = $2 ORDER BY embedding <=> $1 LIMIT 10`, {nq} queries\n"
+        "\n### {set}: `WHERE attribute = $2 ORDER BY embedding <=> $1 LIMIT 10`, {nq} queries{at_list}\n"
     );
     println!("| filter | system | recall@10 | rows | QPS | QPS / exact |");
     println!("|---|---|---:|---:|---:|---:|");
@@ -317,6 +337,9 @@ fn filtered(set: &str, sets: &Sets, dbs: &mut [Client; 2], rounds: usize) {
             for (i, s) in systems.iter().enumerate() {
                 let c = &mut dbs[s.db];
                 c.batch_execute(s.settings).unwrap();
+                if s.db == 0 {
+                    c.batch_execute(&list_setting).unwrap();
+                }
                 let (got, qps) = run(c, &sql(&s.table), &params);
                 let (r, rows) = score(&got, &truth);
                 if qps > best[i].2 {
@@ -334,6 +357,7 @@ fn filtered(set: &str, sets: &Sets, dbs: &mut [Client; 2], rounds: usize) {
     }
     for c in dbs.iter_mut() {
         c.batch_execute("RESET diskvec.iterative_scan").ok();
+        c.batch_execute("RESET diskvec.search_list_size").ok();
         c.batch_execute("RESET hnsw.iterative_scan").ok();
     }
 }

@@ -287,6 +287,18 @@ impl Attrs {
         self.nulls[n as usize] & (1 << c) != 0
     }
 
+    /// Ask the CPU for node `n`'s null mask and scalars ahead of a
+    /// [`Attrs::matches`] (see [`super::area::Codes::prefetch_entry`]).
+    #[inline]
+    pub fn prefetch(&self, n: u32) {
+        let n = n as usize;
+        if n < self.nulls.len() {
+            let cols = self.kinds.len();
+            crate::simd::prefetch(&self.nulls[n..n + 1]);
+            crate::simd::prefetch(&self.slots[n * cols..n * cols + 1]);
+        }
+    }
+
     /// Node `n`'s scalar in column `c` (not NULL).
     #[inline]
     pub fn scalar(&self, n: u32, c: usize) -> u64 {

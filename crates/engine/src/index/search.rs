@@ -57,6 +57,9 @@ pub(super) struct Scratch {
     /// Streaming: candidates not read yet, and results not returned yet
     /// with their ids (see `stream.rs`).
     pub frontier: BinaryHeap<Reverse<u64>>,
+    /// Streaming with a filter, in the walk: candidates that do not match
+    /// it, read only to steer the walk (see `stream.rs`).
+    pub steer: BinaryHeap<Reverse<u64>>,
     pub results: BinaryHeap<Reverse<(u64, u64)>>,
     /// Keep copies of expanded vectors (inserts need them to prune).
     pub keep_vectors: bool,
@@ -83,7 +86,7 @@ impl Scratch {
             + self.query.capacity() * 4
             + (self.deferred.capacity() + self.buf.capacity()) * 8
             + self.exact.capacity() * 24
-            + (self.frontier.capacity() + self.results.capacity() * 2) * 8
+            + (self.frontier.capacity() + self.steer.capacity() + self.results.capacity() * 2) * 8
             + self.kept.capacity() * 16
             + self.arena.capacity() * 4
             + self.nbrs.capacity() * 4
@@ -115,6 +118,7 @@ impl<S: PageStore> Index<S> {
         s.deferred.clear();
         s.exact.clear();
         s.frontier.clear();
+        s.steer.clear();
         s.results.clear();
         s.kept.clear();
         s.arena.clear();

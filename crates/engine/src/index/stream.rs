@@ -8,25 +8,29 @@
 //! it reads gets its exact distance, and a live node that matches the
 //! filter (and the distance bound) joins a buffer of results ordered by
 //! exact distance. Candidates estimated but not yet read wait in a
-//! frontier. A result leaves the buffer when no candidate in the frontier
-//! can still be closer:
+//! frontier. A result leaves the buffer when no matching candidate in the
+//! frontier can still be closer:
 //! * [`ScanOrder::Strict`]: by the candidate's lower bound (estimate minus
 //!   RaBitQ's error bound), so rows come out in exact distance order. The
 //!   one exception is a node no candidate stood for yet: the walk reaches
 //!   it only through a node read later, and if it is closer than a row
 //!   already returned it comes out next, late, rather than being dropped
 //!   (counted in [`SearchStats::late`]).
-//! * [`ScanOrder::Relaxed`]: by the candidate's estimate, which reads fewer
-//!   pages before each row; a row found later that is closer than one
-//!   returned comes out late (pgvector's `relaxed_order`).
+//! * [`ScanOrder::Relaxed`]: by the candidate's estimate less half its
+//!   error bound (`RELAXED_BOUND_SHARE`), which reads fewer pages before
+//!   each row; a row found later that is closer than one returned comes out
+//!   late (pgvector's `relaxed_order`).
 //! * [`ScanOrder::Off`]: the first search only, its results in exact order
 //!   (pgvector's `iterative_scan = off`).
 //!
 //! To continue, the closest candidate in the frontier is read: in the walk
 //! it is expanded too (its neighbours are estimated and join the frontier),
 //! so the walk goes on outwards from where the first search stopped. A
-//! node that does not match the filter is still read and expanded in the
-//! walk (it steers the search), never returned. With a distance bound, a
+//! candidate that does not match the filter waits apart (`steer`): it can
+//! never be a result, so it never holds back a buffered row, and it is read
+//! and expanded (steering the walk, never returned) only while nothing is
+//! buffered. A matching node found through it later, closer than a row
+//! returned, comes out late, as above. With a distance bound, a
 //! candidate whose lower bound is past it never joins the frontier, so the
 //! scan ends once nothing unread can be within the bound: its pages grow
 //! with the rows it returns.
@@ -155,6 +159,37 @@ fn wanted<S: PageStore>(index: &Index<S>, filter: &Filter, radius: f32, n: u32, 
     d <= radius && (filter.is_empty() || index.attrs.matches(n, filter))
 }
 
+/// Whether the walk's candidate `n` only steers it: a filter it does not
+/// match. Such a candidate is read to go on walking when nothing is
+/// buffered, never to release a buffered row (it cannot be closer as a
+/// result; a matching node behind it that is closer comes out late).
+#[inline]
+fn steers<S: PageStore>(index: &Index<S>, filter: &Filter, n: u32) -> bool {
+    !filter.is_empty() && !index.attrs.matches(n, filter)
+}
+
+/// The share of the error bound a relaxed scan subtracts from a
+/// candidate's estimate: it reads a candidate before returning a row when
+/// the candidate is likely (not certain, as in strict order) to be closer.
+/// With the whole estimate (no share) a true neighbour estimated a little
+/// far comes out after the rows a LIMIT keeps; half the bound (1.5
+/// standard errors) keeps recall near strict order's for far fewer page
+/// reads (benches/notes/50-filters.md has the figures).
+const RELAXED_BOUND_SHARE: f32 = 0.5;
+
+/// The frontier key of node `n` estimated at `est` with lower bound `lb`
+/// in a scan of `order` within `radius`; `None` if it cannot be within.
+#[inline]
+fn scan_key(order: ScanOrder, radius: f32, est: f32, lb: f32, n: u32) -> Option<u64> {
+    if lb > radius {
+        return None;
+    }
+    Some(match order {
+        ScanOrder::Strict => pack(lb, n),
+        _ => pack(est - RELAXED_BOUND_SHARE * (est - lb), n),
+    })
+}
+
 /// Ask the store for the pages of the best candidates in the frontier,
 /// those the scan reads next (see [`SearchParams::read_ahead`]).
 fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch) {
@@ -235,13 +270,20 @@ impl<S: PageStore> SearchIter<'_, S> {
         }
         let keys: Vec<u64> = s.beam.unexpanded().chain(s.deferred.drain(..)).collect();
         let mut front = std::mem::take(&mut s.frontier).into_vec();
+        let mut steer = std::mem::take(&mut s.steer).into_vec();
         front.clear();
+        steer.clear();
         for key in keys {
             if let Some(k) = self.frontier_key(s, key) {
-                front.push(Reverse(k));
+                if steers(index, &self.filter, unpack(key).1) {
+                    steer.push(Reverse(k));
+                } else {
+                    front.push(Reverse(k));
+                }
             }
         }
         s.frontier = front.into();
+        s.steer = steer.into();
         read_ahead(index, s);
         Ok(())
     }
@@ -252,14 +294,14 @@ impl<S: PageStore> SearchIter<'_, S> {
     #[inline]
     fn frontier_key(&self, s: &Scratch, key: u64) -> Option<u64> {
         let (est, n) = unpack(key);
-        let lb = s.beam.payload(n);
-        if lb > self.radius {
-            return None;
-        }
-        Some(match self.order {
-            ScanOrder::Strict => pack(lb, n),
-            _ => pack(est, n),
-        })
+        self.key(est, s.beam.payload(n), n)
+    }
+
+    /// The frontier key of node `n` estimated at `est` with lower bound
+    /// `lb`; `None` if it cannot be within the distance bound.
+    #[inline]
+    fn key(&self, est: f32, lb: f32, n: u32) -> Option<u64> {
+        scan_key(self.order, self.radius, est, lb, n)
     }
 
     /// Every live node condition `driver` of the filter lists that matches
@@ -271,18 +313,31 @@ impl<S: PageStore> SearchIter<'_, S> {
         let mut front = std::mem::take(&mut s.frontier).into_vec();
         front.clear();
         let cond = &self.filter.conds()[driver];
+        // Each listed node's entry and values are a few cache misses
+        // apart from the last one's: ask for them `AHEAD` nodes early.
+        const AHEAD: usize = 8;
         for list in attrs.candidates(cond) {
-            for &n in list {
+            for (i, &n) in list.iter().enumerate() {
+                if let Some(&m) = list.get(i + AHEAD) {
+                    if (m as usize) < codes.len() {
+                        codes.prefetch_entry(m);
+                        attrs.prefetch(m);
+                    }
+                }
+                // No visited mark: a node listed twice (rare: its value
+                // changed and changed back) is read twice and returned
+                // once (`done`), and the marks' hash table costs a cache
+                // miss per node here.
                 if (n as usize) >= codes.len()
                     || codes.flags(n) != format::FLAG_LIVE
-                    || !s.beam.visit(n)
                     || !attrs.matches(n, &self.filter)
                 {
                     continue;
                 }
-                let (est, _) = index.estimate(s, n);
+                let (est, bound) = index.quant.estimate(&s.qc, codes.code(n), codes.factors(n));
+                s.stats.estimated += 1;
                 s.stats.flat_candidates += 1;
-                if let Some(k) = self.frontier_key(s, pack(est, n)) {
+                if let Some(k) = self.key(est, est - bound, n) {
                     front.push(Reverse(k));
                 }
             }
@@ -295,7 +350,21 @@ impl<S: PageStore> SearchIter<'_, S> {
     /// neighbours into the frontier.
     fn read_next(&mut self) -> Result<()> {
         let s = self.scratch.as_mut().unwrap();
-        let Some(Reverse(key)) = s.frontier.pop() else {
+        // A buffered row waits only on matching candidates: read those.
+        // With nothing buffered, walk on from the closest candidate of
+        // either kind.
+        let steering = s.results.is_empty()
+            && match (s.frontier.peek(), s.steer.peek()) {
+                (Some(f), Some(g)) => g < f,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+        let next = if steering {
+            s.steer.pop()
+        } else {
+            s.frontier.pop()
+        };
+        let Some(Reverse(key)) = next else {
             return Ok(());
         };
         let n = unpack(key).1;
@@ -331,11 +400,14 @@ impl<S: PageStore> SearchIter<'_, S> {
         // through one outside it.
         if walk {
             s.stats.expanded += 1;
-            let (radius, strict) = (self.radius, self.order == ScanOrder::Strict);
+            let (order, radius, filter) = (self.order, self.radius, &self.filter);
             index.estimate_neighbors(s, &mut nbrs, |s, m, est, lb| {
-                if !(lb > radius) {
-                    let k = if strict { pack(lb, m) } else { pack(est, m) };
-                    s.frontier.push(Reverse(k));
+                if let Some(k) = scan_key(order, radius, est, lb, m) {
+                    if steers(index, filter, m) {
+                        s.steer.push(Reverse(k));
+                    } else {
+                        s.frontier.push(Reverse(k));
+                    }
                 }
             });
         } else if !walk {
@@ -349,9 +421,9 @@ impl<S: PageStore> SearchIter<'_, S> {
     /// Whether the scan must stop reading.
     fn spent(&self) -> bool {
         let s = self.scratch.as_ref().unwrap();
-        s.frontier.is_empty()
+        (s.frontier.is_empty() && s.steer.is_empty())
             || self.reads >= self.max_reads
-            || (s.frontier.len() + s.results.len()) * 8 > self.max_memory
+            || (s.frontier.len() + s.steer.len() + s.results.len()) * 8 > self.max_memory
     }
 }
 
