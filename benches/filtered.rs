@@ -8,6 +8,9 @@
 //! Run: `cargo bench -p diskvec-engine --bench filtered`
 //! Env: `DISKVEC_BENCH_SETS=wordnet384` (or glove50, glove100, ...),
 //!      `DISKVEC_BENCH_QUERIES=200`, `DISKVEC_BENCH_ORDERS=strict,relaxed`,
+//!      `DISKVEC_BENCH_FILTERS=30,10,1,0.1` (percent matching),
+//!      `DISKVEC_BENCH_MODES=index,caller` (filter in the index, or left to
+//!      the caller),
 //!      `DISKVEC_BENCH_KEEP=dir` (keep the built index in `dir` and reuse
 //!      it on the next run).
 
@@ -79,8 +82,14 @@ fn main() {
             "match", "order", "in index", "recall@10", "QPS", "pages/q", "est/q", "late/q"
         );
         // (column, values per query): 30% (IN three values), 10%, 1%, 0.1%.
+        let only = std::env::var("DISKVEC_BENCH_FILTERS").unwrap_or_default();
+        let modes = std::env::var("DISKVEC_BENCH_MODES").unwrap_or_else(|_| "index,caller".into());
         for (c, keys) in [(0usize, 3u64), (0, 1), (1, 1), (2, 1)] {
             let m = MODULI[c];
+            let label = format!("{}", 100.0 * keys as f64 / m as f64);
+            if !only.is_empty() && !only.split(',').any(|x| x == label) {
+                continue;
+            }
             // Each query filters on its own values; truth by brute force.
             let want: Vec<Vec<u64>> = (0..nq)
                 .map(|q| (0..keys).map(|k| (q as u64 * 7 + k) % m).collect())
@@ -110,6 +119,9 @@ fn main() {
                     _ => ScanOrder::Strict,
                 };
                 for in_index in [true, false] {
+                    if !modes.contains(if in_index { "index" } else { "caller" }) {
+                        continue;
+                    }
                     // A first pass warms the page cache; the second is timed.
                     for pass in 0..2 {
                         let (mut hits, mut pages, mut est, mut late) = (0usize, 0u64, 0u64, 0u64);

@@ -301,10 +301,17 @@ fn filters_keep_their_recall() {
             );
             assert!(recall >= 0.95, "{name} {order:?}: recall@10 {recall:.4}");
             // A candidate that does not match never holds back a buffered
-            // row, so the filter in the index reads fewer pages than the
-            // filter applied to the rows streamed.
+            // row, so in strict order the filter in the index reads at
+            // least a tenth fewer pages than the filter applied to the rows
+            // streamed (as many without that rule). Relaxed order reads
+            // few either way, and the filtered walk starts with a longer
+            // list (`walk_list`): no more than a tenth more.
+            let bound = match order {
+                ScanOrder::Strict => plain_pages * 9 / 10,
+                _ => plain_pages * 11 / 10,
+            };
             assert!(
-                pages < plain_pages,
+                pages <= bound,
                 "{name} {order:?}: {pages} pages, {plain_pages} without the filter"
             );
         }

@@ -165,23 +165,44 @@ const PAGE_COST: usize = 24;
 /// Matching rows a walk is assumed to need (a typical LIMIT).
 const ROWS_WANTED: usize = 10;
 
-/// The cheaper plan for `f` over `live` nodes, with list size `ef` and
-/// graph degree `r`.
-pub(super) fn plan(attrs: &Attrs, f: &Filter, live: usize, ef: usize, r: usize) -> Plan {
-    let Some((driver, count)) = f
+/// The condition of `f` that lists the fewest nodes, how many it lists,
+/// and that count's share of `live` nodes.
+fn most_selective(attrs: &Attrs, f: &Filter, live: usize) -> Option<(usize, usize, f64)> {
+    let (driver, count) = f
         .conds
         .iter()
         .enumerate()
         .map(|(i, c)| (i, attrs.count(c)))
-        .min_by_key(|x| x.1)
-    else {
+        .min_by_key(|x| x.1)?;
+    let selectivity = (count.max(1) as f64 / live.max(1) as f64).min(1.0);
+    Some((driver, count, selectivity))
+}
+
+/// The list of a filtered walk's first search: `ef`, plus the nodes
+/// beyond the rows wanted it takes to meet them among the matching ones,
+/// at most four times `ef`. With only `ef`, a filter that few nodes match
+/// leaves few matching rows to start from, and the scan goes on through
+/// matching candidates alone (see `stream.rs`), which the graph links less
+/// well than all nodes.
+pub(super) fn walk_list(attrs: &Attrs, f: &Filter, live: usize, ef: usize) -> usize {
+    match most_selective(attrs, f, live) {
+        Some((_, _, selectivity)) => {
+            let more = ROWS_WANTED as f64 * (1.0 / selectivity - 1.0);
+            (ef + more as usize).min(ef.saturating_mul(4))
+        }
+        None => ef,
+    }
+}
+
+/// The cheaper plan for `f` over `live` nodes, with list size `ef` and
+/// graph degree `r`.
+pub(super) fn plan(attrs: &Attrs, f: &Filter, live: usize, ef: usize, r: usize) -> Plan {
+    let Some((driver, count, selectivity)) = most_selective(attrs, f, live) else {
         return Plan::Walk;
     };
     // A walk expands about `ef` nodes, then as many as it takes to meet
     // the rows wanted among nodes matching with probability count / live;
     // each expansion is a page read and `r` estimates.
-    let live = live.max(1);
-    let selectivity = (count.max(1) as f64 / live as f64).min(1.0);
     let expansions = ef as f64 + ROWS_WANTED as f64 / selectivity;
     let walk = expansions * (PAGE_COST + r) as f64;
     // A flat scan estimates every listed node and reads the best few.
@@ -300,6 +321,10 @@ mod tests {
         });
         assert_eq!(plan(&a, &most, 100_000, 128, 48), Plan::Walk);
         assert_eq!(plan(&a, &Filter::new(), 100_000, 128, 48), Plan::Walk);
+        // The walk's first list grows as fewer nodes match, up to 4 x ef.
+        assert_eq!(walk_list(&a, &Filter::new(), 100_000, 128), 128);
+        assert_eq!(walk_list(&a, &most, 100_000, 128), 128 + 1);
+        assert_eq!(walk_list(&a, &one, 100_000, 128), 512);
     }
 
     #[test]

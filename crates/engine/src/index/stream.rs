@@ -39,7 +39,7 @@
 //! the bytes of the frontier and buffer; past either, the scan returns what
 //! it buffered, in order, and ends.
 
-use super::filter::{plan, Filter, Plan};
+use super::filter::{plan, walk_list, Filter, Plan};
 use super::search::Scratch;
 use super::{Index, SearchParams, SearchStats};
 use crate::beam::{pack, unpack, MarkSet};
@@ -127,7 +127,10 @@ impl<S: PageStore> Index<S> {
             error: false,
         };
         let started = match plan {
-            Plan::Walk => it.start_walk(&mut s, ef, params.search.rerank),
+            Plan::Walk => {
+                let list = walk_list(&self.attrs, &params.filter, self.codes.live(), ef);
+                it.start_walk(&mut s, list, params.search.rerank)
+            }
             Plan::Flat { driver, .. } => {
                 if params.order == ScanOrder::Off {
                     it.limit = ef;
@@ -270,20 +273,13 @@ impl<S: PageStore> SearchIter<'_, S> {
         }
         let keys: Vec<u64> = s.beam.unexpanded().chain(s.deferred.drain(..)).collect();
         let mut front = std::mem::take(&mut s.frontier).into_vec();
-        let mut steer = std::mem::take(&mut s.steer).into_vec();
         front.clear();
-        steer.clear();
         for key in keys {
             if let Some(k) = self.frontier_key(s, key) {
-                if steers(index, &self.filter, unpack(key).1) {
-                    steer.push(Reverse(k));
-                } else {
-                    front.push(Reverse(k));
-                }
+                front.push(Reverse(k));
             }
         }
         s.frontier = front.into();
-        s.steer = steer.into();
         read_ahead(index, s);
         Ok(())
     }
@@ -348,7 +344,26 @@ impl<S: PageStore> SearchIter<'_, S> {
 
     /// Read the closest candidate: its exact distance, and in the walk its
     /// neighbours into the frontier.
+    /// Move candidates that only steer (see [`steers`]) from the top of
+    /// the frontier to `steer`, so that the frontier's best is a candidate
+    /// that may be a result. Checked here, as they come up, rather than
+    /// as each is estimated: most never do.
+    fn settle(&mut self) {
+        if self.plan != Plan::Walk || self.filter.is_empty() {
+            return;
+        }
+        let s = self.scratch.as_mut().unwrap();
+        while let Some(&Reverse(key)) = s.frontier.peek() {
+            if !steers(self.index, &self.filter, unpack(key).1) {
+                break;
+            }
+            s.frontier.pop();
+            s.steer.push(Reverse(key));
+        }
+    }
+
     fn read_next(&mut self) -> Result<()> {
+        self.settle();
         let s = self.scratch.as_mut().unwrap();
         // A buffered row waits only on matching candidates: read those.
         // With nothing buffered, walk on from the closest candidate of
@@ -400,14 +415,10 @@ impl<S: PageStore> SearchIter<'_, S> {
         // through one outside it.
         if walk {
             s.stats.expanded += 1;
-            let (order, radius, filter) = (self.order, self.radius, &self.filter);
+            let (order, radius) = (self.order, self.radius);
             index.estimate_neighbors(s, &mut nbrs, |s, m, est, lb| {
                 if let Some(k) = scan_key(order, radius, est, lb, m) {
-                    if steers(index, filter, m) {
-                        s.steer.push(Reverse(k));
-                    } else {
-                        s.frontier.push(Reverse(k));
-                    }
+                    s.frontier.push(Reverse(k));
                 }
             });
         } else if !walk {
@@ -434,6 +445,7 @@ impl<S: PageStore> Iterator for SearchIter<'_, S> {
             return None;
         }
         loop {
+            self.settle();
             let s = self.scratch.as_mut().unwrap();
             if let Some(&Reverse((top, id))) = s.results.peek() {
                 let ready = self.ended || s.frontier.peek().is_none_or(|&Reverse(f)| top <= f);
