@@ -1,7 +1,8 @@
 //! The partitioned build (after DiskANN's answer to data larger than
 //! memory): the vectors are on the node pages already (`bulk_load.rs`);
 //! k-means on a sample places clusters (the largest split again), each
-//! vector joins its [`OVERLAP`] nearest, and each cluster's graph is built in
+//! vector joins its nearest and, near a boundary, up to [`OVERLAP`] in all
+//! (`JOIN_RATIO`), and each cluster's graph is built in
 //! memory (`vamana::build`, all cores) within the budget, one cluster at a
 //! time. A node's list from the first of its clusters waits on its page;
 //! each later cluster's is merged into it there, pruned again over the
@@ -18,7 +19,7 @@
 use super::bulk_load::Spill;
 use super::node_io::set_slot_neighbors;
 use super::node_stream::{ChainWriter, NodeStream, SlotCursor, SlotReader};
-use super::partition::{group, kmeans, nearest, split_large, Members};
+use super::partition::{group, joined, kmeans, split_large, Members};
 use super::{AttrValue, Index, Metric};
 use crate::format::Kind;
 use crate::page::{Error, PageStore, Result};
@@ -26,10 +27,18 @@ use crate::prune::prune_among;
 use crate::vamana;
 use rayon::prelude::*;
 
-/// Clusters each vector joins (its nearest). Three rather than two: a
+/// Clusters a vector may join (its nearest). Three rather than two: a
 /// little more recall at a given search list for half as many cluster
 /// builds again (benches/notes/70-bounded-build.md).
 const OVERLAP: usize = 3;
+
+/// A vector joins its second and third nearest clusters only when their
+/// squared distance is within this ratio of the nearest's (see
+/// `partition::joined`): one deep inside its cluster has its neighbours
+/// there, and each cluster it joins costs an insertion into that
+/// cluster's graph. Chosen where recall at a given search list stayed that
+/// of joining all three (benches/notes/70-bounded-build.md).
+const JOIN_RATIO: f32 = 1.3;
 
 /// The smallest cluster built, however small the budget.
 const MIN_CLUSTER: usize = 2_000;
@@ -96,6 +105,7 @@ impl<S: PageStore> Index<S> {
                 dim,
                 centroids,
                 cap,
+                JOIN_RATIO,
                 self.meta.seed,
                 self.stop,
             )
@@ -147,7 +157,7 @@ impl<S: PageStore> Index<S> {
     }
 
     /// One pass over the `n` nodes: the code pages (with each node's id and
-    /// location), each node's [`OVERLAP`] nearest clusters (none without
+    /// location), the clusters each node joins (`partition::joined`; none without
     /// centroids), and the node nearest the mean (the entry point). Fails on
     /// a repeated id.
     fn code_pass(
@@ -186,7 +196,7 @@ impl<S: PageStore> Index<S> {
                 .map(|v| {
                     let cs = match centroids.is_empty() {
                         true => [0; OVERLAP],
-                        false => nearest::<OVERLAP>(v, centroids, dim),
+                        false => joined::<OVERLAP>(v, centroids, dim, JOIN_RATIO),
                     };
                     (cs, crate::distance::l2_squared_f32(v, mean))
                 })

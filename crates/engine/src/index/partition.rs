@@ -14,10 +14,13 @@ pub(super) struct Members {
     pub nodes: Vec<u32>,
 }
 
+/// A place in a vector's list of clusters that it does not join.
+pub(super) const NO_CLUSTER: u32 = u32::MAX;
+
 pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
     let mut start = vec![0usize; k + 1];
     for pair in pairs {
-        for &c in pair {
+        for &c in pair.iter().filter(|&&c| c != NO_CLUSTER) {
             start[c as usize + 1] += 1;
         }
     }
@@ -27,7 +30,7 @@ pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
     let mut at = start.clone();
     let mut nodes = vec![0u32; start[k]];
     for (i, pair) in pairs.iter().enumerate() {
-        for &c in pair {
+        for &c in pair.iter().filter(|&&c| c != NO_CLUSTER) {
             nodes[at[c as usize]] = i as u32;
             at[c as usize] += 1;
         }
@@ -38,6 +41,40 @@ pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
 /// The `N` nearest of the centroids (squared L2), nearest first; there
 /// must be at least `N`.
 pub(super) fn nearest<const N: usize>(v: &[f32], centroids: &[f32], dim: usize) -> [u32; N] {
+    nearest_with_distances::<N>(v, centroids, dim).map(|b| b.1)
+}
+
+/// The clusters a vector joins: its nearest, and each of the next `N - 1`
+/// nearest whose squared distance is within `ratio` times the nearest's
+/// (the others are [`NO_CLUSTER`]). A vector deep inside its cluster joins
+/// one; one near a boundary joins the clusters across it, where its true
+/// neighbours are (SPANN's closure assignment).
+pub(super) fn joined<const N: usize>(
+    v: &[f32],
+    centroids: &[f32],
+    dim: usize,
+    ratio: f32,
+) -> [u32; N] {
+    let best = nearest_with_distances::<N>(v, centroids, dim);
+    let limit = if ratio.is_finite() {
+        best[0].0 * ratio
+    } else {
+        f32::INFINITY
+    };
+    let mut out = [NO_CLUSTER; N];
+    for (j, b) in best.iter().enumerate() {
+        if j == 0 || b.0 <= limit {
+            out[j] = b.1;
+        }
+    }
+    out
+}
+
+fn nearest_with_distances<const N: usize>(
+    v: &[f32],
+    centroids: &[f32],
+    dim: usize,
+) -> [(f32, u32); N] {
     let mut best = [(f32::INFINITY, 0u32); N];
     for (c, cv) in centroids.chunks_exact(dim).enumerate() {
         let d = crate::distance::l2_squared_f32(v, cv);
@@ -50,7 +87,7 @@ pub(super) fn nearest<const N: usize>(v: &[f32], centroids: &[f32], dim: usize) 
             best[i] = (d, c as u32);
         }
     }
-    best.map(|b| b.1)
+    best
 }
 
 /// `k` centroids of the sample by Lloyd's k-means from `k` distinct sample
@@ -125,6 +162,7 @@ pub(super) fn split_large<const N: usize>(
     dim: usize,
     mut centroids: Vec<f32>,
     cap: usize,
+    ratio: f32,
     seed: u64,
     stop: fn() -> bool,
 ) -> Option<Vec<f32>> {
@@ -132,11 +170,11 @@ pub(super) fn split_large<const N: usize>(
         let k = centroids.len() / dim;
         let near: Vec<[u32; N]> = sample
             .par_chunks_exact(dim)
-            .map(|v| nearest::<N>(v, &centroids, dim))
+            .map(|v| joined::<N>(v, &centroids, dim, ratio))
             .collect();
         let mut count = vec![0usize; k];
         for cs in &near {
-            for &c in cs {
+            for &c in cs.iter().filter(|&&c| c != NO_CLUSTER) {
                 count[c as usize] += 1;
             }
         }
@@ -172,6 +210,30 @@ mod tests {
         let m = group(&[[1, 0], [0, 2], [1, 2]], 3);
         assert_eq!(m.start, vec![0, 2, 4, 6]);
         assert_eq!(m.nodes, vec![0, 1, 0, 2, 1, 2]);
+    }
+
+    #[test]
+    fn a_vector_joins_far_clusters_only_near_a_boundary() {
+        // Centroids on a line at 0, 10, 20, 30 (1-d).
+        let centroids = [0.0f32, 10.0, 20.0, 30.0];
+        // Deep inside cluster 1: its next nearest (0 and 20, 100 away
+        // squared against 1) are far past the ratio.
+        assert_eq!(
+            joined::<3>(&[11.0], &centroids, 1, 1.3),
+            [1, NO_CLUSTER, NO_CLUSTER]
+        );
+        // Halfway between 1 and 2: both (equal distances); 0 and 3 are not.
+        let j = joined::<3>(&[15.0], &centroids, 1, 1.3);
+        assert_eq!((j[0].min(j[1]), j[0].max(j[1]), j[2]), (1, 2, NO_CLUSTER));
+        // An infinite ratio joins the three nearest, as `nearest` gives.
+        assert_eq!(
+            joined::<3>(&[11.0], &centroids, 1, f32::INFINITY),
+            nearest::<3>(&[11.0], &centroids, 1)
+        );
+        // Unjoined places are left out of the groups.
+        let m = group(&[[1, NO_CLUSTER], [0, 1]], 2);
+        assert_eq!(m.start, vec![0, 1, 3]);
+        assert_eq!(m.nodes, vec![1, 0, 1]);
     }
 
     #[test]
