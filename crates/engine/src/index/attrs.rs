@@ -292,10 +292,11 @@ impl Attrs {
     #[inline]
     pub fn prefetch(&self, n: u32) {
         let n = n as usize;
-        if n < self.nulls.len() {
-            let cols = self.kinds.len();
-            crate::simd::prefetch(&self.nulls[n..n + 1]);
-            crate::simd::prefetch(&self.slots[n * cols..n * cols + 1]);
+        if let Some(null) = self.nulls.get(n) {
+            crate::simd::prefetch(std::slice::from_ref(null));
+        }
+        if let Some(first) = self.slots.get(n * self.kinds.len()) {
+            crate::simd::prefetch(std::slice::from_ref(first));
         }
     }
 

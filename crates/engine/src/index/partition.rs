@@ -17,11 +17,18 @@ pub(super) struct Members {
 /// A place in a vector's list of clusters that it does not join.
 pub(super) const NO_CLUSTER: u32 = u32::MAX;
 
+/// The clusters in a vector's list that it joins.
+fn joined_of<const N: usize>(pair: &[u32; N]) -> impl Iterator<Item = usize> + '_ {
+    pair.iter()
+        .filter(|&&c| c != NO_CLUSTER)
+        .map(|&c| c as usize)
+}
+
 pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
     let mut start = vec![0usize; k + 1];
     for pair in pairs {
-        for &c in pair.iter().filter(|&&c| c != NO_CLUSTER) {
-            start[c as usize + 1] += 1;
+        for c in joined_of(pair) {
+            start[c + 1] += 1;
         }
     }
     for c in 0..k {
@@ -30,9 +37,9 @@ pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
     let mut at = start.clone();
     let mut nodes = vec![0u32; start[k]];
     for (i, pair) in pairs.iter().enumerate() {
-        for &c in pair.iter().filter(|&&c| c != NO_CLUSTER) {
-            nodes[at[c as usize]] = i as u32;
-            at[c as usize] += 1;
+        for c in joined_of(pair) {
+            nodes[at[c]] = i as u32;
+            at[c] += 1;
         }
     }
     Members { start, nodes }
@@ -174,8 +181,8 @@ pub(super) fn split_large<const N: usize>(
             .collect();
         let mut count = vec![0usize; k];
         for cs in &near {
-            for &c in cs.iter().filter(|&&c| c != NO_CLUSTER) {
-                count[c as usize] += 1;
+            for c in joined_of(cs) {
+                count[c] += 1;
             }
         }
         if count.iter().all(|&c| c <= cap) {

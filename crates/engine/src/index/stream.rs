@@ -290,14 +290,7 @@ impl<S: PageStore> SearchIter<'_, S> {
     #[inline]
     fn frontier_key(&self, s: &Scratch, key: u64) -> Option<u64> {
         let (est, n) = unpack(key);
-        self.key(est, s.beam.payload(n), n)
-    }
-
-    /// The frontier key of node `n` estimated at `est` with lower bound
-    /// `lb`; `None` if it cannot be within the distance bound.
-    #[inline]
-    fn key(&self, est: f32, lb: f32, n: u32) -> Option<u64> {
-        scan_key(self.order, self.radius, est, lb, n)
+        scan_key(self.order, self.radius, est, s.beam.payload(n), n)
     }
 
     /// Every live node condition `driver` of the filter lists that matches
@@ -333,7 +326,7 @@ impl<S: PageStore> SearchIter<'_, S> {
                 let (est, bound) = index.quant.estimate(&s.qc, codes.code(n), codes.factors(n));
                 s.stats.estimated += 1;
                 s.stats.flat_candidates += 1;
-                if let Some(k) = self.key(est, est - bound, n) {
+                if let Some(k) = scan_key(self.order, self.radius, est, est - bound, n) {
                     front.push(Reverse(k));
                 }
             }
@@ -342,8 +335,6 @@ impl<S: PageStore> SearchIter<'_, S> {
         read_ahead(index, s);
     }
 
-    /// Read the closest candidate: its exact distance, and in the walk its
-    /// neighbours into the frontier.
     /// Move candidates that only steer (see [`steers`]) from the top of
     /// the frontier to `steer`, so that the frontier's best is a candidate
     /// that may be a result. Checked here, as they come up, rather than
@@ -362,18 +353,18 @@ impl<S: PageStore> SearchIter<'_, S> {
         }
     }
 
+    /// Read the closest candidate: its exact distance, and in the walk its
+    /// neighbours into the frontier. The frontier is settled (`next` does
+    /// it before deciding to read).
     fn read_next(&mut self) -> Result<()> {
-        self.settle();
         let s = self.scratch.as_mut().unwrap();
         // A buffered row waits only on matching candidates: read those.
         // With nothing buffered, walk on from the closest candidate of
         // either kind.
         let steering = s.results.is_empty()
-            && match (s.frontier.peek(), s.steer.peek()) {
-                (Some(f), Some(g)) => g < f,
-                (None, Some(_)) => true,
-                _ => false,
-            };
+            && s.steer
+                .peek()
+                .is_some_and(|g| s.frontier.peek().is_none_or(|f| g < f));
         let next = if steering {
             s.steer.pop()
         } else {
