@@ -8,7 +8,8 @@
 //! Run: `cargo bench -p diskvec-engine --bench filtered`
 //! Env: `DISKVEC_BENCH_SETS=wordnet384` (or glove50, glove100, ...),
 //!      `DISKVEC_BENCH_QUERIES=200`, `DISKVEC_BENCH_ORDERS=strict,relaxed`,
-//!      `DISKVEC_BENCH_FILTERS=30,10,1,0.1` (percent matching),
+//!      `DISKVEC_BENCH_FILTERS=70,30,10,1,0.1` (percent matching),
+//!      `DISKVEC_BENCH_LIST=128` (the search list size),
 //!      `DISKVEC_BENCH_MODES=index,caller` (filter in the index, or left to
 //!      the caller),
 //!      `DISKVEC_BENCH_KEEP=dir` (keep the built index in `dir` and reuse
@@ -17,6 +18,7 @@
 use diskvec_engine::dataset;
 use diskvec_engine::{
     AttrKind, AttrValue, Cond, FileStore, Filter, Index, Metric, Options, ScanOrder, ScanParams,
+    SearchParams,
 };
 use std::time::Instant;
 
@@ -81,10 +83,15 @@ fn main() {
             "{:>6} {:>8} {:>9} {:>10} {:>8} {:>9} {:>9} {:>8}",
             "match", "order", "in index", "recall@10", "QPS", "pages/q", "est/q", "late/q"
         );
-        // (column, values per query): 30% (IN three values), 10%, 1%, 0.1%.
+        // (column, values per query): 70% and 30% (IN seven and three
+        // values), 10%, 1%, 0.1%.
         let only = std::env::var("DISKVEC_BENCH_FILTERS").unwrap_or_default();
+        let list = env_or(
+            "DISKVEC_BENCH_LIST",
+            SearchParams::default().search_list_size,
+        );
         let modes = std::env::var("DISKVEC_BENCH_MODES").unwrap_or_else(|_| "index,caller".into());
-        for (c, keys) in [(0usize, 3u64), (0, 1), (1, 1), (2, 1)] {
+        for (c, keys) in [(0usize, 7u64), (0, 3), (0, 1), (1, 1), (2, 1)] {
             let m = MODULI[c];
             let label = format!("{}", 100.0 * keys as f64 / m as f64);
             if !only.is_empty() && !only.split(',').any(|x| x == label) {
@@ -128,6 +135,10 @@ fn main() {
                         let t = Instant::now();
                         for q in 0..nq {
                             let mut p = ScanParams {
+                                search: SearchParams {
+                                    search_list_size: list,
+                                    ..SearchParams::default()
+                                },
                                 order,
                                 max_reads: 20_000,
                                 ..ScanParams::default()

@@ -124,13 +124,15 @@ pub trait PageStore: Send + Sync {
         self.read(blkno)
     }
 
-    /// A hint that page `blkno` will be read soon: a store whose reads can
+    /// A hint that page `blkno` will be read soon, the bytes in `parts`
+    /// (as for [`PageStore::read_parts`]) first: a store whose reads can
     /// wait on I/O starts this one now, so that it overlaps the caller's
     /// work and other reads (searches ask for the pages of the candidates
-    /// they expand next). Never an error; a page past the end is ignored.
-    /// Default: nothing (the page is in memory anyway).
-    fn prefetch(&self, blkno: BlockNo) {
-        let _ = blkno;
+    /// they expand next); one whose page is already in memory may ask the
+    /// CPU for those bytes. Never an error; a page past the end is
+    /// ignored. Default: nothing (the page is in memory anyway).
+    fn prefetch(&self, blkno: BlockNo, parts: &[Range<usize>]) {
+        let _ = (blkno, parts);
     }
 
     /// Replace page `blkno` (which must exist). Bytes 0..4 are ignored.
@@ -190,6 +192,9 @@ impl<S: PageStore> PageStore for &S {
     }
     fn free(&self, blkno: BlockNo) -> Result<()> {
         (**self).free(blkno)
+    }
+    fn prefetch(&self, blkno: BlockNo, parts: &[Range<usize>]) {
+        (**self).prefetch(blkno, parts)
     }
     fn len(&self) -> BlockNo {
         (**self).len()

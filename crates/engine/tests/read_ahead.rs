@@ -28,7 +28,7 @@ impl PageStore for Watched {
         self.log.lock().push(Event::Read(blkno));
         self.inner.read(blkno)
     }
-    fn prefetch(&self, blkno: BlockNo) {
+    fn prefetch(&self, blkno: BlockNo, _parts: &[std::ops::Range<usize>]) {
         self.log.lock().push(Event::Prefetch(blkno));
     }
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {

@@ -226,7 +226,9 @@ pub struct SearchParams {
     /// At most this many candidates that were estimated but not expanded
     /// are re-ranked by reading their page for the exact distance (best
     /// lower bound first). Candidates whose lower bound cannot beat the
-    /// current k-th distance are never read. 0 disables re-ranking.
+    /// current k-th distance are never read. 0 disables re-ranking. A
+    /// streaming search re-ranks only with [`crate::ScanOrder::Off`]: the
+    /// other orders read such candidates as they go on.
     pub rerank: usize,
     /// Node pages asked of the store ahead of their reads
     /// ([`crate::PageStore::prefetch`]): the best candidates the walk

@@ -178,7 +178,7 @@ impl<S: PageStore> Index<S> {
     pub(super) fn prefetch_nodes(&self, s: &mut Scratch, nodes: impl Iterator<Item = u32>) {
         for n in nodes {
             if s.ahead.set(n) {
-                self.store.prefetch(self.codes.location(n).0);
+                self.prefetch_node(n);
             }
         }
     }

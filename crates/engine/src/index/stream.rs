@@ -257,7 +257,13 @@ impl<S: PageStore> SearchIter<'_, S> {
         let index = self.index;
         index.begin(s);
         index.run(s, ef)?;
-        if self.order != ScanOrder::Strict {
+        // Only a scan that ends with the first search re-ranks it: the
+        // others go on reading candidates from the frontier by their lower
+        // bound (strict) or near it (relaxed): the reads a re-rank would
+        // make, where they are needed. Measured in process, relaxed order
+        // kept its recall without it and read fewer pages
+        // (benches/notes/50-filters.md).
+        if self.order == ScanOrder::Off {
             index.rerank(s, ef, rerank)?;
         }
         let exact = std::mem::take(&mut s.exact);
