@@ -13,7 +13,7 @@
 use diskvec_engine::page::{BlockNo, Error, Page, PageStore, Result};
 use pgrx::pg_sys;
 use std::cell::Cell;
-use std::ops::{Deref, Range};
+use std::ops::Deref;
 
 const PG_PAGE_HEADER: usize = 24;
 const BLCKSZ: usize = pg_sys::BLCKSZ as usize;
@@ -265,34 +265,22 @@ impl PageStore for PgStore {
     /// kernel (`posix_fadvise(WILLNEED)`), which starts reading it, so the
     /// `ReadBuffer` that follows overlaps the reads before it. A block in
     /// shared buffers is remembered with its buffer (see `recent`), and
-    /// the bytes the caller reads first are asked of the CPU: a search of
-    /// cached pages waits on memory, not on the disk. A block not known
-    /// to exist is left alone.
-    fn prefetch(&self, blkno: BlockNo, parts: &[Range<usize>]) {
+    /// reported as in memory. A block not known to exist is left alone.
+    fn prefetch(&self, blkno: BlockNo) -> bool {
         if blkno >= self.nblocks.get() {
-            return;
+            return true;
         }
         // SAFETY: an existing block of the open relation; PrefetchBuffer
         // only looks it up in the buffer table and hints the kernel.
         let found = unsafe { pg_sys::PrefetchBuffer(self.rel.get(), self.fork, blkno) };
-        // Local buffers (a temporary index) are negative; not remembered.
+        // A buffer holds it (shared ones are numbered from 1, a temporary
+        // index's local ones from -1) or none did (0, asked of the kernel).
+        // Only shared buffers are remembered: ReadRecentBuffer is for them.
         let buf = found.recent_buffer;
-        if buf <= 0 {
-            return;
+        if buf > 0 {
+            self.recent[blkno as usize % RECENT].set((blkno, buf));
         }
-        self.recent[blkno as usize % RECENT].set((blkno, buf));
-        // SAFETY: `buf` is a valid shared buffer number, so the address is
-        // inside the buffer pool; nothing is read through it (a prefetch
-        // instruction only), so the page changing meanwhile is harmless.
-        let page = unsafe { pg_sys::BufferGetBlock(buf) } as *const u8;
-        for r in parts {
-            let start = PG_PAGE_HEADER + r.start.min(diskvec_engine::PAGE_SIZE);
-            let end = PG_PAGE_HEADER + r.end.min(diskvec_engine::PAGE_SIZE);
-            diskvec_engine::simd::prefetch_bytes(
-                page.wrapping_add(start),
-                end.saturating_sub(start),
-            );
-        }
+        buf != pg_sys::InvalidBuffer as pg_sys::Buffer
     }
 
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {

@@ -124,15 +124,16 @@ pub trait PageStore: Send + Sync {
         self.read(blkno)
     }
 
-    /// A hint that page `blkno` will be read soon, the bytes in `parts`
-    /// (as for [`PageStore::read_parts`]) first: a store whose reads can
+    /// A hint that page `blkno` will be read soon: a store whose reads can
     /// wait on I/O starts this one now, so that it overlaps the caller's
     /// work and other reads (searches ask for the pages of the candidates
-    /// they expand next); one whose page is already in memory may ask the
-    /// CPU for those bytes. Never an error; a page past the end is
-    /// ignored. Default: nothing (the page is in memory anyway).
-    fn prefetch(&self, blkno: BlockNo, parts: &[Range<usize>]) {
-        let _ = (blkno, parts);
+    /// they expand next). Never an error; a page past the end is ignored.
+    /// Returns whether the page is known to be in memory already, so that
+    /// the hint bought nothing: callers ask fewer pages ahead while that
+    /// holds. Default: nothing to do, and `true` (the page is in memory).
+    fn prefetch(&self, blkno: BlockNo) -> bool {
+        let _ = blkno;
+        true
     }
 
     /// Replace page `blkno` (which must exist). Bytes 0..4 are ignored.
@@ -193,8 +194,8 @@ impl<S: PageStore> PageStore for &S {
     fn free(&self, blkno: BlockNo) -> Result<()> {
         (**self).free(blkno)
     }
-    fn prefetch(&self, blkno: BlockNo, parts: &[Range<usize>]) {
-        (**self).prefetch(blkno, parts)
+    fn prefetch(&self, blkno: BlockNo) -> bool {
+        (**self).prefetch(blkno)
     }
     fn len(&self) -> BlockNo {
         (**self).len()

@@ -122,15 +122,6 @@ impl<S: PageStore> Index<S> {
         Ok(f(node))
     }
 
-    /// Tell the store node `n` will be read soon: its first page, and there
-    /// the bytes [`Index::with_node`] reads first.
-    pub(super) fn prefetch_node(&self, n: u32) {
-        let (blk, off) = self.codes.location(n);
-        let at = (HEADER_SIZE + off as usize).min(PAGE_SIZE);
-        let end = (at + self.layout.slot_size).min(PAGE_SIZE);
-        self.store.prefetch(blk, &[0..HEADER_SIZE, at..end]);
-    }
-
     /// Read node `n` into owned buffers.
     pub(super) fn read_node(&self, n: u32) -> Result<Node> {
         let mut buf = Vec::new();

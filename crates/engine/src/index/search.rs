@@ -76,9 +76,34 @@ pub(super) struct Scratch {
     pub read_ahead: usize,
     pub ahead: SparseMarks<()>,
     pub upcoming: Vec<u64>,
+    /// Pages asked for in a row that the store already held in memory.
+    pub in_memory_run: u32,
 }
 
+/// Pages asked for ahead in a row found in memory after which a search
+/// asks for fewer ([`Scratch::ahead`]).
+const IN_MEMORY_RUN: u32 = 16;
+/// How far ahead a search asks while its pages are found in memory.
+const IN_MEMORY_AHEAD: usize = 2;
+
 impl Scratch {
+    /// How many pages to ask for ahead now: [`SearchParams::read_ahead`],
+    /// or, while the pages asked for keep being in memory already, a
+    /// couple. A page in shared buffers gains nothing from being asked
+    /// for early but costs a look-up in the buffer table each time, so a
+    /// cached index ran slower with the deep read-ahead a disk-resident one
+    /// needs; the first page asked for that is not in memory restores the
+    /// full depth. Not zero: a page asked for ahead is read without a
+    /// second look-up (`ReadRecentBuffer` in the extension), and the
+    /// asking is what notices the pages leaving memory.
+    pub fn ahead(&self) -> usize {
+        if self.in_memory_run >= IN_MEMORY_RUN {
+            self.read_ahead.min(IN_MEMORY_AHEAD)
+        } else {
+            self.read_ahead
+        }
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.beam.bytes()
@@ -115,6 +140,7 @@ impl<S: PageStore> Index<S> {
         if s.read_ahead > 0 {
             s.ahead.reset(n);
         }
+        s.in_memory_run = 0;
         s.deferred.clear();
         s.exact.clear();
         s.frontier.clear();
@@ -174,11 +200,16 @@ impl<S: PageStore> Index<S> {
     }
 
     /// Ask the store for the pages of `nodes`, each once per search (see
-    /// [`SearchParams::read_ahead`]).
+    /// [`SearchParams::read_ahead`]), and note whether they were in memory
+    /// already (see [`Scratch::ahead`]).
     pub(super) fn prefetch_nodes(&self, s: &mut Scratch, nodes: impl Iterator<Item = u32>) {
         for n in nodes {
             if s.ahead.set(n) {
-                self.prefetch_node(n);
+                if self.store.prefetch(self.codes.location(n).0) {
+                    s.in_memory_run = s.in_memory_run.saturating_add(1);
+                } else {
+                    s.in_memory_run = 0;
+                }
             }
         }
     }
@@ -216,7 +247,7 @@ impl<S: PageStore> Index<S> {
                 });
                 if s.read_ahead > 0 {
                     let mut next = std::mem::take(&mut s.upcoming);
-                    s.beam.upcoming(s.read_ahead, ef, &mut next);
+                    s.beam.upcoming(s.ahead(), ef, &mut next);
                     self.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
                     s.upcoming = next;
                 }
@@ -253,7 +284,7 @@ impl<S: PageStore> Index<S> {
             if s.read_ahead > 0 {
                 let ahead = todo[i..]
                     .iter()
-                    .take(s.read_ahead.min(budget - done))
+                    .take(s.ahead().min(budget - done))
                     .take_while(|(lb, _)| *lb < threshold)
                     .map(|&(_, m)| m);
                 self.prefetch_nodes(s, ahead);

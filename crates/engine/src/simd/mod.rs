@@ -247,22 +247,12 @@ pub fn half_to_f32(src: &[u16], dst: &mut [f32]) {
 /// so the neighbours of a node are prefetched before any of them is used.
 #[inline(always)]
 pub fn prefetch<T>(data: &[T]) {
-    prefetch_bytes(data.as_ptr().cast(), std::mem::size_of_val(data));
-}
-
-/// [`prefetch`] for `len` bytes at `p`, memory no reference may be made to
-/// (a shared buffer page another process may be changing): nothing is
-/// read, so any address is fine.
-#[inline(always)]
-pub fn prefetch_bytes(p: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        // Every cache line the bytes touch, the last included when `p` is
-        // not at a line's start.
-        let p = p as *const i8;
-        let end = (p as usize & 63) + len;
+        let bytes = std::mem::size_of_val(data);
+        let p = data.as_ptr() as *const i8;
         let mut off = 0;
-        while off < end {
+        while off < bytes {
             // SAFETY: a prefetch never faults, whatever the address; SSE is
             // part of every x86-64 CPU.
             unsafe {
@@ -272,5 +262,5 @@ pub fn prefetch_bytes(p: *const u8, len: usize) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (p, len);
+    let _ = data;
 }
