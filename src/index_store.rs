@@ -35,16 +35,7 @@ pub struct PgStore {
     /// Blocks known to exist; refreshed from the relation when a read goes
     /// past it, so a read costs no `lseek`.
     nblocks: Cell<BlockNo>,
-    /// `(block, buffer)` a prefetch found in shared buffers, by block
-    /// number modulo the length: the read that follows pins that buffer
-    /// if it still holds the block (`ReadRecentBuffer`) instead of looking
-    /// the block up again in the buffer table.
-    recent: [Cell<(BlockNo, pg_sys::Buffer)>; RECENT],
 }
-
-/// Prefetched buffers remembered: more than a search asks for ahead.
-const RECENT: usize = 64;
-const NO_BLOCK: BlockNo = BlockNo::MAX;
 
 // SAFETY: a backend is single-threaded and the store never leaves it. The
 // build shares the index (and so this store) with its worker threads, but
@@ -61,9 +52,6 @@ impl PgStore {
             fork,
             logging,
             nblocks: Cell::new(0),
-            recent: std::array::from_fn(|_| {
-                Cell::new((NO_BLOCK, pg_sys::InvalidBuffer as pg_sys::Buffer))
-            }),
         }
     }
 
@@ -96,41 +84,6 @@ impl PgStore {
             )
         };
         Ok(LockedBuffer::lock(buf, mode))
-    }
-
-    /// The buffer a prefetch found `blkno` in, pinned, if it still holds
-    /// that block.
-    fn pin_recent(&self, blkno: BlockNo) -> Option<pg_sys::Buffer> {
-        let slot = &self.recent[blkno as usize % RECENT];
-        let (block, buf) = slot.get();
-        if block != blkno {
-            return None;
-        }
-        let rel = self.rel.get();
-        // SAFETY: `rel` is the open relation this store serves and `buf` a
-        // shared buffer number PrefetchBuffer gave for this block;
-        // ReadRecentBuffer pins it only after checking, under the buffer
-        // header lock, that it still holds this block, and pins nothing
-        // otherwise.
-        if !unsafe { pg_sys::ReadRecentBuffer((*rel).rd_node, self.fork, blkno, buf) } {
-            slot.set((NO_BLOCK, pg_sys::InvalidBuffer as pg_sys::Buffer));
-            return None;
-        }
-        // ReadBuffer counts a read and a hit in the relation's statistics
-        // (pg_stat_*_indexes, pg_stat_get_blocks_fetched); ReadRecentBuffer
-        // only in the statement's buffer usage. Count them as ReadBuffer
-        // would once statistics are set up for the relation (the first
-        // read of a scan, through ReadBuffer, sets them up).
-        // SAFETY: `rel` is open; `pgstat_info`, when set, points at the
-        // relation's statistics entry for this backend.
-        unsafe {
-            let info = (*rel).pgstat_info;
-            if !info.is_null() {
-                (*info).t_counts.t_blocks_fetched += 1;
-                (*info).t_counts.t_blocks_hit += 1;
-            }
-        }
-        Some(buf)
     }
 
     /// Copy an engine page into a buffer page (header set up as ours).
@@ -248,10 +201,7 @@ impl PageStore for PgStore {
     type PageRef<'a> = PageView;
 
     fn read(&self, blkno: BlockNo) -> Result<PageView> {
-        let buf = match self.pin_recent(blkno) {
-            Some(b) => LockedBuffer::lock(b, pg_sys::BUFFER_LOCK_SHARE),
-            None => self.buffer(blkno, pg_sys::BUFFER_LOCK_SHARE)?,
-        };
+        let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_SHARE)?;
         // SAFETY: a pinned, share-locked buffer's page, BLCKSZ bytes; the
         // engine page starts after the Postgres page header.
         let page = unsafe { (pg_sys::BufferGetPage(buf.0) as *const u8).add(PG_PAGE_HEADER) };
@@ -263,9 +213,9 @@ impl PageStore for PgStore {
 
     /// `PrefetchBuffer`: a block not in shared buffers is asked of the
     /// kernel (`posix_fadvise(WILLNEED)`), which starts reading it, so the
-    /// `ReadBuffer` that follows overlaps the reads before it. A block in
-    /// shared buffers is remembered with its buffer (see `recent`), and
-    /// reported as in memory. A block not known to exist is left alone.
+    /// `ReadBuffer` that follows overlaps the reads before it. Reports
+    /// whether a buffer holds the block already. A block not known to
+    /// exist is left alone.
     fn prefetch(&self, blkno: BlockNo) -> bool {
         if blkno >= self.nblocks.get() {
             return true;
@@ -273,14 +223,7 @@ impl PageStore for PgStore {
         // SAFETY: an existing block of the open relation; PrefetchBuffer
         // only looks it up in the buffer table and hints the kernel.
         let found = unsafe { pg_sys::PrefetchBuffer(self.rel.get(), self.fork, blkno) };
-        // A buffer holds it (shared ones are numbered from 1, a temporary
-        // index's local ones from -1) or none did (0, asked of the kernel).
-        // Only shared buffers are remembered: ReadRecentBuffer is for them.
-        let buf = found.recent_buffer;
-        if buf > 0 {
-            self.recent[blkno as usize % RECENT].set((blkno, buf));
-        }
-        buf != pg_sys::InvalidBuffer as pg_sys::Buffer
+        found.recent_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer
     }
 
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {

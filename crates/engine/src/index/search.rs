@@ -76,31 +76,33 @@ pub(super) struct Scratch {
     pub read_ahead: usize,
     pub ahead: SparseMarks<()>,
     pub upcoming: Vec<u64>,
-    /// Pages asked for in a row that the store already held in memory.
+    /// Pages asked for in a row that the store already held in memory,
+    /// across the searches this scratch served (one search asks for too
+    /// few to tell).
     pub in_memory_run: u32,
 }
 
 /// Pages asked for ahead in a row found in memory after which a search
 /// asks for fewer ([`Scratch::ahead`]).
 const IN_MEMORY_RUN: u32 = 16;
-/// How far ahead a search asks while its pages are found in memory.
-const IN_MEMORY_AHEAD: usize = 2;
+/// While its pages are found in memory, a search asks for one page ahead
+/// once in this many reads.
+const IN_MEMORY_SAMPLE: u64 = 8;
 
 impl Scratch {
     /// How many pages to ask for ahead now: [`SearchParams::read_ahead`],
-    /// or, while the pages asked for keep being in memory already, a
-    /// couple. A page in shared buffers gains nothing from being asked
+    /// or, while the pages asked for keep being in memory already, one now
+    /// and then. A page in shared buffers gains nothing from being asked
     /// for early but costs a look-up in the buffer table each time, so a
-    /// cached index ran slower with the deep read-ahead a disk-resident one
-    /// needs; the first page asked for that is not in memory restores the
-    /// full depth. Not zero: a page asked for ahead is read without a
-    /// second look-up (`ReadRecentBuffer` in the extension), and the
-    /// asking is what notices the pages leaving memory.
+    /// cached index ran slower with the deep read-ahead a disk-resident
+    /// one needs. The occasional page still asked for is what notices the
+    /// pages leaving memory: the first that is not there restores the full
+    /// depth.
     pub fn ahead(&self) -> usize {
-        if self.in_memory_run >= IN_MEMORY_RUN {
-            self.read_ahead.min(IN_MEMORY_AHEAD)
-        } else {
+        if self.in_memory_run < IN_MEMORY_RUN {
             self.read_ahead
+        } else {
+            usize::from(self.stats.pages_read % IN_MEMORY_SAMPLE == 0).min(self.read_ahead)
         }
     }
 
@@ -140,7 +142,6 @@ impl<S: PageStore> Index<S> {
         if s.read_ahead > 0 {
             s.ahead.reset(n);
         }
-        s.in_memory_run = 0;
         s.deferred.clear();
         s.exact.clear();
         s.frontier.clear();
@@ -208,8 +209,7 @@ impl<S: PageStore> Index<S> {
                 if self.store.prefetch(self.codes.location(n).0) {
                     s.in_memory_run = s.in_memory_run.saturating_add(1);
                 } else {
-                    s.in_memory_run = 0;
-                }
+                            }
             }
         }
     }
