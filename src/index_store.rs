@@ -213,17 +213,14 @@ impl PageStore for PgStore {
 
     /// `PrefetchBuffer`: a block not in shared buffers is asked of the
     /// kernel (`posix_fadvise(WILLNEED)`), which starts reading it, so the
-    /// `ReadBuffer` that follows overlaps the reads before it. Reports
-    /// whether a buffer holds the block already. A block not known to
-    /// exist is left alone.
-    fn prefetch(&self, blkno: BlockNo) -> bool {
-        if blkno >= self.nblocks.get() {
-            return true;
+    /// `ReadBuffer` that follows overlaps the reads before it. A block not
+    /// known to exist is left alone.
+    fn prefetch(&self, blkno: BlockNo) {
+        if blkno < self.nblocks.get() {
+            // SAFETY: an existing block of the open relation; PrefetchBuffer
+            // only looks it up in the buffer table and hints the kernel.
+            unsafe { pg_sys::PrefetchBuffer(self.rel.get(), self.fork, blkno) };
         }
-        // SAFETY: an existing block of the open relation; PrefetchBuffer
-        // only looks it up in the buffer table and hints the kernel.
-        let found = unsafe { pg_sys::PrefetchBuffer(self.rel.get(), self.fork, blkno) };
-        found.recent_buffer != pg_sys::InvalidBuffer as pg_sys::Buffer
     }
 
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {

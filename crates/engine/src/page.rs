@@ -128,12 +128,9 @@ pub trait PageStore: Send + Sync {
     /// wait on I/O starts this one now, so that it overlaps the caller's
     /// work and other reads (searches ask for the pages of the candidates
     /// they expand next). Never an error; a page past the end is ignored.
-    /// Returns whether the page is known to be in memory already, so that
-    /// the hint bought nothing: callers ask fewer pages ahead while that
-    /// holds. Default: nothing to do, and `true` (the page is in memory).
-    fn prefetch(&self, blkno: BlockNo) -> bool {
+    /// Default: nothing (the page is in memory anyway).
+    fn prefetch(&self, blkno: BlockNo) {
         let _ = blkno;
-        true
     }
 
     /// Replace page `blkno` (which must exist). Bytes 0..4 are ignored.
@@ -193,9 +190,6 @@ impl<S: PageStore> PageStore for &S {
     }
     fn free(&self, blkno: BlockNo) -> Result<()> {
         (**self).free(blkno)
-    }
-    fn prefetch(&self, blkno: BlockNo) -> bool {
-        (**self).prefetch(blkno)
     }
     fn len(&self) -> BlockNo {
         (**self).len()

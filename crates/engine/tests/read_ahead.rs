@@ -28,10 +28,8 @@ impl PageStore for Watched {
         self.log.lock().push(Event::Read(blkno));
         self.inner.read(blkno)
     }
-    fn prefetch(&self, blkno: BlockNo) -> bool {
+    fn prefetch(&self, blkno: BlockNo) {
         self.log.lock().push(Event::Prefetch(blkno));
-        // As a store whose pages come from a disk: read-ahead stays deep.
-        false
     }
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
         self.inner.write(blkno, page)

@@ -234,8 +234,7 @@ pub struct SearchParams {
     /// ([`crate::PageStore::prefetch`]): the best candidates the walk
     /// expands next, each once. Overlaps reads that wait on I/O (an index
     /// larger than memory); 0 asks for nothing. At most
-    /// [`crate::MAX_READ_AHEAD`]. While the pages asked for are found in
-    /// memory already, a search asks for fewer (`Scratch::ahead`).
+    /// [`crate::MAX_READ_AHEAD`].
     pub read_ahead: usize,
 }
 

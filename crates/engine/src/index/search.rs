@@ -76,40 +76,9 @@ pub(super) struct Scratch {
     pub read_ahead: usize,
     pub ahead: SparseMarks<()>,
     pub upcoming: Vec<u64>,
-    /// Pages asked for in a row that the store already held in memory,
-    /// across the searches this scratch served (one search asks for too
-    /// few to tell).
-    pub in_memory_run: u32,
 }
 
-/// Pages asked for ahead in a row found in memory after which a search
-/// asks for fewer ([`Scratch::ahead`]). Long, so that an index only partly
-/// in shared buffers (its hot pages cached, the rest read from disk) keeps
-/// its full read-ahead: a run this long happens there only by chance, and
-/// rarely. Shorter runs (16) cost the disk-resident benchmark a seventh of
-/// its QPS.
-const IN_MEMORY_RUN: u32 = 256;
-/// While its pages are found in memory, a search asks for one page ahead
-/// once in this many reads.
-const IN_MEMORY_SAMPLE: u64 = 8;
-
 impl Scratch {
-    /// How many pages to ask for ahead now: [`SearchParams::read_ahead`],
-    /// or, while the pages asked for keep being in memory already, one now
-    /// and then. A page in shared buffers gains nothing from being asked
-    /// for early but costs a look-up in the buffer table each time, so a
-    /// cached index ran slower with the deep read-ahead a disk-resident
-    /// one needs. The occasional page still asked for is what notices the
-    /// pages leaving memory: the first that is not there restores the full
-    /// depth.
-    pub fn ahead(&self) -> usize {
-        if self.in_memory_run < IN_MEMORY_RUN {
-            self.read_ahead
-        } else {
-            usize::from(self.stats.pages_read % IN_MEMORY_SAMPLE == 0).min(self.read_ahead)
-        }
-    }
-
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.beam.bytes()
@@ -205,15 +174,11 @@ impl<S: PageStore> Index<S> {
     }
 
     /// Ask the store for the pages of `nodes`, each once per search (see
-    /// [`SearchParams::read_ahead`]), and note whether they were in memory
-    /// already (see [`Scratch::ahead`]).
+    /// [`SearchParams::read_ahead`]).
     pub(super) fn prefetch_nodes(&self, s: &mut Scratch, nodes: impl Iterator<Item = u32>) {
         for n in nodes {
             if s.ahead.set(n) {
-                if self.store.prefetch(self.codes.location(n).0) {
-                    s.in_memory_run = s.in_memory_run.saturating_add(1);
-                } else {
-                            }
+                self.store.prefetch(self.codes.location(n).0);
             }
         }
     }
@@ -251,7 +216,7 @@ impl<S: PageStore> Index<S> {
                 });
                 if s.read_ahead > 0 {
                     let mut next = std::mem::take(&mut s.upcoming);
-                    s.beam.upcoming(s.ahead(), ef, &mut next);
+                    s.beam.upcoming(s.read_ahead, ef, &mut next);
                     self.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
                     s.upcoming = next;
                 }
@@ -288,7 +253,7 @@ impl<S: PageStore> Index<S> {
             if s.read_ahead > 0 {
                 let ahead = todo[i..]
                     .iter()
-                    .take(s.ahead().min(budget - done))
+                    .take(s.read_ahead.min(budget - done))
                     .take_while(|(lb, _)| *lb < threshold)
                     .map(|&(_, m)| m);
                 self.prefetch_nodes(s, ahead);

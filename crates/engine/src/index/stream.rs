@@ -199,7 +199,7 @@ fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch) {
     if s.read_ahead > 0 {
         let mut next = std::mem::take(&mut s.upcoming);
         next.clear();
-        crate::beam::heap_best(s.frontier.as_slice(), s.ahead(), &mut next, |key| key);
+        crate::beam::heap_best(s.frontier.as_slice(), s.read_ahead, &mut next, |key| key);
         index.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
         s.upcoming = next;
     }
