@@ -1,7 +1,7 @@
 //! Filtered streaming search in process (the engine under the SQL figures
 //! of `benches/filters.rs`): recall@10 against the exact filtered top 10,
 //! pages read, code estimates and QPS on one thread, for uniform attributes
-//! matching 30%, 10%, 1% and 0.1% of the rows, held in the index (the filter
+//! matching 70%, 30%, 10%, 1% and 0.1% of the rows, held in the index (the filter
 //! steers the search) or not (the caller drops what does not match, as the
 //! executor does for a plain WHERE). Prints a table; it is not a timed test.
 //!
