@@ -77,6 +77,8 @@ pub(super) fn joined<const N: usize>(
     out
 }
 
+/// The `N` nearest of the centroids with their squared distances,
+/// nearest first; there must be at least `N`.
 fn nearest_with_distances<const N: usize>(
     v: &[f32],
     centroids: &[f32],

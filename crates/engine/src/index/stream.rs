@@ -418,7 +418,7 @@ impl<S: PageStore> SearchIter<'_, S> {
                     s.frontier.push(Reverse(k));
                 }
             });
-        } else if !walk {
+        } else {
             s.stats.reranked += 1;
         }
         read_ahead(index, s);
