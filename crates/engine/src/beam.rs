@@ -367,6 +367,36 @@ impl<M: Copy + Default, V: MarkSet<M>> Beam<M, V> {
         }
     }
 
+    /// Go on with a wider list, as if the search had run with `width`
+    /// from the start: the `width` best of the keys seen (`expanded`, the
+    /// unexpanded candidates, and `rejected`, those [`Beam::offer`] turned
+    /// away) become the list, and the rejected ones among them
+    /// candidates; the others stay in `rejected`.
+    pub fn widen(&mut self, width: usize, expanded: &[u64], rejected: &mut Vec<u64>) {
+        let mut keys: Vec<u64> = expanded
+            .iter()
+            .copied()
+            .chain(self.unexpanded())
+            .chain(rejected.iter().copied())
+            .collect();
+        // Keys are distinct (each holds its node), so the `width` best are
+        // those up to the bar.
+        let bar = match width.checked_sub(1) {
+            Some(i) if i < keys.len() => *keys.select_nth_unstable(i).1,
+            Some(_) => u64::MAX,
+            None => return,
+        };
+        self.top.clear();
+        self.top.extend(keys.into_iter().filter(|&k| k <= bar));
+        rejected.retain(|&k| {
+            let joins = k <= bar;
+            if joins {
+                self.cand.push(Reverse(k));
+            }
+            !joins
+        });
+    }
+
     /// Unexpanded candidates, in no particular order.
     pub fn unexpanded(&self) -> impl Iterator<Item = u64> + '_ {
         self.cand.iter().map(|r| r.0)
@@ -441,6 +471,49 @@ mod tests {
                 assert_eq!(out, sorted[..k.min(MAX_AHEAD).min(len)], "len {len}, k {k}");
             }
         }
+    }
+
+    /// A search widened after a narrower one expands what the wider one
+    /// would have: on a path graph scored by distance to node 7, a
+    /// width-1 walk from 0 stops at 7; widened to 3 it goes on to 6 and 8
+    /// (6 was expanded on the way, 8 was turned away when 7 was).
+    #[test]
+    fn a_widened_search_goes_on_as_a_wider_one() {
+        let expand =
+            |b: &mut Beam<()>, width: usize, expanded: &mut Vec<u64>, rejected: &mut Vec<u64>| {
+                while let Some(c) = b.next(width) {
+                    expanded.push(c);
+                    let n = unpack(c).1;
+                    let mut nbrs: Vec<u32> = [n.wrapping_sub(1), n + 1]
+                        .into_iter()
+                        .filter(|&m| m < 10)
+                        .collect();
+                    b.keep_unvisited(&mut nbrs, |_| {});
+                    for m in nbrs {
+                        if let Some(k) = b.offer(pack((m as f32 - 7.0).abs(), m), width) {
+                            rejected.push(k);
+                        }
+                    }
+                }
+            };
+        let mut b: Beam<()> = Beam::default();
+        b.reset(10);
+        b.visit(0);
+        b.offer(pack(7.0, 0), 1);
+        let (mut expanded, mut rejected) = (Vec::new(), Vec::new());
+        expand(&mut b, 1, &mut expanded, &mut rejected);
+        let nodes = |keys: &[u64]| keys.iter().map(|&k| unpack(k).1).collect::<Vec<_>>();
+        assert_eq!(nodes(&expanded), (0..=7).collect::<Vec<_>>());
+        assert_eq!(nodes(&rejected), [8]);
+        b.widen(3, &expanded, &mut rejected);
+        assert!(rejected.is_empty());
+        expand(&mut b, 3, &mut expanded, &mut rejected);
+        // 8 is expanded, then 9 offered: not among the 3 best (7, 6, 8).
+        assert_eq!(nodes(&expanded[8..]), [8]);
+        assert_eq!(nodes(&rejected), [9]);
+        // Widening to fewer than seen keeps the best; to none, nothing.
+        b.widen(0, &expanded, &mut rejected);
+        assert_eq!(nodes(&rejected), [9]);
     }
 
     #[test]

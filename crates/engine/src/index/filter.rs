@@ -178,20 +178,33 @@ fn most_selective(attrs: &Attrs, f: &Filter, live: usize) -> Option<(usize, usiz
     Some((driver, count, selectivity))
 }
 
-/// The list of a filtered walk's first search: `ef`, plus the nodes
-/// beyond the rows wanted it takes to meet them among the matching ones,
-/// at most four times `ef`. With only `ef`, a filter that few nodes match
-/// leaves few matching rows to start from, and the scan goes on through
-/// matching candidates alone (see `stream.rs`), which the graph links less
-/// well than all nodes.
-pub(super) fn walk_list(attrs: &Attrs, f: &Filter, live: usize, ef: usize) -> usize {
-    match most_selective(attrs, f, live) {
-        Some((_, _, selectivity)) => {
-            let more = ROWS_WANTED as f64 * (1.0 / selectivity - 1.0);
-            (ef + more as usize).min(ef.saturating_mul(4))
-        }
-        None => ef,
-    }
+/// The list a filtered walk's first search goes on with, after a search
+/// with list `list` read `read` live nodes of which `matched` match `f`;
+/// `None` if it is long enough. After the first search the scan goes on
+/// through matching candidates alone (see `stream.rs`), which the graph
+/// links less well than all nodes, so the first search should start it
+/// from enough of them: its list is `ef` plus the nodes it passes over
+/// (not matching) on the way to the rows wanted, up to four times `ef`.
+/// How many it passes over follows the rate at which the walk has met
+/// matching nodes, not the filter's share of all nodes: a filter that
+/// follows the data (a verb's neighbours are verbs) matches near the query
+/// far more often. The share weighs in as a prior worth `ROWS_WANTED`
+/// nodes, so a short walk's few reads do not decide alone. A list grows by
+/// at least an eighth or not at all: a few nodes more are within the
+/// rate's noise, and each growth re-sorts the keys seen.
+pub(super) fn longer_list(
+    attrs: &Attrs,
+    f: &Filter,
+    live: usize,
+    ef: usize,
+    (list, read, matched): (usize, usize, usize),
+) -> Option<usize> {
+    let (_, _, selectivity) = most_selective(attrs, f, live)?;
+    let prior = ROWS_WANTED as f64;
+    let rate = (matched as f64 + prior * selectivity) / (read as f64 + prior);
+    let passed = ROWS_WANTED as f64 * (1.0 / rate - 1.0);
+    let longer = ((ef as f64 + passed).ceil() as usize).min(ef.saturating_mul(4));
+    (longer >= list + list.div_ceil(8)).then_some(longer)
 }
 
 /// The cheaper plan for `f` over `live` nodes, with list size `ef` and
@@ -321,10 +334,34 @@ mod tests {
         });
         assert_eq!(plan(&a, &most, 100_000, 128, 48), Plan::Walk);
         assert_eq!(plan(&a, &Filter::new(), 100_000, 128, 48), Plan::Walk);
-        // The walk's first list grows as fewer nodes match, up to 4 x ef.
-        assert_eq!(walk_list(&a, &Filter::new(), 100_000, 128), 128);
-        assert_eq!(walk_list(&a, &most, 100_000, 128), 128 + 1);
-        assert_eq!(walk_list(&a, &one, 100_000, 128), 512);
+    }
+
+    #[test]
+    fn the_walk_grows_its_list_by_the_nodes_it_passes() {
+        let mut a = Attrs::new(&[AttrKind::Int], 0);
+        for n in 0..100_000u32 {
+            a.set(n, &[AttrValue::Int((n % 1000) as i64)]);
+        }
+        let tenth = Filter::new().and(Cond::AnyOf {
+            column: 0,
+            keys: (0..100).collect(),
+        });
+        let grow = |f: &Filter, at| longer_list(&a, f, 100_000, 128, at);
+        // No filter: the list as it is.
+        assert_eq!(grow(&Filter::new(), (128, 128, 0)), None);
+        // Matching at the filter's share (10%): 90 nodes passed for the
+        // 10 rows wanted.
+        assert_eq!(grow(&tenth, (128, 190, 19)), Some(218));
+        // None matched: up to 4 x ef.
+        assert_eq!(grow(&tenth, (128, 128, 0)), Some(512));
+        // A filter that follows the data, matching 9 in 10 near the query:
+        // a node or two more, not worth growing for.
+        assert_eq!(grow(&tenth, (128, 130, 117)), None);
+        // Grown once, at about the same rate: not again.
+        assert_eq!(grow(&tenth, (218, 225, 22)), None);
+        // A short walk's few reads weigh as much as the share: 10 of 10
+        // read is a rate of (10 + 1) / 20, so 9 nodes passed.
+        assert_eq!(longer_list(&a, &tenth, 100_000, 10, (10, 10, 10)), Some(19));
     }
 
     #[test]

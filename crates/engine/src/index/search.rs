@@ -49,6 +49,9 @@ pub(super) struct Scratch {
     /// Visited but not good enough to enter the beam: kept for re-ranking
     /// and for streaming past the list size.
     pub deferred: Vec<u64>,
+    /// The keys of the nodes the beam expanded, so that a search can go
+    /// on with a wider list (`Beam::widen`).
+    pub walked: Vec<u64>,
     /// Exact distances of live nodes read so far: `(distance, node, id)`,
     /// with the id their page gave (the page and the distance are read
     /// together, so a node slot reused meanwhile never lends its new id to
@@ -84,7 +87,7 @@ impl Scratch {
         self.beam.bytes()
             + self.done.bytes()
             + self.query.capacity() * 4
-            + (self.deferred.capacity() + self.buf.capacity()) * 8
+            + (self.deferred.capacity() + self.walked.capacity() + self.buf.capacity()) * 8
             + self.exact.capacity() * 24
             + (self.frontier.capacity() + self.steer.capacity() + self.results.capacity() * 2) * 8
             + self.kept.capacity() * 16
@@ -116,6 +119,7 @@ impl<S: PageStore> Index<S> {
             s.ahead.reset(n);
         }
         s.deferred.clear();
+        s.walked.clear();
         s.exact.clear();
         s.frontier.clear();
         s.steer.clear();
@@ -191,6 +195,7 @@ impl<S: PageStore> Index<S> {
             while let Some(c) = s.beam.next(ef) {
                 let (_, n) = unpack(c);
                 s.stats.expanded += 1;
+                s.walked.push(c);
                 let (d, id, live, kept) =
                     self.with_node(n, &mut buf, &mut s.stats.pages_read, |node| {
                         nbrs.clear();

@@ -39,7 +39,7 @@
 //! the bytes of the frontier and buffer; past either, the scan returns what
 //! it buffered, in order, and ends.
 
-use super::filter::{plan, walk_list, Filter, Plan};
+use super::filter::{longer_list, plan, Filter, Plan};
 use super::search::Scratch;
 use super::{Index, SearchParams, SearchStats};
 use crate::beam::{pack, unpack, MarkSet};
@@ -127,10 +127,7 @@ impl<S: PageStore> Index<S> {
             error: false,
         };
         let started = match plan {
-            Plan::Walk => {
-                let list = walk_list(&self.attrs, &params.filter, self.codes.live(), ef);
-                it.start_walk(&mut s, list, params.search.rerank)
-            }
+            Plan::Walk => it.start_walk(&mut s, ef, params.search.rerank),
             Plan::Flat { driver, .. } => {
                 if params.order == ScanOrder::Off {
                     it.limit = ef;
@@ -252,11 +249,30 @@ impl<S: PageStore> SearchIter<'_, S> {
         matches!(self.plan, Plan::Flat { .. })
     }
 
-    /// The first search; its unread candidates become the frontier.
+    /// The first search, with list `ef` or, with a filter, longer until
+    /// it met enough matching rows (see [`longer_list`]); its unread
+    /// candidates become the frontier.
     fn start_walk(&mut self, s: &mut Scratch, ef: usize, rerank: usize) -> Result<()> {
         let index = self.index;
         index.begin(s);
         index.run(s, ef)?;
+        let mut list = ef;
+        while !self.filter.is_empty() {
+            let matched = s
+                .exact
+                .iter()
+                .filter(|&&(_, n, _)| index.attrs.matches(n, &self.filter))
+                .count();
+            let at = (list, s.exact.len(), matched);
+            let Some(longer) = longer_list(&index.attrs, &self.filter, index.codes.live(), ef, at)
+            else {
+                break;
+            };
+            s.beam.widen(longer, &s.walked, &mut s.deferred);
+            list = longer;
+            index.run(s, list)?;
+        }
+        let ef = list;
         // Only a scan that ends with the first search re-ranks it: the
         // others go on reading candidates from the frontier by their lower
         // bound (strict) or near it (relaxed): the reads a re-rank would
