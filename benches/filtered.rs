@@ -13,6 +13,8 @@
 //!      `DISKVEC_BENCH_FILTERS=70,30,10,1,0.1,pos` (percent matching, or
 //!      the part of speech),
 //!      `DISKVEC_BENCH_LIST=128` (the search list size),
+//!      `DISKVEC_BENCH_BITS` (code bits per dimension; default the
+//!      index's),
 //!      `DISKVEC_BENCH_MODES=index,caller` (filter in the index, or left to
 //!      the caller),
 //!      `DISKVEC_BENCH_KEEP=dir` (keep the built index in `dir` and reuse
@@ -83,9 +85,18 @@ fn main() {
         }
         let mut opts = Options::new(dim, Metric::Cosine);
         opts.attrs = vec![AttrKind::Int; cols.len()];
+        opts.bits = std::env::var("DISKVEC_BENCH_BITS")
+            .ok()
+            .and_then(|b| b.parse().ok());
         let dir = tempfile::tempdir().unwrap();
         let path = std::env::var("DISKVEC_BENCH_KEEP")
-            .map(|d| std::path::Path::new(&d).join(format!("{set}-filtered-{}.dv", cols.len())))
+            .map(|d| {
+                std::path::Path::new(&d).join(format!(
+                    "{set}-filtered-{}-{}.dv",
+                    cols.len(),
+                    opts.bits()
+                ))
+            })
             .unwrap_or_else(|_| dir.path().join("index.dv"));
         let index = if path.exists() {
             println!("reusing {}", path.display());
