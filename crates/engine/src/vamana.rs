@@ -229,7 +229,8 @@ pub struct Graph {
     pub vectors: Vec<f32>,
 }
 
-/// Build the graph.
+/// Build the graph over `data` (`dim` floats a point; `ip_shift` as in
+/// [`Points`]).
 ///
 /// After the first pass the points are renumbered in breadth-first order
 /// from the medoid, so that nodes close in the graph are close in memory:
@@ -237,7 +238,18 @@ pub struct Graph {
 /// vectors, codes and visited marks on the same cache lines, TLB entries
 /// and pages instead of missing on nearly every one. Callers store node
 /// `i` as input point `order[i]`, whose vector is `vectors[i * dim..]`.
-pub fn build(points: &Points, params: &BuildParams) -> Option<Graph> {
+///
+/// The vectors are renumbered where they lie, and the adjacency lists
+/// moved rather than copied: the build holds one copy of each, so the
+/// budgeted builds (`Options::build_memory`, the partitioned build's
+/// clusters) count one.
+pub fn build(
+    mut data: Vec<f32>,
+    dim: usize,
+    ip_shift: Option<f32>,
+    params: &BuildParams,
+) -> Option<Graph> {
+    let points = Points::new(&data, dim, ip_shift);
     let n = points.len();
     if n == 0 {
         return Some(Graph {
@@ -251,7 +263,7 @@ pub fn build(points: &Points, params: &BuildParams) -> Option<Graph> {
     // fresh visited array for every split costs more than the work in it.
     let pool: parking_lot::Mutex<Vec<Scratch>> = parking_lot::Mutex::new(Vec::new());
     let adj: Vec<RwLock<Vec<u32>>> = (0..n).map(|_| RwLock::new(Vec::new())).collect();
-    let start = medoid(points);
+    let start = medoid(&points);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut st = params.seed ^ 0x5eed;
     for i in (1..n).rev() {
@@ -267,7 +279,7 @@ pub fn build(points: &Points, params: &BuildParams) -> Option<Graph> {
         alpha: 1.0,
         growing_batches: true,
     };
-    if !run_pass(points, &adj, start, &order, &first, params, &pool) {
+    if !run_pass(&points, &adj, start, &order, &first, params, &pool) {
         return None;
     }
 
@@ -281,18 +293,19 @@ pub fn build(points: &Points, params: &BuildParams) -> Option<Graph> {
     for (new, &old) in numbering.iter().enumerate() {
         new_of[old as usize] = new as u32;
     }
-    let data: Vec<f32> = numbering
-        .par_iter()
-        .flat_map_iter(|&old| points.vector(old).iter().copied())
-        .collect();
-    let points = Points::new(&data, points.dim, points.ip_shift);
+    permute_rows(&mut data, dim, &numbering);
+    let points = Points::new(&data, dim, ip_shift);
+    let mut lists: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
+    lists.par_iter_mut().for_each(|list| {
+        for m in list.iter_mut() {
+            *m = new_of[*m as usize];
+        }
+    });
     let adj: Vec<RwLock<Vec<u32>>> = numbering
-        .par_iter()
-        .map(|&old| {
-            let list = adj[old as usize].read();
-            RwLock::new(list.iter().map(|&m| new_of[m as usize]).collect())
-        })
+        .iter()
+        .map(|&old| RwLock::new(std::mem::take(&mut lists[old as usize])))
         .collect();
+    drop(lists);
     let start = new_of[start as usize];
     drop(new_of);
     let order: Vec<u32> = (0..n as u32).collect();
@@ -323,6 +336,31 @@ pub fn build(points: &Points, params: &BuildParams) -> Option<Graph> {
         order: numbering,
         vectors: data,
     })
+}
+
+/// Reorder `data`'s rows of `dim` floats in place so that row `new` is
+/// the row `order[new]` was: each cycle of the permutation is followed
+/// with one row set aside.
+fn permute_rows(data: &mut [f32], dim: usize, order: &[u32]) {
+    let mut placed = vec![false; order.len()];
+    let mut held = vec![0f32; dim];
+    for start in 0..order.len() {
+        if placed[start] {
+            continue;
+        }
+        held.copy_from_slice(&data[start * dim..(start + 1) * dim]);
+        let mut at = start;
+        loop {
+            placed[at] = true;
+            let from = order[at] as usize;
+            if from == start {
+                data[at * dim..(at + 1) * dim].copy_from_slice(&held);
+                break;
+            }
+            data.copy_within(from * dim..(from + 1) * dim, at * dim);
+            at = from;
+        }
+    }
 }
 
 /// How one pass searches and prunes.
@@ -391,4 +429,91 @@ fn run_pass(
         done = end;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows whose values say which row they were: row `i` is `[i, i + 0.5, ...]`.
+    fn numbered_rows(n: usize, dim: usize) -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| (0..dim).map(move |j| i as f32 + j as f32 / dim as f32))
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_permuted_in_place() {
+        let (n, dim) = (1_000, 3);
+        // Cycles of every length: fixed points, swaps, and one long cycle.
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        let mut st = 7u64;
+        for i in (1..n).rev() {
+            let j = (crate::rabitq::splitmix64(&mut st) % (i as u64 + 1)) as usize;
+            if j % 5 != 0 {
+                order.swap(i, j);
+            }
+        }
+        order.swap(0, 1);
+        let original = numbered_rows(n, dim);
+        let mut data = original.clone();
+        permute_rows(&mut data, dim, &order);
+        for (new, &old) in order.iter().enumerate() {
+            let old = old as usize;
+            assert_eq!(
+                &data[new * dim..(new + 1) * dim],
+                &original[old * dim..(old + 1) * dim],
+                "row {new}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_built_graph_holds_each_input_vector_in_its_numbering() {
+        let (n, dim) = (2_000, 8);
+        let mut st = 11u64;
+        let data: Vec<f32> = (0..n * dim)
+            .map(|_| (crate::rabitq::splitmix64(&mut st) % 1_000) as f32 / 1_000.0)
+            .collect();
+        let params = BuildParams {
+            max_degree: 16,
+            list_size: 32,
+            alpha: 1.2,
+            seed: 3,
+            stop: never,
+        };
+        let graph = build(data.clone(), dim, None, &params).unwrap();
+        let mut seen = vec![false; n];
+        for (new, &old) in graph.order.iter().enumerate() {
+            let old = old as usize;
+            assert!(
+                !std::mem::replace(&mut seen[old], true),
+                "point {old} twice"
+            );
+            assert_eq!(
+                &graph.vectors[new * dim..(new + 1) * dim],
+                &data[old * dim..(old + 1) * dim]
+            );
+        }
+        for (p, list) in graph.adj.iter().enumerate() {
+            assert!(
+                !list.is_empty() && list.len() <= params.max_degree,
+                "node {p}"
+            );
+            assert!(list.iter().all(|&m| (m as usize) < n && m as usize != p));
+        }
+        // Each node's nearest other node is among its neighbours for most
+        // nodes: the lists were renumbered with the vectors.
+        let points = Points::new(&graph.vectors, dim, None);
+        let near = (0..n as u32)
+            .filter(|&p| {
+                let best = (0..n as u32)
+                    .filter(|&q| q != p)
+                    .min_by(|&a, &b| points.dist(p, a).total_cmp(&points.dist(p, b)))
+                    .unwrap();
+                graph.adj[p as usize].contains(&best)
+            })
+            .count();
+        assert!(near * 10 >= n * 9, "{near} of {n} nodes link their nearest");
+    }
 }

@@ -71,11 +71,15 @@ impl<S: PageStore> Index<S> {
         if n == 0 {
             return Ok(());
         }
-        let data: Vec<f32> = vectors
-            .par_chunks_exact(dim)
-            .map(|v| self.prepare_vector(v))
-            .collect::<Result<Vec<_>>>()?
-            .concat();
+        // Written in place: collecting a vector per row and joining them
+        // would hold the prepared vectors twice.
+        let mut data = vec![0f32; n * dim];
+        data.par_chunks_exact_mut(dim)
+            .zip(vectors.par_chunks_exact(dim))
+            .try_for_each(|(out, v)| {
+                out.copy_from_slice(&self.prepare_vector(v)?);
+                Ok::<_, Error>(())
+            })?;
         if self.options().build_memory(n) > memory_budget {
             // Too big to build in memory: through the node pages, a
             // cluster at a time (`build_parts.rs`), which takes the mean
@@ -96,11 +100,10 @@ impl<S: PageStore> Index<S> {
             self.meta.ip_max_norm = max_sq.sqrt() as f32;
             self.meta.ip_mean_sq_norm = (sum_sq / n as f64) as f32;
         }
-        let points = vamana::Points::new(&data, dim, self.graph_shift());
         let params = self.build_params();
         self.check_stop()?;
-        let graph = vamana::build(&points, &params).ok_or(Error::Interrupted)?;
-        drop(data);
+        let graph =
+            vamana::build(data, dim, self.graph_shift(), &params).ok_or(Error::Interrupted)?;
         // Nodes are stored in the graph's numbering (see `vamana::build`).
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
         let locations = self.write_nodes(&graph.vectors, &graph.adj, &ids)?;

@@ -233,9 +233,7 @@ impl<S: PageStore> Index<S> {
         drop(reader);
         let params = self.build_params();
         let shift = self.graph_shift();
-        let graph = vamana::build(&vamana::Points::new(&data, dim, shift), &params)
-            .ok_or(Error::Interrupted)?;
-        drop(data);
+        let graph = vamana::build(data, dim, shift, &params).ok_or(Error::Interrupted)?;
         let n = nodes.len();
         let mut new_of = vec![0u32; n];
         for (new, &old) in graph.order.iter().enumerate() {
@@ -332,8 +330,8 @@ fn merge(
 }
 
 /// Bytes one node of a cluster costs while its graph is built: its vector
-/// twice (as read, and renumbered by the build), its adjacency list with
+/// (renumbered where it lies, see `vamana::build`), its adjacency list with
 /// the build's slack, and a visited mark per thread.
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
-    8 * dim + 6 * r + 64 + 4 * threads + 16
+    4 * dim + 6 * r + 64 + 4 * threads + 16
 }

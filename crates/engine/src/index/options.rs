@@ -201,14 +201,14 @@ impl Options {
     }
 
     /// Bytes [`super::Index::build`] needs for `n` vectors beyond the
-    /// caller's input: the prepared copy of the vectors and its renumbered
-    /// copy (see `vamana::build`), adjacency lists, per-thread visited
-    /// marks and the codes. Above its memory budget, `build` inserts one by
-    /// one instead.
+    /// caller's input: the prepared copy of the vectors (renumbered where
+    /// it lies, see `vamana::build`), adjacency lists, per-thread visited
+    /// marks and the codes. Above its memory budget, `build` goes through
+    /// the node pages a cluster at a time instead (`build_parts.rs`).
     pub fn build_memory(&self, n: usize) -> usize {
         let code_words = self.bits() * rabitq::padded_dim(self.dim) / 64;
         let threads = rayon::current_num_threads();
-        2 * n * self.dim * 4
+        n * self.dim * 4
             + n * (self.max_degree * 6 + 64)
             + threads * n * 4
             + n * (code_words * 8 + 40)
