@@ -435,7 +435,7 @@ fn run_pass(
 mod tests {
     use super::*;
 
-    /// Rows whose values say which row they were: row `i` is `[i, i + 0.5, ...]`.
+    /// Rows whose values say which row they were: row `i` holds `i + j / dim`.
     fn numbered_rows(n: usize, dim: usize) -> Vec<f32> {
         (0..n)
             .flat_map(|i| (0..dim).map(move |j| i as f32 + j as f32 / dim as f32))
@@ -445,12 +445,13 @@ mod tests {
     #[test]
     fn rows_are_permuted_in_place() {
         let (n, dim) = (1_000, 3);
-        // Cycles of every length: fixed points, swaps, and one long cycle.
+        // Fixed points and cycles of many lengths: a shuffle that skips
+        // about a fifth of its swaps, then one swap more.
         let mut order: Vec<u32> = (0..n as u32).collect();
         let mut st = 7u64;
         for i in (1..n).rev() {
             let j = (crate::rabitq::splitmix64(&mut st) % (i as u64 + 1)) as usize;
-            if j % 5 != 0 {
+            if !j.is_multiple_of(5) {
                 order.swap(i, j);
             }
         }
