@@ -19,6 +19,7 @@
 //! Run: `cargo bench -p diskvec-engine --bench scale_set`
 
 use diskvec_engine::dataset;
+use diskvec_engine::rabitq::splitmix64;
 use diskvec_engine::Metric;
 use std::io::Write;
 use std::path::Path;
@@ -30,19 +31,11 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// SplitMix64: the noise is the same on every machine.
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A standard normal deviate (Box-Muller).
+/// A standard normal deviate (Box-Muller) from SplitMix64: the noise is
+/// the same on every machine.
 fn gaussian(state: &mut u64) -> f64 {
-    let u1 = ((next(state) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-    let u2 = (next(state) >> 11) as f64 / (1u64 << 53) as f64;
+    let u1 = ((splitmix64(state) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    let u2 = (splitmix64(state) >> 11) as f64 / (1u64 << 53) as f64;
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 

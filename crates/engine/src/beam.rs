@@ -419,29 +419,50 @@ mod tests {
         }
     }
 
-    /// The loop on a path graph 0 - 1 - ... - 9 from node 0, scoring node
-    /// `i` by `|i - 7|`: a width-1 beam walks straight to 7, and stops
-    /// there.
-    #[test]
-    fn walks_a_path_to_its_best_node() {
+    /// A beam on the path graph 0 - 1 - ... - 9 of the tests below, its
+    /// search starting at node 0.
+    fn path_beam() -> Beam<()> {
         let mut b: Beam<()> = Beam::default();
         b.reset(10);
         b.visit(0);
         b.offer(pack(7.0, 0), 1);
-        let mut expanded = Vec::new();
-        while let Some(c) = b.next(1) {
+        b
+    }
+
+    /// The search loop on the path graph, scoring node `i` by `|i - 7|`:
+    /// the keys it expands go to `expanded`, those the beam turns away to
+    /// `rejected`.
+    fn walk_path(b: &mut Beam<()>, width: usize, expanded: &mut Vec<u64>, rejected: &mut Vec<u64>) {
+        while let Some(c) = b.next(width) {
+            expanded.push(c);
             let n = unpack(c).1;
-            expanded.push(n);
             let mut nbrs: Vec<u32> = [n.wrapping_sub(1), n + 1]
                 .into_iter()
                 .filter(|&m| m < 10)
                 .collect();
             b.keep_unvisited(&mut nbrs, |_| {});
             for m in nbrs {
-                b.offer(pack((m as f32 - 7.0).abs(), m), 1);
+                if let Some(k) = b.offer(pack((m as f32 - 7.0).abs(), m), width) {
+                    rejected.push(k);
+                }
             }
         }
-        assert_eq!(expanded, (0..=7).collect::<Vec<_>>());
+    }
+
+    /// The nodes of `keys`.
+    fn nodes(keys: &[u64]) -> Vec<u32> {
+        keys.iter().map(|&k| unpack(k).1).collect()
+    }
+
+    /// The loop on a path graph 0 - 1 - ... - 9 from node 0, scoring node
+    /// `i` by `|i - 7|`: a width-1 beam walks straight to 7, and stops
+    /// there.
+    #[test]
+    fn walks_a_path_to_its_best_node() {
+        let mut b = path_beam();
+        let (mut expanded, mut rejected) = (Vec::new(), Vec::new());
+        walk_path(&mut b, 1, &mut expanded, &mut rejected);
+        assert_eq!(nodes(&expanded), (0..=7).collect::<Vec<_>>());
         // A new search forgets the marks.
         b.reset(10);
         assert!(b.visit(3));
@@ -479,35 +500,14 @@ mod tests {
     /// (6 was expanded on the way, 8 was turned away when 7 was).
     #[test]
     fn a_widened_search_goes_on_as_a_wider_one() {
-        let expand =
-            |b: &mut Beam<()>, width: usize, expanded: &mut Vec<u64>, rejected: &mut Vec<u64>| {
-                while let Some(c) = b.next(width) {
-                    expanded.push(c);
-                    let n = unpack(c).1;
-                    let mut nbrs: Vec<u32> = [n.wrapping_sub(1), n + 1]
-                        .into_iter()
-                        .filter(|&m| m < 10)
-                        .collect();
-                    b.keep_unvisited(&mut nbrs, |_| {});
-                    for m in nbrs {
-                        if let Some(k) = b.offer(pack((m as f32 - 7.0).abs(), m), width) {
-                            rejected.push(k);
-                        }
-                    }
-                }
-            };
-        let mut b: Beam<()> = Beam::default();
-        b.reset(10);
-        b.visit(0);
-        b.offer(pack(7.0, 0), 1);
+        let mut b = path_beam();
         let (mut expanded, mut rejected) = (Vec::new(), Vec::new());
-        expand(&mut b, 1, &mut expanded, &mut rejected);
-        let nodes = |keys: &[u64]| keys.iter().map(|&k| unpack(k).1).collect::<Vec<_>>();
+        walk_path(&mut b, 1, &mut expanded, &mut rejected);
         assert_eq!(nodes(&expanded), (0..=7).collect::<Vec<_>>());
         assert_eq!(nodes(&rejected), [8]);
         b.widen(3, &expanded, &mut rejected);
         assert!(rejected.is_empty());
-        expand(&mut b, 3, &mut expanded, &mut rejected);
+        walk_path(&mut b, 3, &mut expanded, &mut rejected);
         // 8 is expanded, then 9 offered: not among the 3 best (7, 6, 8).
         assert_eq!(nodes(&expanded[8..]), [8]);
         assert_eq!(nodes(&rejected), [9]);

@@ -99,7 +99,8 @@ pub fn default_bits(dim: usize) -> usize {
 
 /// SplitMix64: a tiny generator fixed here so the rotation is part of the
 /// on-disk format (it must not change with a dependency's version).
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+/// Public for the benches' reproducible data.
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -314,12 +314,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_plan_follows_the_selectivity() {
+    /// 100,000 nodes, node `n` holding `n % 1000` in one int column.
+    fn thousand_values() -> Attrs {
         let mut a = Attrs::new(&[AttrKind::Int], 0);
         for n in 0..100_000u32 {
             a.set(n, &[AttrValue::Int((n % 1000) as i64)]);
         }
+        a
+    }
+
+    #[test]
+    fn the_plan_follows_the_selectivity() {
+        let a = thousand_values();
         let one = Filter::new().and(Cond::AnyOf {
             column: 0,
             keys: vec![7],
@@ -338,10 +344,7 @@ mod tests {
 
     #[test]
     fn the_walk_grows_its_list_by_the_nodes_it_passes() {
-        let mut a = Attrs::new(&[AttrKind::Int], 0);
-        for n in 0..100_000u32 {
-            a.set(n, &[AttrValue::Int((n % 1000) as i64)]);
-        }
+        let a = thousand_values();
         let tenth = Filter::new().and(Cond::AnyOf {
             column: 0,
             keys: (0..100).collect(),

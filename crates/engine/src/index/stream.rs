@@ -256,14 +256,15 @@ impl<S: PageStore> SearchIter<'_, S> {
         let index = self.index;
         index.begin(s);
         index.run(s, ef)?;
-        let mut list = ef;
+        let (mut list, mut counted, mut matched) = (ef, 0, 0);
         while !self.filter.is_empty() {
-            let matched = s
-                .exact
+            // `run` only appends to `exact`: count the rows it added.
+            matched += s.exact[counted..]
                 .iter()
                 .filter(|&&(_, n, _)| index.attrs.matches(n, &self.filter))
                 .count();
-            let at = (list, s.exact.len(), matched);
+            counted = s.exact.len();
+            let at = (list, counted, matched);
             let Some(longer) = longer_list(&index.attrs, &self.filter, index.codes.live(), ef, at)
             else {
                 break;
