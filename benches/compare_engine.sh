@@ -42,10 +42,15 @@ cp "$(bench_binary)" "$work/engine-head"
 
 log=$work/compare-$base_sha-vs-$head_rev.log
 : >"$log"
+# Each side keeps its own indexes: the base's by commit, the head's apart
+# (even when the head is the base's commit plus uncommitted changes), and
+# built afresh when the head has such changes.
+head_keep=$work/indexes-head-$head_rev
+case $head_sha in *+changes) head_keep=$head_keep-changes; rm -rf "$head_keep" ;; esac
 for round in $(seq 1 "$rounds"); do
   for side in base head; do
     bin=$work/engine-$([ $side = base ] && echo "$base_sha" || echo head)
-    keep=$work/indexes-$([ $side = base ] && echo "$base_sha" || echo "$head_rev")
+    keep=$([ $side = base ] && echo "$work/indexes-$base_sha" || echo "$head_keep")
     mkdir -p "$keep"
     echo "== round $round: $side" >&2
     DISKVEC_BENCH_KEEP=$keep "$bin" --bench 2>/dev/null | sed "s/^/$side\t$round\t/" >>"$log"

@@ -341,7 +341,7 @@ pub fn build(
 /// Reorder `data`'s rows of `dim` floats in place so that row `new` is
 /// the row `order[new]` was: each cycle of the permutation is followed
 /// with one row set aside.
-fn permute_rows(data: &mut [f32], dim: usize, order: &[u32]) {
+pub(crate) fn permute_rows(data: &mut [f32], dim: usize, order: &[u32]) {
     let mut placed = vec![false; order.len()];
     let mut held = vec![0f32; dim];
     for start in 0..order.len() {

@@ -1,10 +1,11 @@
 //! The bulk build: the whole graph in memory (`vamana::build`, on all
-//! cores), codes encoded in parallel, then every page written once, in
-//! order.
+//! cores), its nodes ordered so that linked ones share pages
+//! (`page_pack.rs`), codes encoded in parallel, then every page written
+//! once, in order.
 
 use super::bulk_load::Spill;
 use super::node_stream::ChainWriter;
-use super::{node_io::encode_node, AttrValue, Index, Metric, MAX_DIM};
+use super::{node_io::encode_node, page_pack, AttrValue, Index, Metric, MAX_DIM};
 use crate::format::{self, CodeEntryHead, Kind, CODE_HEAD, HEADER_SIZE, NONE};
 use crate::page::{BlockNo, Error, Page, PageStore, Result};
 use crate::rabitq::{self, Factors, RaBitQ};
@@ -102,9 +103,15 @@ impl<S: PageStore> Index<S> {
         }
         let params = self.build_params();
         self.check_stop()?;
-        let graph =
+        let mut graph =
             vamana::build(data, dim, self.graph_shift(), &params).ok_or(Error::Interrupted)?;
-        // Nodes are stored in the graph's numbering (see `vamana::build`).
+        self.check_stop()?;
+        // Linked nodes share pages (`page_pack.rs`): node `i` starts on
+        // the page its slot's first byte falls in (`write_nodes`).
+        let slot = self.layout.slot_size;
+        let order = page_pack::pack_order(&graph.adj, |i| i * slot / format::PAYLOAD);
+        page_pack::renumber(&mut graph, dim, &order);
+        // Nodes are stored in the graph's numbering.
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
         let locations = self.write_nodes(&graph.vectors, &graph.adj, &ids)?;
         self.write_codes(&graph.vectors, ids, &locations)?;

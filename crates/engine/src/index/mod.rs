@@ -47,6 +47,7 @@ mod insert;
 mod node_io;
 mod node_stream;
 mod options;
+mod page_pack;
 mod partition;
 mod pool;
 mod search;
