@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-/// A memory store that records the pages read while `on` is set.
+/// A memory store that records the pages read while `reads` holds a list.
 #[derive(Default)]
 struct Recording {
     inner: MemStore,
