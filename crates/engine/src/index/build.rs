@@ -109,7 +109,8 @@ impl<S: PageStore> Index<S> {
         // Linked nodes share pages (`page_pack.rs`): node `i` starts on
         // the page its slot's first byte falls in (`write_nodes`).
         let slot = self.layout.slot_size;
-        let order = page_pack::pack_order(&graph.adj, |i| i * slot / format::PAYLOAD);
+        let order = page_pack::pack_order(&graph.adj, |i| i * slot / format::PAYLOAD, self.stop)
+            .ok_or(Error::Interrupted)?;
         page_pack::renumber(&mut graph, dim, &order);
         // Nodes are stored in the graph's numbering.
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();

@@ -17,7 +17,13 @@ use crate::vamana::Graph;
 /// current numbering, breadth-first from the entry point `0`), then takes,
 /// one at a time, the unplaced node with the most links from the nodes
 /// already on the page (ties to the earlier node). Node `0` stays first.
-pub(super) fn pack_order(adj: &[Vec<u32>], page_of: impl Fn(usize) -> usize) -> Vec<u32> {
+/// `None` when `stop` (asked every few thousand nodes) says so: a build
+/// of many millions of nodes spends seconds here.
+pub(super) fn pack_order(
+    adj: &[Vec<u32>],
+    page_of: impl Fn(usize) -> usize,
+    stop: impl Fn() -> bool,
+) -> Option<Vec<u32>> {
     let n = adj.len();
     let mut placed = vec![false; n];
     // Links from the current page's nodes, for the nodes they reach.
@@ -26,6 +32,9 @@ pub(super) fn pack_order(adj: &[Vec<u32>], page_of: impl Fn(usize) -> usize) -> 
     let mut order = Vec::with_capacity(n);
     let mut next_seed = 0usize;
     for pos in 0..n {
+        if pos % 4096 == 4095 && stop() {
+            return None;
+        }
         let new_page = pos == 0 || page_of(pos) != page_of(pos - 1);
         if new_page {
             touched.iter().for_each(|&m| score[m as usize] = 0);
@@ -62,7 +71,7 @@ pub(super) fn pack_order(adj: &[Vec<u32>], page_of: impl Fn(usize) -> usize) -> 
         // Placed nodes never score again: drop them so the scan stays short.
         touched.retain(|&m| !placed[m as usize]);
     }
-    order
+    Some(order)
 }
 
 /// Renumber `graph` so that node `new` is the node `order[new]` was.
@@ -110,7 +119,7 @@ mod tests {
                 }
             })
             .collect();
-        let order = pack_order(&adj, |i| i / 4);
+        let order = pack_order(&adj, |i| i / 4, || false).unwrap();
         assert_eq!(order, vec![0, 2, 4, 6, 1, 3, 5, 7]);
     }
 
@@ -153,7 +162,7 @@ mod tests {
             })
             .collect();
         let before = same_page_share(&adj, |x| x as usize / 8);
-        let order = pack_order(&adj, |i| i / 8);
+        let order = pack_order(&adj, |i| i / 8, || false).unwrap();
         let mut new_of = vec![0u32; n as usize];
         order
             .iter()
@@ -199,6 +208,16 @@ mod tests {
         assert!(
             built > 4.0 * by_id && built > 0.2,
             "packed {built}, by id {by_id}"
+        );
+    }
+
+    #[test]
+    fn a_stop_ends_the_packing() {
+        let adj: Vec<Vec<u32>> = (0..10_000u32).map(|i| vec![(i + 1) % 10_000]).collect();
+        assert!(pack_order(&adj, |i| i / 8, || true).is_none());
+        assert_eq!(
+            pack_order(&adj, |i| i / 8, || false).map(|o| o.len()),
+            Some(10_000)
         );
     }
 
