@@ -15,7 +15,6 @@ use diskvec_engine::dataset::{self, recall};
 use diskvec_engine::{BlockNo, Index, MemStore, Metric, Options, Page, PageStore, SearchParams};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
-use std::ops::Range;
 
 /// A memory store that records the pages read while `reads` holds a list.
 #[derive(Default)]
@@ -37,14 +36,6 @@ impl PageStore for Recording {
     fn read(&self, b: BlockNo) -> diskvec_engine::Result<Self::PageRef<'_>> {
         self.note(b);
         self.inner.read(b)
-    }
-    fn read_parts(
-        &self,
-        b: BlockNo,
-        p: &[Range<usize>],
-    ) -> diskvec_engine::Result<Self::PageRef<'_>> {
-        self.note(b);
-        self.inner.read_parts(b, p)
     }
     fn write(&self, b: BlockNo, page: &Page) -> diskvec_engine::Result<()> {
         self.inner.write(b, page)

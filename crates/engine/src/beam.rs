@@ -469,8 +469,6 @@ mod tests {
         assert!(!b.visit(3));
     }
 
-    /// The sparse marks agree with the dense ones through growth (many
-    /// more marks than the first table holds) and across searches.
     #[test]
     fn heap_best_gives_the_smallest_keys_in_order() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -516,6 +514,8 @@ mod tests {
         assert_eq!(nodes(&rejected), [9]);
     }
 
+    /// The sparse marks agree with the dense ones through growth (many
+    /// more marks than the first table holds) and across searches.
     #[test]
     fn sparse_marks_agree_with_dense_ones() {
         let mut dense: Marks<f32> = Marks::default();

@@ -289,23 +289,10 @@ pub fn build(
     // bound by memory latency, and a random order misses on nearly every
     // vector it touches.
     let numbering = bfs_order(&adj, start);
-    let mut new_of = vec![0u32; n];
-    for (new, &old) in numbering.iter().enumerate() {
-        new_of[old as usize] = new as u32;
-    }
-    permute_rows(&mut data, dim, &numbering);
+    let lists: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
+    let (lists, new_of) = renumber(&mut data, dim, lists, &numbering);
     let points = Points::new(&data, dim, ip_shift);
-    let mut lists: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
-    lists.par_iter_mut().for_each(|list| {
-        for m in list.iter_mut() {
-            *m = new_of[*m as usize];
-        }
-    });
-    let adj: Vec<RwLock<Vec<u32>>> = numbering
-        .iter()
-        .map(|&old| RwLock::new(std::mem::take(&mut lists[old as usize])))
-        .collect();
-    drop(lists);
+    let adj: Vec<RwLock<Vec<u32>>> = lists.into_iter().map(RwLock::new).collect();
     let start = new_of[start as usize];
     drop(new_of);
     let order: Vec<u32> = (0..n as u32).collect();
@@ -338,10 +325,48 @@ pub fn build(
     })
 }
 
+impl Graph {
+    /// Renumber the nodes so that node `new` is the node `order[new]` was
+    /// (vectors, lists, the entry point and `order` with them).
+    pub(crate) fn renumber(&mut self, dim: usize, order: &[u32]) {
+        let lists = std::mem::take(&mut self.adj);
+        let (lists, new_of) = renumber(&mut self.vectors, dim, lists, order);
+        self.adj = lists;
+        self.order = order.iter().map(|&old| self.order[old as usize]).collect();
+        self.entry = new_of[self.entry as usize];
+    }
+}
+
+/// Renumber points so that point `new` is the point `order[new]` was:
+/// `data`'s rows in place, `lists` moved into the new order with their
+/// links rewritten. Returns the lists and `new_of[old] = new`.
+fn renumber(
+    data: &mut [f32],
+    dim: usize,
+    mut lists: Vec<Vec<u32>>,
+    order: &[u32],
+) -> (Vec<Vec<u32>>, Vec<u32>) {
+    let mut new_of = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_of[old as usize] = new as u32;
+    }
+    permute_rows(data, dim, order);
+    lists.par_iter_mut().for_each(|list| {
+        for m in list.iter_mut() {
+            *m = new_of[*m as usize];
+        }
+    });
+    let lists = order
+        .iter()
+        .map(|&old| std::mem::take(&mut lists[old as usize]))
+        .collect();
+    (lists, new_of)
+}
+
 /// Reorder `data`'s rows of `dim` floats in place so that row `new` is
 /// the row `order[new]` was: each cycle of the permutation is followed
 /// with one row set aside.
-pub(crate) fn permute_rows(data: &mut [f32], dim: usize, order: &[u32]) {
+fn permute_rows(data: &mut [f32], dim: usize, order: &[u32]) {
     let mut placed = vec![false; order.len()];
     let mut held = vec![0f32; dim];
     for start in 0..order.len() {
@@ -516,5 +541,29 @@ mod tests {
             })
             .count();
         assert!(near * 10 >= n * 9, "{near} of {n} nodes link their nearest");
+    }
+
+    #[test]
+    fn renumbering_keeps_every_link_and_vector() {
+        let adj = vec![vec![1, 2], vec![2], vec![0], vec![0, 1]];
+        let vectors: Vec<f32> = (0..8).map(|x| x as f32).collect();
+        let mut g = Graph {
+            adj: adj.clone(),
+            entry: 0,
+            order: vec![3, 2, 1, 0],
+            vectors: vectors.clone(),
+        };
+        let order = vec![0, 3, 1, 2];
+        g.renumber(2, &order);
+        assert_eq!(g.entry, 0);
+        for (new, &old) in order.iter().enumerate() {
+            assert_eq!(
+                g.vectors[new * 2..new * 2 + 2],
+                vectors[old as usize * 2..old as usize * 2 + 2]
+            );
+            assert_eq!(g.order[new], [3, 2, 1, 0][old as usize]);
+            let back: Vec<u32> = g.adj[new].iter().map(|&m| order[m as usize]).collect();
+            assert_eq!(back, adj[old as usize]);
+        }
     }
 }

@@ -105,13 +105,12 @@ impl<S: PageStore> Index<S> {
         self.check_stop()?;
         let mut graph =
             vamana::build(data, dim, self.graph_shift(), &params).ok_or(Error::Interrupted)?;
-        self.check_stop()?;
         // Linked nodes share pages (`page_pack.rs`): node `i` starts on
         // the page its slot's first byte falls in (`write_nodes`).
         let slot = self.layout.slot_size;
         let order = page_pack::pack_order(&graph.adj, |i| i * slot / format::PAYLOAD, self.stop)
             .ok_or(Error::Interrupted)?;
-        page_pack::renumber(&mut graph, dim, &order);
+        graph.renumber(dim, &order);
         // Nodes are stored in the graph's numbering.
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
         let locations = self.write_nodes(&graph.vectors, &graph.adj, &ids)?;

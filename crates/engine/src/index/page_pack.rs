@@ -9,8 +9,6 @@
 //! order, so the pages near the entry point, which every search reads,
 //! stay together too.
 
-use crate::vamana::Graph;
-
 /// The order in which to store `adj`'s nodes (`order[new] = old`) when
 /// node `i` of the new order starts on page `page_of(i)`, pages filling
 /// in order. Each page starts from the first node not yet placed (in the
@@ -46,7 +44,6 @@ pub(super) fn pack_order(
             touched
                 .iter()
                 .copied()
-                .filter(|&m| !placed[m as usize])
                 .max_by(|&a, &b| score[a as usize].cmp(&score[b as usize]).then(b.cmp(&a)))
         };
         let x = match best {
@@ -68,31 +65,10 @@ pub(super) fn pack_order(
                 score[m as usize] += 1;
             }
         }
-        // Placed nodes never score again: drop them so the scan stays short.
+        // Only unplaced nodes stay candidates: the pick above relies on it.
         touched.retain(|&m| !placed[m as usize]);
     }
     Some(order)
-}
-
-/// Renumber `graph` so that node `new` is the node `order[new]` was.
-pub(super) fn renumber(graph: &mut Graph, dim: usize, order: &[u32]) {
-    let n = order.len();
-    let mut new_of = vec![0u32; n];
-    for (new, &old) in order.iter().enumerate() {
-        new_of[old as usize] = new as u32;
-    }
-    crate::vamana::permute_rows(&mut graph.vectors, dim, order);
-    let mut lists = std::mem::take(&mut graph.adj);
-    graph.adj = order
-        .iter()
-        .map(|&old| {
-            let mut list = std::mem::take(&mut lists[old as usize]);
-            list.iter_mut().for_each(|m| *m = new_of[*m as usize]);
-            list
-        })
-        .collect();
-    graph.order = order.iter().map(|&old| graph.order[old as usize]).collect();
-    graph.entry = new_of[graph.entry as usize];
 }
 
 #[cfg(test)]
@@ -219,29 +195,5 @@ mod tests {
             pack_order(&adj, |i| i / 8, || false).map(|o| o.len()),
             Some(10_000)
         );
-    }
-
-    #[test]
-    fn renumbering_keeps_every_link_and_vector() {
-        let adj = vec![vec![1, 2], vec![2], vec![0], vec![0, 1]];
-        let vectors: Vec<f32> = (0..8).map(|x| x as f32).collect();
-        let mut g = Graph {
-            adj: adj.clone(),
-            entry: 0,
-            order: vec![3, 2, 1, 0],
-            vectors: vectors.clone(),
-        };
-        let order = vec![0, 3, 1, 2];
-        renumber(&mut g, 2, &order);
-        assert_eq!(g.entry, 0);
-        for (new, &old) in order.iter().enumerate() {
-            assert_eq!(
-                g.vectors[new * 2..new * 2 + 2],
-                vectors[old as usize * 2..old as usize * 2 + 2]
-            );
-            assert_eq!(g.order[new], [3, 2, 1, 0][old as usize]);
-            let back: Vec<u32> = g.adj[new].iter().map(|&m| order[m as usize]).collect();
-            assert_eq!(back, adj[old as usize]);
-        }
     }
 }
