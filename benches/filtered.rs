@@ -134,8 +134,9 @@ fn main() {
             "est/q",
             "late/q"
         );
-        // (label, column, each query's values): 70% and 30% (IN seven and
-        // three values), 10%, 1%, 0.1%, and the query's part of speech.
+        // (label, column, each query's values): 100% (every value: no
+        // filter, the unfiltered streaming scan), 70% and 30% (IN seven
+        // and three values), 10%, 1%, 0.1%, and the query's part of speech.
         let only = std::env::var("DISKVEC_BENCH_FILTERS").unwrap_or_default();
         let list = env_or(
             "DISKVEC_BENCH_LIST",
@@ -143,7 +144,7 @@ fn main() {
         );
         let modes = std::env::var("DISKVEC_BENCH_MODES").unwrap_or_else(|_| "index,caller".into());
         let mut filters: Vec<(String, usize, Vec<Vec<u64>>)> =
-            [(0usize, 7u64), (0, 3), (0, 1), (1, 1), (2, 1)]
+            [(0usize, 10u64), (0, 7), (0, 3), (0, 1), (1, 1), (2, 1)]
                 .into_iter()
                 .map(|(c, keys)| {
                     let m = MODULI[c];

@@ -85,15 +85,25 @@ pub fn padded_dim(dim: usize) -> usize {
     dim.next_power_of_two().max(64)
 }
 
-/// Default code size: 1 bit per dimension is enough from 256 dimensions up;
-/// below, the estimate is too coarse to steer the search, so use more bits.
+/// Default code size: 4 bits per dimension below 1,024 dimensions, 3 from
+/// there up. The codes do more than steer the walk: a streaming scan (the
+/// default, `ScanOrder::Strict`) returns a row only once no unread
+/// candidate's lower bound (estimate less the error bound) can beat it, and
+/// under a filter it walks by the estimates for many more nodes than it
+/// returns. The bound shrinks as `2^-B / sqrt(padded dimension)`: 1 bit at
+/// 384 dimensions left it so loose that an unfiltered scan read several
+/// times the pages of a 4-bit one at the same list, and the list size
+/// stopped mattering (benches/notes/64-code-bits.md). 3 bits from 1,024
+/// dimensions keep about the bound 4 bits give at 384-512 for three
+/// quarters of the memory, and keep a code within a page up to
+/// [`crate::vector_text::MAX_DIM`]. The price is memory: half a byte per
+/// padded dimension, a sixth of a 384-dimensional `f32` vector where 1 bit
+/// was a 24th.
 pub fn default_bits(dim: usize) -> usize {
-    if dim >= 256 {
-        1
-    } else if dim >= 128 {
-        2
-    } else {
+    if dim < 1024 {
         4
+    } else {
+        3
     }
 }
 

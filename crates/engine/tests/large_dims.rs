@@ -55,8 +55,9 @@ fn spanning_nodes_round_trip() {
             assert_eq!(hits[0].0, i as u64, "dim {dim}: vector {i} finds itself");
             assert!(hits[0].1 < 1e-2);
         }
-        // Codes stay small: 1 bit per (padded) dimension plus 16 bytes.
-        assert!(index.code_bytes_per_vector() <= dim * 4 / 8);
+        // Codes stay small: 3 bits per (padded) dimension plus 16 bytes,
+        // under a fifth of the raw vector (and within a code page).
+        assert!(index.code_bytes_per_vector() <= dim * 4 / 5);
     }
     assert!(Index::create(MemStore::new(), Options::new(16001, Metric::L2)).is_err());
 }
@@ -104,5 +105,27 @@ fn nodes_run_on_across_pages_with_no_space_lost() {
     assert!(
         pages <= node_pages + code_pages + 2,
         "{pages} pages for {n} nodes ({node_pages} node pages needed)"
+    );
+}
+
+/// A code must fit a code page: 4 bits per dimension past 8,192 dimensions
+/// do not, and asking for them is refused with a clear error (at create, and
+/// when an index created without a dimension gets one), never a broken
+/// index; the default (3 bits there) builds.
+#[test]
+fn codes_larger_than_a_page_are_refused() {
+    let mut opts = Options::new(16000, Metric::L2);
+    opts.bits = Some(4);
+    let err = Index::create(MemStore::new(), opts).err().expect("refused");
+    assert!(err.to_string().contains("does not fit a page"), "{err}");
+    let mut index = Index::create(MemStore::new(), Options::new(8, Metric::L2)).unwrap();
+    let err = index.set_dimension(16000, Some(4)).unwrap_err();
+    assert!(err.to_string().contains("quant_bits = 3"), "{err}");
+    index.set_dimension(16000, None).unwrap();
+    let v = vec![0.5f32; 16000];
+    index.insert(1, &v).unwrap();
+    assert_eq!(
+        index.search(&v, 1, &SearchParams::default()).unwrap()[0].0,
+        1
     );
 }

@@ -331,10 +331,12 @@ impl<S: PageStore> Index<S> {
         if dim == 0 || dim > MAX_DIM {
             return Err(Error::Invalid(format!("dimension must be 1..={MAX_DIM}")));
         }
+        let bits = bits.unwrap_or_else(|| rabitq::default_bits(dim));
+        super::options::check_code_size(dim, bits)?;
         let centroid = vec![0f32; dim];
         let mut m = self.meta;
         m.dim = dim as u32;
-        m.bits = bits.unwrap_or_else(|| rabitq::default_bits(dim)) as u32;
+        m.bits = bits as u32;
         m.centroid = format::write_blob(&self.store, bytemuck::cast_slice(&centroid))?;
         let old = self.meta.centroid;
         self.adopt(m, centroid)?;

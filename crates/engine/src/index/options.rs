@@ -119,8 +119,8 @@ pub struct Options {
     /// converge in fewer hops. (Inner product scales it to the data's
     /// norms: see `Index::pruning_alpha`.)
     pub alpha: f32,
-    /// RaBitQ bits per dimension (1 to 4). `None` picks 4 below 128
-    /// dimensions, 2 below 256 and 1 from 256 up.
+    /// RaBitQ bits per dimension (1 to 4). `None` picks 4 below 1,024
+    /// dimensions and 3 from there up (`rabitq::default_bits`).
     pub bits: Option<usize>,
     /// Seed of the random rotation and build order.
     pub seed: u64,
@@ -174,9 +174,7 @@ impl Options {
                 "need 1 <= R <= 1024, L >= 1, alpha >= 1".into(),
             ));
         }
-        if !(1..=4).contains(&self.bits()) {
-            return Err(Error::Invalid("bits must be 1..=4".into()));
-        }
+        check_code_size(self.dim, self.bits())?;
         if self.attrs.len() > super::MAX_ATTRS {
             return Err(Error::Invalid(format!(
                 "at most {} attribute columns, not {}",
@@ -246,4 +244,20 @@ impl Default for SearchParams {
             read_ahead: 0,
         }
     }
+}
+
+/// `bits` must be 1 to 4, and a code of `dim` dimensions at `bits` must fit
+/// a code page (4 bits past 8,192 dimensions do not).
+pub(crate) fn check_code_size(dim: usize, bits: usize) -> Result<()> {
+    if !(1..=4).contains(&bits) {
+        return Err(Error::Invalid("bits must be 1..=4".into()));
+    }
+    let code_words = bits * rabitq::padded_dim(dim) / 64;
+    if crate::format::codes_per_page(code_words) == 0 {
+        return Err(Error::Invalid(format!(
+            "a {bits}-bit code of {dim} dimensions does not fit a page: use quant_bits = {} or fewer",
+            bits - 1
+        )));
+    }
+    Ok(())
 }
