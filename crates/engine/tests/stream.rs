@@ -357,9 +357,10 @@ fn distance_bounds_stop_the_scan() {
     let mut index = Index::create(MemStore::new(), Options::new(dim, Metric::Cosine)).unwrap();
     let ids: Vec<u64> = (0..n as u64).collect();
     index.build(&l.base, &ids, usize::MAX).unwrap();
+    let nq = (l.queries.len() / dim) as u64;
     for rows in [10usize, 100, 400] {
         let (mut found, mut wanted, mut pages) = (0, 0, 0);
-        for q in l.queries.chunks_exact(dim).take(20) {
+        for q in l.queries.chunks_exact(dim) {
             let d = distances(&l.base, dim, q, Metric::Cosine);
             let order = ranked(&d, |_| true);
             // Halfway between the rows-th and the next: no ties at the bound.
@@ -380,10 +381,15 @@ fn distance_bounds_stop_the_scan() {
         let recall = found as f64 / wanted as f64;
         println!(
             "{rows} rows: recall {recall:.4}, {} pages a query",
-            pages / 20
+            pages / nq
         );
-        assert!(recall >= 0.99, "{rows} rows: {recall:.4}");
-        assert!(pages / 20 < 400 + rows as u64 * 8, "{} pages", pages / 20);
+        // The rows within a bound are often linked only through nodes
+        // just outside it: without reading past the bound (the scan's
+        // margin) 100 rows came back at 0.992 here. (Ten rows a query
+        // are too few to hold to the tighter bar: one miss is 0.0025.)
+        let bar = if rows >= 100 { 0.995 } else { 0.99 };
+        assert!(recall >= bar, "{rows} rows: {recall:.4}");
+        assert!(pages / nq < 400 + rows as u64 * 8, "{} pages", pages / nq);
     }
 }
 

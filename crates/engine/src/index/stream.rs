@@ -31,9 +31,9 @@
 //! and expanded (steering the walk, never returned) only while nothing is
 //! buffered. A matching node found through it later, closer than a row
 //! returned, comes out late, as above. With a distance bound, a
-//! candidate whose lower bound is past it never joins the frontier, so the
-//! scan ends once nothing unread can be within the bound: its pages grow
-//! with the rows it returns.
+//! candidate more than a small margin (`HALO_AT_4_BITS`) past it never
+//! joins the frontier, so the scan ends once nothing unread can be within
+//! the bound or just outside it: its pages grow with the rows it returns.
 //!
 //! `max_reads` bounds the pages read after the first search, `max_memory`
 //! the bytes of the frontier and buffer; past either, the scan returns what
@@ -118,6 +118,7 @@ impl<S: PageStore> Index<S> {
             max_memory: params.max_memory,
             filter: params.filter.clone(),
             radius,
+            halo: halo_bounds(self.quant.bits()),
             plan,
             limit: usize::MAX,
             reads: 0,
@@ -177,11 +178,30 @@ fn steers<S: PageStore>(index: &Index<S>, filter: &Filter, n: u32) -> bool {
 /// reads (benches/notes/50-filters.md has the figures).
 const RELAXED_BOUND_SHARE: f32 = 0.5;
 
+/// How far past a distance bound a candidate is still read, in error
+/// bounds of a 4-bit code (see [`halo_bounds`]). The nodes within a bound
+/// are often linked only through nodes just outside it (RobustPrune keeps
+/// one edge of a close pair), so a scan that read only candidates that
+/// could be within missed about one row in seventy at WordNet's 100-row
+/// thresholds; reading those up to this margin outside finds them. Chosen
+/// where the rows returned matched exact search's for at least 99.7% at
+/// 10, 100 and 1,000 rows (benches/notes/64-code-bits.md).
+const HALO_AT_4_BITS: f32 = 3.0;
+
+/// The margin of [`HALO_AT_4_BITS`] for a code of `bits` bits, in its own
+/// error bounds, at least one (the candidate could be within): a code's
+/// bound roughly halves with each bit, so a coarser code's single bound
+/// already reaches as far.
+fn halo_bounds(bits: usize) -> f32 {
+    (HALO_AT_4_BITS * 0.5f32.powi(4 - bits.min(4) as i32)).max(1.0)
+}
+
 /// The frontier key of node `n` estimated at `est` with lower bound `lb`
-/// in a scan of `order` within `radius`; `None` if it cannot be within.
+/// in a scan of `order` within `radius`; `None` if it is farther than
+/// `halo` error bounds past it.
 #[inline]
-fn scan_key(order: ScanOrder, radius: f32, est: f32, lb: f32, n: u32) -> Option<u64> {
-    if lb > radius {
+fn scan_key(order: ScanOrder, radius: f32, halo: f32, est: f32, lb: f32, n: u32) -> Option<u64> {
+    if est - halo * (est - lb) > radius {
         return None;
     }
     Some(match order {
@@ -212,6 +232,8 @@ pub struct SearchIter<'a, S: PageStore> {
     filter: Filter,
     /// The distance bound, internal.
     radius: f32,
+    /// How many error bounds past `radius` a candidate is still read.
+    halo: f32,
     plan: Plan,
     /// Most rows returned (the flat plan with `ScanOrder::Off`).
     limit: usize,
@@ -313,7 +335,14 @@ impl<S: PageStore> SearchIter<'_, S> {
     #[inline]
     fn frontier_key(&self, s: &Scratch, key: u64) -> Option<u64> {
         let (est, n) = unpack(key);
-        scan_key(self.order, self.radius, est, s.beam.payload(n), n)
+        scan_key(
+            self.order,
+            self.radius,
+            self.halo,
+            est,
+            s.beam.payload(n),
+            n,
+        )
     }
 
     /// Every live node condition `driver` of the filter lists that matches
@@ -349,7 +378,7 @@ impl<S: PageStore> SearchIter<'_, S> {
                 let (est, bound) = index.quant.estimate(&s.qc, codes.code(n), codes.factors(n));
                 s.stats.estimated += 1;
                 s.stats.flat_candidates += 1;
-                if let Some(k) = scan_key(self.order, self.radius, est, est - bound, n) {
+                if let Some(k) = scan_key(self.order, self.radius, self.halo, est, est - bound, n) {
                     front.push(Reverse(k));
                 }
             }
@@ -429,9 +458,9 @@ impl<S: PageStore> SearchIter<'_, S> {
         // through one outside it.
         if walk {
             s.stats.expanded += 1;
-            let (order, radius) = (self.order, self.radius);
+            let (order, radius, halo) = (self.order, self.radius, self.halo);
             index.estimate_neighbors(s, &mut nbrs, |s, m, est, lb| {
-                if let Some(k) = scan_key(order, radius, est, lb, m) {
+                if let Some(k) = scan_key(order, radius, halo, est, lb, m) {
                     s.frontier.push(Reverse(k));
                 }
             });
