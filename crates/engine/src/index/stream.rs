@@ -378,7 +378,9 @@ impl<S: PageStore> SearchIter<'_, S> {
                 let (est, bound) = index.quant.estimate(&s.qc, codes.code(n), codes.factors(n));
                 s.stats.estimated += 1;
                 s.stats.flat_candidates += 1;
-                if let Some(k) = scan_key(self.order, self.radius, self.halo, est, est - bound, n) {
+                // No margin: the flat plan reads without expanding, so a
+                // node past the bound would be read for nothing.
+                if let Some(k) = scan_key(self.order, self.radius, 1.0, est, est - bound, n) {
                     front.push(Reverse(k));
                 }
             }
