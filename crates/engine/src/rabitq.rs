@@ -85,6 +85,11 @@ pub fn padded_dim(dim: usize) -> usize {
     dim.next_power_of_two().max(64)
 }
 
+/// `u64` words of a code of `dim` dimensions at `bits` bits (all planes).
+pub fn code_words(dim: usize, bits: usize) -> usize {
+    bits * padded_dim(dim) / 64
+}
+
 /// Default code size: 4 bits per dimension below 1,024 dimensions, 3 from
 /// there up. The codes do more than steer the walk: a streaming scan (the
 /// default, `ScanOrder::Strict`) returns a row only once no unread

@@ -204,7 +204,7 @@ impl Options {
     /// marks and the codes. Above its memory budget, `build` goes through
     /// the node pages a cluster at a time instead (`build_parts.rs`).
     pub fn build_memory(&self, n: usize) -> usize {
-        let code_words = self.bits() * rabitq::padded_dim(self.dim) / 64;
+        let code_words = rabitq::code_words(self.dim, self.bits());
         let threads = rayon::current_num_threads();
         n * self.dim * 4
             + n * (self.max_degree * 6 + 64)
@@ -252,8 +252,7 @@ pub(crate) fn check_code_size(dim: usize, bits: usize) -> Result<()> {
     if !(1..=4).contains(&bits) {
         return Err(Error::Invalid("bits must be 1..=4".into()));
     }
-    let code_words = bits * rabitq::padded_dim(dim) / 64;
-    if crate::format::codes_per_page(code_words) == 0 {
+    if crate::format::codes_per_page(rabitq::code_words(dim, bits)) == 0 {
         return Err(Error::Invalid(format!(
             "a {bits}-bit code of {dim} dimensions does not fit a page: use quant_bits = {} or fewer",
             bits - 1

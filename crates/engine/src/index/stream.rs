@@ -118,7 +118,12 @@ impl<S: PageStore> Index<S> {
             max_memory: params.max_memory,
             filter: params.filter.clone(),
             radius,
-            halo: halo_bounds(self.quant.bits()),
+            // The flat plan reads without expanding: a node past the bound
+            // would be read for nothing, so it takes no margin.
+            halo: match plan {
+                Plan::Walk => halo_bounds(self.quant.bits()),
+                _ => 1.0,
+            },
             plan,
             limit: usize::MAX,
             reads: 0,
@@ -232,7 +237,8 @@ pub struct SearchIter<'a, S: PageStore> {
     filter: Filter,
     /// The distance bound, internal.
     radius: f32,
-    /// How many error bounds past `radius` a candidate is still read.
+    /// How many error bounds past `radius` a candidate is still read (1
+    /// in the flat plan).
     halo: f32,
     plan: Plan,
     /// Most rows returned (the flat plan with `ScanOrder::Off`).
@@ -378,9 +384,7 @@ impl<S: PageStore> SearchIter<'_, S> {
                 let (est, bound) = index.quant.estimate(&s.qc, codes.code(n), codes.factors(n));
                 s.stats.estimated += 1;
                 s.stats.flat_candidates += 1;
-                // No margin: the flat plan reads without expanding, so a
-                // node past the bound would be read for nothing.
-                if let Some(k) = scan_key(self.order, self.radius, 1.0, est, est - bound, n) {
+                if let Some(k) = scan_key(self.order, self.radius, self.halo, est, est - bound, n) {
                     front.push(Reverse(k));
                 }
             }
