@@ -1,7 +1,8 @@
 //! Kernel throughput for every SIMD target this CPU runs (see the engine's
 //! `simd` module), at the dimensions embeddings commonly have: GB/s of
 //! vector data read (two f32 vectors per call) for each distance kernel,
-//! then million code/query products per second for the RaBitQ bit-plane
+//! nanoseconds per distance of the graph build (`f32` vectors against its
+//! 8-bit codes), then million code/query products per second for the RaBitQ bit-plane
 //! kernels at the code sizes the index picks. Prints tables; it is not a
 //! timed test.
 //!
@@ -22,6 +23,7 @@ fn main() {
         names.join(", ")
     );
     distances(&targets);
+    build_codes(&targets);
     bit_planes(&targets);
 }
 
@@ -86,6 +88,49 @@ fn gbps(a: &[f32], b: &[f32], kernel: impl Fn(&[f32], &[f32]) -> f32) -> f64 {
     }
     black_box(sink);
     (calls * (a.len() * 8) as u64) as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// Nanoseconds per distance of the graph build: between `f32` vectors
+/// (as it was) and between 8-bit codes (`sq8`, what it uses), in cache.
+fn build_codes(targets: &[&'static Kernels]) {
+    print!("\n{:<8} {:>6}", "ns/dist", "dim");
+    for k in targets {
+        print!(" {:>10}", k.target.name());
+    }
+    println!();
+    for dim in [50usize, 128, 384, 768, 1536] {
+        let padded = dim.div_ceil(64) * 64;
+        let a: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.11).cos()).collect();
+        let qa: Vec<u8> = (0..padded).map(|i| (i * 37 % 256) as u8).collect();
+        let qb: Vec<u8> = (0..padded).map(|i| (i * 11 % 256) as u8).collect();
+        // SAFETY: `targets` lists only kernels this CPU runs.
+        let l2 = targets
+            .iter()
+            .map(|k| ns(|| unsafe { (k.l2_f32)(black_box(&a), black_box(&b)) }));
+        row("l2 f32", dim, l2);
+        let l2 = targets
+            .iter()
+            .map(|k| ns(|| unsafe { (k.sq8_l2)(black_box(&qa), black_box(&qb)) as f32 }));
+        row("sq8 l2", dim, l2);
+        let dot = targets
+            .iter()
+            .map(|k| ns(|| unsafe { (k.sq8_dot)(black_box(&qa), black_box(&qb)) as f32 }));
+        row("sq8 dot", dim, dot);
+    }
+}
+
+fn ns(kernel: impl Fn() -> f32) -> f64 {
+    let start = Instant::now();
+    let (mut calls, mut sink) = (0u64, 0f32);
+    while start.elapsed() < WINDOW {
+        for _ in 0..1000 {
+            sink += kernel();
+        }
+        calls += 1000;
+    }
+    black_box(sink);
+    start.elapsed().as_secs_f64() * 1e9 / calls as f64
 }
 
 /// Million `<code, query>` products per second per target, over 4096 codes

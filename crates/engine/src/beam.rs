@@ -342,6 +342,12 @@ impl<M: Copy + Default, V: MarkSet<M>> Beam<M, V> {
         Some(c)
     }
 
+    /// The best unexpanded candidate's key, without taking it.
+    #[inline]
+    pub fn best_unexpanded(&self) -> Option<u64> {
+        self.cand.peek().map(|r| r.0)
+    }
+
     /// Keep in `nbrs` only the nodes not visited yet, marking them. Memory
     /// latency dominates graph walks: every mark is prefetched (and, with
     /// `early`, whatever else the caller reads for every neighbour) before

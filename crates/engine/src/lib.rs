@@ -65,6 +65,7 @@
 //! # Ok::<(), diskvec_engine::Error>(())
 //! ```
 
+mod adjacency;
 mod beam;
 pub mod bitvec;
 pub mod distance;
@@ -80,6 +81,7 @@ mod prune;
 pub mod rabitq;
 pub mod simd;
 pub mod sparsevec;
+mod sq8;
 mod vamana;
 pub mod vector_text;
 

@@ -6,21 +6,28 @@
 //! in few hops. Each point: greedy search from the medoid with list size `L`,
 //! RobustPrune of everything it expanded down to at most `R` neighbours, then
 //! back edges. Points are processed in parallel (rayon) with a lock per
-//! adjacency list, as in DiskANN's parallel build.
+//! adjacency list for its writers, as in DiskANN's parallel build (readers
+//! take none: `adjacency.rs`).
 //!
 //! Distances are squared L2, or `M^2 - <a, b>` for inner product (see
 //! [`Points`]).
 
+use crate::adjacency::Adjacency;
 use crate::beam::{pack, unpack, Beam};
 use crate::prune::{prune_among, robust_prune};
-use parking_lot::RwLock;
+use crate::sq8::Sq8;
 use rayon::prelude::*;
 
 /// Reverse edges may overflow `R` by this factor before a list is pruned:
 /// pruning on every overflow would dominate the build time.
 const SLACK: f32 = 1.3;
 
-/// Flat vectors plus the distance used to shape the graph.
+/// The longest list a node holds during the build: `R` with the slack.
+fn slack_cap(r: usize) -> usize {
+    ((r as f32 * SLACK) as usize).max(r)
+}
+
+/// The points a graph is built over, and the distance that shapes it.
 ///
 /// L2 and cosine (normalized vectors): squared L2. Inner product: the
 /// non-metric `M^2 - <a, b>` (`M` the largest norm, so it stays >= 0), as in
@@ -31,20 +38,36 @@ const SLACK: f32 = 1.3;
 /// RobustPrune keeps `c'` only if no kept `c` has `<c, c'>` larger than
 /// `<p, c'>` by the alpha margin, and the large-norm points that answer
 /// inner-product queries become well-connected hubs.
+///
+/// Distances are taken between the points' 8-bit codes ([`Sq8`]), not
+/// their `f32` vectors: the build is bound by memory, and the codes are a
+/// quarter of the bytes. Points whose codes would not rank near points as
+/// the vectors do ([`Sq8::ranks_like`]) use the vectors.
 pub struct Points<'a> {
     pub data: &'a [f32],
     pub dim: usize,
     /// Inner product: `M^2`.
     pub ip_shift: Option<f32>,
+    codes: Option<Sq8>,
 }
 
 impl<'a> Points<'a> {
     pub fn new(data: &'a [f32], dim: usize, ip_shift: Option<f32>) -> Self {
-        Points {
+        let mut points = Points {
             data,
             dim,
             ip_shift,
+            codes: None,
+        };
+        let codes = Sq8::encode(data, dim, ip_shift.is_some());
+        let coded = |a, b| match ip_shift {
+            Some(m2) => m2 - codes.dot(a, b),
+            None => codes.l2(a, b),
+        };
+        if Sq8::ranks_like(points.len(), |a, b| points.exact(a, b), coded) {
+            points.codes = Some(codes);
         }
+        points
     }
     pub fn len(&self) -> usize {
         self.data.len() / self.dim
@@ -54,11 +77,29 @@ impl<'a> Points<'a> {
         let i = i as usize;
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
+    /// The graph distance between points `a` and `b`.
     #[inline]
     pub fn dist(&self, a: u32, b: u32) -> f32 {
+        match (&self.codes, self.ip_shift) {
+            (Some(codes), Some(m2)) => m2 - codes.dot(a, b),
+            (Some(codes), None) => codes.l2(a, b),
+            (None, _) => self.exact(a, b),
+        }
+    }
+    /// The graph distance between the vectors themselves.
+    #[inline]
+    fn exact(&self, a: u32, b: u32) -> f32 {
         match self.ip_shift {
             Some(m2) => m2 - crate::distance::dot_f32(self.vector(a), self.vector(b)),
             None => crate::distance::l2_squared_f32(self.vector(a), self.vector(b)),
+        }
+    }
+    /// Ask the CPU to pull what [`Points::dist`] reads of point `i`.
+    #[inline]
+    pub fn prefetch(&self, i: u32) {
+        match &self.codes {
+            Some(codes) => codes.prefetch(i),
+            None => crate::simd::prefetch(self.vector(i)),
         }
     }
 }
@@ -119,14 +160,7 @@ impl Drop for Pooled<'_> {
 /// Greedy search for point `p` from `start`, list size `l`. Fills
 /// `s.expanded` with every node it expanded and its distance.
 #[inline(never)]
-fn greedy(
-    points: &Points,
-    adj: &[RwLock<Vec<u32>>],
-    start: u32,
-    p: u32,
-    l: usize,
-    s: &mut Scratch,
-) {
+fn greedy(points: &Points, adj: &Adjacency, start: u32, p: u32, l: usize, s: &mut Scratch) {
     s.beam.reset(points.len());
     s.expanded.clear();
     s.beam.visit(p);
@@ -135,11 +169,16 @@ fn greedy(
     while let Some(c) = s.beam.next(l) {
         let (d, n) = unpack(c);
         s.expanded.push((d, n));
+        // The best candidate left is likely the next one expanded: its
+        // list comes in while this one's neighbours are measured.
+        if let Some(next) = s.beam.best_unexpanded() {
+            adj.prefetch(unpack(next).1);
+        }
         s.nbrs.clear();
-        s.nbrs.extend_from_slice(&adj[n as usize].read());
+        adj.read_into(n, &mut s.nbrs);
         s.beam.keep_unvisited(&mut s.nbrs, |_| {});
         for &m in &s.nbrs {
-            crate::simd::prefetch(points.vector(m));
+            points.prefetch(m);
         }
         for &m in &s.nbrs {
             s.beam.offer(pack(points.dist(p, m), m), l);
@@ -151,7 +190,7 @@ fn greedy(
 #[allow(clippy::too_many_arguments)]
 fn search_and_prune(
     points: &Points,
-    adj: &[RwLock<Vec<u32>>],
+    adj: &Adjacency,
     start: u32,
     p: u32,
     l: usize,
@@ -162,7 +201,7 @@ fn search_and_prune(
     greedy(points, adj, start, p, l, s);
     // The expanded nodes come with their distances; add the current list.
     let mut cands = std::mem::take(&mut s.expanded);
-    for &m in adj[p as usize].read().iter() {
+    for m in adj.list(p) {
         cands.push((points.dist(p, m), m));
     }
     s.chosen = robust_prune(p, &mut cands, alpha, r, |a, b| points.dist(a, b));
@@ -170,7 +209,7 @@ fn search_and_prune(
 }
 
 /// Nodes in breadth-first order from `start`, then any unreached ones.
-fn bfs_order(adj: &[RwLock<Vec<u32>>], start: u32) -> Vec<u32> {
+fn bfs_order(adj: &Adjacency, start: u32) -> Vec<u32> {
     let n = adj.len();
     let mut seen = vec![false; n];
     let mut order = Vec::with_capacity(n);
@@ -186,7 +225,7 @@ fn bfs_order(adj: &[RwLock<Vec<u32>>], start: u32) -> Vec<u32> {
         while head < order.len() {
             let x = order[head];
             head += 1;
-            for &m in adj[x as usize].read().iter() {
+            for m in adj.list(x) {
                 push(m, &mut order);
             }
         }
@@ -262,7 +301,8 @@ pub fn build(
     // Scratches outlive rayon's splits: allocating (and page-faulting) a
     // fresh visited array for every split costs more than the work in it.
     let pool: parking_lot::Mutex<Vec<Scratch>> = parking_lot::Mutex::new(Vec::new());
-    let adj: Vec<RwLock<Vec<u32>>> = (0..n).map(|_| RwLock::new(Vec::new())).collect();
+    let cap = slack_cap(params.max_degree);
+    let adj = Adjacency::new(n, cap);
     let start = medoid(&points);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut st = params.seed ^ 0x5eed;
@@ -289,10 +329,13 @@ pub fn build(
     // bound by memory latency, and a random order misses on nearly every
     // vector it touches.
     let numbering = bfs_order(&adj, start);
-    let lists: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
+    // The codes are made again in the new order rather than moved: coding
+    // is one pass, and only one set of them is held at a time.
+    drop(points);
+    let lists = adj.into_lists();
     let (lists, new_of) = renumber(&mut data, dim, lists, &numbering);
     let points = Points::new(&data, dim, ip_shift);
-    let adj: Vec<RwLock<Vec<u32>>> = lists.into_iter().map(RwLock::new).collect();
+    let adj = Adjacency::from_lists(lists, cap);
     let start = new_of[start as usize];
     drop(new_of);
     let order: Vec<u32> = (0..n as u32).collect();
@@ -306,8 +349,8 @@ pub fn build(
     }
 
     let r = params.max_degree;
-    let adj: Vec<Vec<u32>> = adj.into_par_iter().map(|l| l.into_inner()).collect();
     let adj = adj
+        .into_lists()
         .into_par_iter()
         .enumerate()
         .map(|(p, list)| {
@@ -402,7 +445,7 @@ struct Pass {
 /// `params.stop` ended it.
 fn run_pass(
     points: &Points,
-    adj: &[RwLock<Vec<u32>>],
+    adj: &Adjacency,
     start: u32,
     order: &[u32],
     pass: &Pass,
@@ -411,7 +454,6 @@ fn run_pass(
 ) -> bool {
     let n = points.len();
     let r = params.max_degree;
-    let cap = ((r as f32) * SLACK) as usize;
     let mut done = 0;
     while done < n {
         let batch = if pass.growing_batches {
@@ -431,21 +473,17 @@ fn run_pass(
                 }
                 let s = s.s.as_mut().unwrap();
                 search_and_prune(points, adj, start, p, pass.list_size, pass.alpha, r, s);
-                let chosen = std::mem::take(&mut s.chosen);
-                *adj[p as usize].write() = chosen.clone();
-                for &m in &chosen {
-                    let mut list = adj[m as usize].write();
-                    if list.contains(&p) {
+                adj.lock(p).set(&s.chosen);
+                for &m in &s.chosen {
+                    let mut list = adj.lock(m);
+                    if list.contains(p) || list.push(p) {
                         continue;
                     }
-                    if list.len() < cap {
-                        list.push(p);
-                    } else {
-                        let with_p = list.iter().copied().chain(std::iter::once(p));
-                        *list = prune_among(m, with_p, pass.alpha, r, |a, b| points.dist(a, b));
-                    }
+                    let with_p = list.ids().chain(std::iter::once(p)).collect::<Vec<u32>>();
+                    list.set(&prune_among(m, with_p, pass.alpha, r, |a, b| {
+                        points.dist(a, b)
+                    }));
                 }
-                s.chosen = chosen;
             },
         );
         if (params.stop)() {

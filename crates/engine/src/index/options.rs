@@ -200,13 +200,14 @@ impl Options {
 
     /// Bytes [`super::Index::build`] needs for `n` vectors beyond the
     /// caller's input: the prepared copy of the vectors (renumbered where
-    /// it lies, see `vamana::build`), adjacency lists, per-thread visited
-    /// marks and the codes. Above its memory budget, `build` goes through
+    /// it lies, see `vamana::build`), its 8-bit build codes, adjacency
+    /// lists, per-thread visited marks and the index's codes. Above its memory budget, `build` goes through
     /// the node pages a cluster at a time instead (`build_parts.rs`).
     pub fn build_memory(&self, n: usize) -> usize {
         let code_words = rabitq::code_words(self.dim, self.bits());
         let threads = rayon::current_num_threads();
         n * self.dim * 4
+            + n * (crate::sq8::row_bytes(self.dim) + 4)
             + n * (self.max_degree * 6 + 64)
             + threads * n * 4
             + n * (code_words * 8 + 40)

@@ -21,6 +21,8 @@
 //!   [`PlaneKernel`] and [`Kernels::planes`].
 //! * `half_*`: `halfvec` (binary16) distances summed in `f32` with pgvector's
 //!   F16C operation order, so every target returns pgvector's bits.
+//! * `sq8_*`: the build's 8-bit scalar codes ([`crate::sq8`]), summed
+//!   exactly in integers.
 //! * [`prefetch`]: a cache hint (SSE, part of every x86-64).
 
 pub mod scalar;
@@ -46,6 +48,14 @@ pub type F64Kernel = unsafe fn(&[f32], &[f32]) -> f64;
 /// [`QUERY_PLANES`] planes, `words` u64 per plane (see [`Kernels::planes`]).
 pub type PlaneKernel = unsafe fn(code: &[u64], bits: usize, query: &[u64], words: usize) -> i64;
 
+/// A kernel over two 8-bit code rows (the build's scalar codes,
+/// [`crate::sq8`]), exact in integers for rows up to [`SQ8_MAX_LEN`] bytes.
+pub type Sq8Kernel = unsafe fn(&[u8], &[u8]) -> u32;
+
+/// The longest code rows whose [`Sq8Kernel`] sums fit 31 bits
+/// (`2^31 / 255^2`).
+pub const SQ8_MAX_LEN: usize = 33_025;
+
 /// A kernel over two equal-length `halfvec` slices (raw binary16 bits).
 pub type HalfKernel = unsafe fn(&[u16], &[u16]) -> f32;
 /// `[a·b, a·a, b·b]` over two `halfvec` slices, for cosine.
@@ -67,7 +77,7 @@ pub enum Target {
     Scalar,
     /// x86-64 with AVX2, FMA, F16C and POPCNT (Haswell, Zen and later).
     Avx2,
-    /// x86-64 with AVX-512F and AVX-512 VPOPCNTDQ (Ice Lake, Zen 4 and
+    /// x86-64 with AVX-512F, BW and VPOPCNTDQ (Ice Lake, Zen 4 and
     /// later), plus everything [`Target::Avx2`] needs.
     Avx512,
 }
@@ -96,6 +106,7 @@ impl Target {
             Target::Avx512 => {
                 Target::Avx2.supported()
                     && std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
                     && std::is_x86_feature_detected!("avx512vpopcntdq")
             }
             #[cfg(not(target_arch = "x86_64"))]
@@ -124,6 +135,10 @@ pub struct Kernels {
     pub half_l1: HalfKernel,
     pub half_cosine: HalfCosineKernel,
     pub half_widen: HalfWidenKernel,
+    /// `sum (a_i - b_i)^2` over 8-bit codes.
+    pub sq8_l2: Sq8Kernel,
+    /// `sum a_i b_i` over 8-bit codes.
+    pub sq8_dot: Sq8Kernel,
 }
 
 /// Codes of 2 to this many words per plane take `planes_short`. At one
@@ -166,6 +181,8 @@ static SCALAR: Kernels = Kernels {
     half_l1: scalar_half::half_l1,
     half_cosine: scalar_half::half_cosine,
     half_widen: scalar_half::half_widen,
+    sq8_l2: scalar::sq8_l2,
+    sq8_dot: scalar::sq8_dot,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -185,6 +202,8 @@ static AVX2: Kernels = Kernels {
     half_l1: x86_f16c::half_l1,
     half_cosine: x86_f16c::half_cosine,
     half_widen: x86_f16c::half_widen,
+    sq8_l2: x86_avx2::sq8_l2,
+    sq8_dot: x86_avx2::sq8_dot,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -206,6 +225,8 @@ static AVX512: Kernels = Kernels {
     half_l1: x86_f16c::half_l1,
     half_cosine: x86_f16c::half_cosine,
     half_widen: x86_f16c::half_widen,
+    sq8_l2: x86_avx512::sq8_l2,
+    sq8_dot: x86_avx512::sq8_dot,
 };
 
 /// Every target this build knows, best first.

@@ -67,3 +67,17 @@ pub fn plane_weight(k: usize) -> i64 {
         1 << k
     }
 }
+
+/// `sum (a_i - b_i)^2` over 8-bit codes (the build's scalar codes,
+/// `crate::sq8`); exact for rows up to [`super::SQ8_MAX_LEN`] bytes.
+pub fn sq8_l2(a: &[u8], b: &[u8]) -> u32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as i32 - y as i32).pow(2) as u32)
+        .sum()
+}
+
+/// `sum a_i b_i` over 8-bit codes; exact as [`sq8_l2`].
+pub fn sq8_dot(a: &[u8], b: &[u8]) -> u32 {
+    a.iter().zip(b).map(|(&x, &y)| x as u32 * y as u32).sum()
+}

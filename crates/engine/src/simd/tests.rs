@@ -93,6 +93,37 @@ proptest! {
     }
 
     #[test]
+    fn sq8_kernels_match_the_reference(n in 0usize..1200, seed in any::<u64>(), top in any::<bool>()) {
+        let mut st = seed;
+        // All 255s against 0s as well as random bytes: the largest sums
+        // must not wrap.
+        let mut next = || crate::rabitq::splitmix64(&mut st) as u8;
+        let a: Vec<u8> = (0..n).map(|_| if top { 255 } else { next() }).collect();
+        let b: Vec<u8> = (0..n).map(|i| if top { (i % 2) as u8 * 255 } else { next() }).collect();
+        let l2: u64 = a.iter().zip(&b).map(|(&x, &y)| (x as i64 - y as i64).pow(2) as u64).sum();
+        let dot: u64 = a.iter().zip(&b).map(|(&x, &y)| x as u64 * y as u64).sum();
+        for k in targets() {
+            let name = k.target.name();
+            // SAFETY: as above.
+            let (gl2, gdot) = unsafe { ((k.sq8_l2)(&a, &b), (k.sq8_dot)(&a, &b)) };
+            prop_assert_eq!(gl2 as u64, l2, "{} sq8 l2", name);
+            prop_assert_eq!(gdot as u64, dot, "{} sq8 dot", name);
+        }
+    }
+
+    #[test]
+    fn sq8_kernels_are_exact_at_the_longest_rows(x in any::<u8>()) {
+        let a = vec![255u8; SQ8_MAX_LEN];
+        let b = vec![x; SQ8_MAX_LEN];
+        for k in targets() {
+            // SAFETY: as above.
+            let (gl2, gdot) = unsafe { ((k.sq8_l2)(&a, &b), (k.sq8_dot)(&a, &b)) };
+            prop_assert_eq!(gl2 as u64, SQ8_MAX_LEN as u64 * (255 - x as u64).pow(2));
+            prop_assert_eq!(gdot as u64, SQ8_MAX_LEN as u64 * 255 * x as u64);
+        }
+    }
+
+    #[test]
     fn plane_kernels_match_the_integer_product(
         bits in 1usize..=4,
         words in prop::sample::select(vec![1usize, 2, 3, 4, 5, 8, 16, 24]),

@@ -128,3 +128,50 @@ pub unsafe fn planes(code: &[u64], bits: usize, query: &[u64], words: usize) -> 
     }
     total
 }
+
+#[target_feature(enable = "avx2")]
+unsafe fn hsum_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
+
+/// `sum pair(a_i, b_i)` over 8-bit codes, over the shorter slice: 16 codes
+/// a step, widened to 16 bits; `pair` sums products of neighbouring lanes
+/// into 32-bit ones (`madd`). The tail goes to `scalar_pair`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn sq8_sum(
+    a: &[u8],
+    b: &[u8],
+    pair: impl Fn(__m256i, __m256i) -> __m256i,
+    scalar_pair: fn(&[u8], &[u8]) -> u32,
+) -> u32 {
+    let n = a.len().min(b.len());
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i + 16 <= n {
+        let x = _mm256_cvtepu8_epi16(_mm_loadu_si128(a.as_ptr().add(i) as *const __m128i));
+        let y = _mm256_cvtepu8_epi16(_mm_loadu_si128(b.as_ptr().add(i) as *const __m128i));
+        acc = _mm256_add_epi32(acc, pair(x, y));
+        i += 16;
+    }
+    hsum_epi32(acc) as u32 + scalar_pair(&a[i..n], &b[i..n])
+}
+
+/// `sum (a_i - b_i)^2` over 8-bit codes (see `scalar::sq8_l2`).
+#[target_feature(enable = "avx2")]
+pub unsafe fn sq8_l2(a: &[u8], b: &[u8]) -> u32 {
+    let pair = |x, y| {
+        let d = _mm256_sub_epi16(x, y);
+        _mm256_madd_epi16(d, d)
+    };
+    sq8_sum(a, b, pair, scalar::sq8_l2)
+}
+
+/// `sum a_i b_i` over 8-bit codes (see `scalar::sq8_dot`).
+#[target_feature(enable = "avx2")]
+pub unsafe fn sq8_dot(a: &[u8], b: &[u8]) -> u32 {
+    sq8_sum(a, b, |x, y| _mm256_madd_epi16(x, y), scalar::sq8_dot)
+}

@@ -1,5 +1,5 @@
-//! [`super::Target::Avx512`]: AVX-512F for the float kernels, AVX-512
-//! VPOPCNTDQ for the bit planes.
+//! [`super::Target::Avx512`]: AVX-512F for the float kernels, AVX-512BW
+//! for the 8-bit codes, AVX-512 VPOPCNTDQ for the bit planes.
 //!
 //! # Safety
 //! Every function needs AVX-512F (and VPOPCNTDQ for the planes); the
@@ -154,4 +154,45 @@ pub unsafe fn planes_wide(code: &[u64], bits: usize, query: &[u64], words: usize
         total += plane << j;
     }
     total
+}
+
+/// `sum pair(a_i, b_i)` over 8-bit codes, over the shorter slice: 32 codes
+/// a step, widened to 16 bits; `pair` sums products of neighbouring lanes
+/// into 32-bit ones (`madd`). The tail goes to `scalar_pair`.
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+unsafe fn sq8_sum(
+    a: &[u8],
+    b: &[u8],
+    pair: impl Fn(__m512i, __m512i) -> __m512i,
+    scalar_pair: fn(&[u8], &[u8]) -> u32,
+) -> u32 {
+    let n = a.len().min(b.len());
+    let mut acc = _mm512_setzero_si512();
+    let mut i = 0;
+    while i + 32 <= n {
+        let x = _mm512_cvtepu8_epi16(_mm256_loadu_si256(a.as_ptr().add(i) as *const __m256i));
+        let y = _mm512_cvtepu8_epi16(_mm256_loadu_si256(b.as_ptr().add(i) as *const __m256i));
+        acc = _mm512_add_epi32(acc, pair(x, y));
+        i += 32;
+    }
+    _mm512_reduce_add_epi32(acc) as u32 + scalar_pair(&a[i..n], &b[i..n])
+}
+
+/// `sum (a_i - b_i)^2` over 8-bit codes (see `scalar::sq8_l2`). Needs
+/// AVX-512BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub unsafe fn sq8_l2(a: &[u8], b: &[u8]) -> u32 {
+    let pair = |x, y| {
+        let d = _mm512_sub_epi16(x, y);
+        _mm512_madd_epi16(d, d)
+    };
+    sq8_sum(a, b, pair, super::scalar::sq8_l2)
+}
+
+/// `sum a_i b_i` over 8-bit codes (see `scalar::sq8_dot`). Needs
+/// AVX-512BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub unsafe fn sq8_dot(a: &[u8], b: &[u8]) -> u32 {
+    sq8_sum(a, b, |x, y| _mm512_madd_epi16(x, y), super::scalar::sq8_dot)
 }

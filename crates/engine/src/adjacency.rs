@@ -1,0 +1,200 @@
+//! The adjacency lists of a graph while it is built: one flat table, each
+//! node's list in a row of whole cache lines at a place computed from its
+//! number.
+//!
+//! A build's greedy search reads a list per node it expands. Lists behind
+//! their own allocation (a lock and a pointer, then the ids elsewhere) cost
+//! two dependent cache misses per node; here the row is found without a
+//! load, so the search can prefetch the next node's list while it works on
+//! the current one.
+//!
+//! Readers take no lock. Writers of a row hold its lock (one writer at a
+//! time, as RobustPrune of a list must see the list it replaces), and write
+//! ids and length as atomics: a reader racing a writer may see part of the
+//! old list and part of the new, every id of which is a node of the graph,
+//! which a search tolerates (it visits each node once however often it is
+//! listed). DiskANN's parallel build locks readers too; here they are most
+//! of the accesses.
+
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed, Ordering::Release};
+
+const LANES: usize = 16;
+
+/// A cache line of row slots.
+#[repr(align(64))]
+// Its slots are reached through `Adjacency::row`, not by field.
+#[allow(dead_code)]
+struct Line([AtomicU32; LANES]);
+
+pub struct Adjacency {
+    lines: Vec<Line>,
+    /// Lines per row.
+    stride: usize,
+    /// The longest list a row holds.
+    cap: usize,
+    locks: Vec<Mutex<()>>,
+}
+
+/// The right to change one row, from [`Adjacency::lock`].
+pub struct RowGuard<'a> {
+    row: &'a [AtomicU32],
+    cap: usize,
+    _lock: MutexGuard<'a, ()>,
+}
+
+impl Adjacency {
+    /// `n` empty lists of at most `cap` ids each.
+    pub fn new(n: usize, cap: usize) -> Self {
+        // Slot 0 is the length.
+        let stride = (cap + 1).div_ceil(LANES);
+        Adjacency {
+            lines: (0..n * stride).map(|_| Line(Default::default())).collect(),
+            stride,
+            cap,
+            locks: (0..n).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// The lists given, each at most `cap` ids.
+    pub fn from_lists(lists: Vec<Vec<u32>>, cap: usize) -> Self {
+        let adj = Adjacency::new(lists.len(), cap);
+        for (i, list) in lists.iter().enumerate() {
+            adj.lock(i as u32).set(list);
+        }
+        adj
+    }
+
+    pub fn len(&self) -> usize {
+        self.locks.len()
+    }
+
+    fn row(&self, i: u32) -> &[AtomicU32] {
+        let at = i as usize * self.stride;
+        let lines = &self.lines[at..at + self.stride];
+        // SAFETY: `Line` is `#[repr(align(64))]` over `[AtomicU32; 16]`, 64
+        // bytes without padding, so consecutive lines are one array of
+        // `stride * 16` atomics, borrowed from `self.lines`.
+        unsafe {
+            std::slice::from_raw_parts(lines.as_ptr() as *const AtomicU32, self.stride * LANES)
+        }
+    }
+
+    /// Append node `i`'s list to `out` (without locking: see the module).
+    #[inline]
+    pub fn read_into(&self, i: u32, out: &mut Vec<u32>) {
+        let row = self.row(i);
+        let len = (row[0].load(Relaxed) as usize).min(self.cap);
+        out.extend(row[1..=len].iter().map(|x| x.load(Relaxed)));
+    }
+
+    /// Node `i`'s list, copied.
+    pub fn list(&self, i: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.read_into(i, &mut out);
+        out
+    }
+
+    /// Ask the CPU to pull node `i`'s row into cache.
+    #[inline]
+    pub fn prefetch(&self, i: u32) {
+        let at = i as usize * self.stride;
+        crate::simd::prefetch(&self.lines[at..at + self.stride]);
+    }
+
+    /// Lock node `i`'s row for changing.
+    pub fn lock(&self, i: u32) -> RowGuard<'_> {
+        RowGuard {
+            _lock: self.locks[i as usize].lock(),
+            row: self.row(i),
+            cap: self.cap,
+        }
+    }
+
+    /// Every list, in node order.
+    pub fn into_lists(self) -> Vec<Vec<u32>> {
+        (0..self.len() as u32).map(|i| self.list(i)).collect()
+    }
+}
+
+impl RowGuard<'_> {
+    pub fn len(&self) -> usize {
+        (self.row[0].load(Relaxed) as usize).min(self.cap)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.row[1..=self.len()].iter().map(|x| x.load(Relaxed))
+    }
+
+    pub fn contains(&self, x: u32) -> bool {
+        self.ids().any(|y| y == x)
+    }
+
+    /// Replace the list (at most the row's `cap` ids).
+    pub fn set(&mut self, list: &[u32]) {
+        assert!(
+            list.len() <= self.cap,
+            "{} ids in a row of {}",
+            list.len(),
+            self.cap
+        );
+        for (slot, &x) in self.row[1..].iter().zip(list) {
+            slot.store(x, Relaxed);
+        }
+        self.row[0].store(list.len() as u32, Release);
+    }
+
+    /// Append `x`; false (and nothing changed) when the row is full.
+    pub fn push(&mut self, x: u32) -> bool {
+        let len = self.len();
+        if len == self.cap {
+            return false;
+        }
+        self.row[1 + len].store(x, Relaxed);
+        self.row[0].store(len as u32 + 1, Release);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_hold_their_lists() {
+        for cap in [1, 15, 16, 62, 64] {
+            let lists: Vec<Vec<u32>> = (0..50u32)
+                .map(|i| {
+                    (0..(i as usize % (cap + 1)) as u32)
+                        .map(|j| i * 100 + j)
+                        .collect()
+                })
+                .collect();
+            let adj = Adjacency::from_lists(lists.clone(), cap);
+            assert_eq!(adj.len(), 50);
+            for (i, list) in lists.iter().enumerate() {
+                assert_eq!(&adj.list(i as u32), list, "cap {cap} row {i}");
+            }
+            let mut row = adj.lock(3);
+            let before = row.len();
+            let mut pushed = 0;
+            while row.push(7) {
+                pushed += 1;
+            }
+            assert_eq!(row.len(), cap);
+            assert_eq!(pushed, cap - before);
+            assert_eq!(row.ids().filter(|&x| x == 7).count(), pushed);
+            assert_eq!(row.contains(7), pushed > 0);
+            row.set(&[1, 2][..cap.min(2)]);
+            drop(row);
+            assert_eq!(adj.list(3), [1, 2][..cap.min(2)].to_vec());
+            assert_eq!(adj.into_lists()[4], lists[4]);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "ids in a row")]
+    fn a_list_longer_than_the_row_is_refused() {
+        Adjacency::new(1, 2).lock(0).set(&[1, 2, 3]);
+    }
+}
