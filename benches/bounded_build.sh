@@ -19,7 +19,21 @@ source "$root/scripts/pg.sh"
 dir=${DISKVEC_BENCH_PGDATA:-/var/tmp/diskvec-bench-bounded}
 port=${DISKVEC_BENCH_PORT:-5434}
 export DISKVEC_TEST_PORT=$port
-pg_up "$dir" "$port" -c shared_preload_libraries=diskvec
+# diskvec preloaded shares its codes across connections; pgvector's HNSW
+# runs in a server without it (diskvec defines `hnsw.ef_search` for its
+# own pgvector-named access methods, which pgvector would define again).
+serve() {
+  local want=$1
+  if [ "${serving:-}" != "$want" ]; then
+    pg_down "$dir"
+    if [ "$want" = diskvec ]; then
+      pg_up "$dir" "$port" -c shared_preload_libraries=diskvec
+    else
+      pg_up "$dir" "$port"
+    fi
+    serving=$want
+  fi
+}
 trap 'pg_down "$dir"' EXIT
 cd "$root"
 cargo build --release -p diskvec-e2e --benches -q 2>/dev/null || true
@@ -32,6 +46,7 @@ for entry in ${DISKVEC_BOUNDED_SETS:-glove50:16MB wordnet384:32MB}; do
     mwm=$big am=diskvec
     [ "$which" = small ] && mwm=$small
     [ "$which" = peer ] && am=hnsw
+    serve "$am"
     echo "# $set, cosine, $am, maintenance_work_mem = $mwm"
     DISKVEC_BENCH_AM=$am DISKVEC_BENCH_SETS=$set DISKVEC_BENCH_METRICS=cosine DISKVEC_BENCH_MWM=$mwm \
       DISKVEC_BENCH_COPY=0 DISKVEC_BENCH_INSERTS=0 DISKVEC_BENCH_EXACT=10 \
