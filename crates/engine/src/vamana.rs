@@ -372,7 +372,9 @@ pub fn build(
         })
         .collect();
     let mut adj: Vec<Vec<u32>> = adj;
-    link_unreached(&mut adj, start, r, &points);
+    if !link_unreached(&mut adj, start, r, &points, params.stop) {
+        return None;
+    }
     Some(Graph {
         adj,
         entry: start,
@@ -390,8 +392,15 @@ pub fn build(
 /// in another's place (replacing links cost inner-product recall 3.6
 /// points): from the unreached node's nearest neighbour that is reached
 /// and has room, else one of their neighbours, else the nearest such node
-/// of all; what the node reaches is then reached too.
-fn link_unreached(adj: &mut [Vec<u32>], entry: u32, r: usize, points: &Points) {
+/// of all; what the node reaches is then reached too. False when `stop`
+/// ended it (asked before each unreached node).
+fn link_unreached(
+    adj: &mut [Vec<u32>],
+    entry: u32,
+    r: usize,
+    points: &Points,
+    stop: fn() -> bool,
+) -> bool {
     let n = adj.len();
     let mut seen = vec![false; n];
     let mut stack = Vec::new();
@@ -411,6 +420,9 @@ fn link_unreached(adj: &mut [Vec<u32>], entry: u32, r: usize, points: &Points) {
     for u in 0..n as u32 {
         if seen[u as usize] {
             continue;
+        }
+        if stop() {
+            return false;
         }
         let open =
             |w: u32, seen: &[bool], adj: &[Vec<u32>]| seen[w as usize] && adj[w as usize].len() < r;
@@ -440,6 +452,7 @@ fn link_unreached(adj: &mut [Vec<u32>], entry: u32, r: usize, points: &Points) {
             reach(u, &mut seen, adj);
         }
     }
+    true
 }
 
 impl Graph {
