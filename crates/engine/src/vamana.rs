@@ -386,14 +386,14 @@ pub fn build(
 /// Give every node the entry cannot reach a link from one it can: a
 /// search, and a filtered or distance-bounded scan that walks all the
 /// graph, could never return such a node. Pruning leaves some: a node
-/// every neighbour prunes away (about a hundred of GloVe-400k's under L2), and many more
-/// under inner product, whose pruning keeps the large norms (about one node
-/// in eight of GloVe-400k, BENCHMARKS.md). A link is only added, never put
-/// in another's place (replacing links cost inner-product recall 3.6
-/// points): from the unreached node's nearest neighbour that is reached
-/// and has room, else one of their neighbours, else the nearest such node
-/// of all; what the node reaches is then reached too. False when `stop`
-/// ended it (asked before each unreached node).
+/// every neighbour prunes away, a few under L2 and many more under inner
+/// product, whose pruning keeps the large norms and drops the small ones
+/// from every list (counts in BENCHMARKS.md). A link is only added, never
+/// put in another's place (replacing links cost inner-product recall):
+/// from the unreached node's nearest neighbour that is reached and has
+/// room, else one of their neighbours, else the nearest such node of all;
+/// what the node reaches is then reached too. False when `stop` ended it
+/// (asked before each unreached node).
 fn link_unreached(
     adj: &mut [Vec<u32>],
     entry: u32,
@@ -621,9 +621,9 @@ mod tests {
 
     /// Uniform random points in 64 dimensions, a tenth of them
     /// near-duplicates of others (tied on their codes), with a small `R`:
-    /// pruning alone leaves about 2% of the nodes without a link from the
-    /// entry's component; every node must be reachable, or a search could
-    /// never return it.
+    /// pruning alone leaves some nodes without a link from the entry's
+    /// component; every node must be reachable, or a search could never
+    /// return it.
     #[test]
     fn every_node_is_reachable_from_the_entry() {
         let (n, dim) = (3000, 64);
