@@ -83,12 +83,11 @@ impl Sq8 {
         // All rows equal (or none): every code 0, every distance 0.
         let step = if range > 0.0 { range / 255.0 } else { 0.0 };
         let mut lines = vec![Line([0; LINE]); n * stride];
-        let row_len = stride * LINE;
         lines
             .par_chunks_mut(stride.max(1))
             .zip(data.par_chunks_exact(dim.max(1)))
             .for_each(|(row, v)| {
-                let bytes = row_as_bytes_mut(row, row_len);
+                let bytes = row_as_bytes_mut(row);
                 if step > 0.0 {
                     for d in 0..dim {
                         bytes[d] = ((v[d] - lo[d]) / step).round().clamp(0.0, 255.0) as u8;
@@ -97,7 +96,7 @@ impl Sq8 {
             });
         let mut row_terms = vec![0f32; if dot { n } else { 0 }];
         row_terms.par_iter_mut().enumerate().for_each(|(i, t)| {
-            let row = row_as_bytes(&lines[i * stride..(i + 1) * stride], row_len);
+            let row = row_as_bytes(&lines[i * stride..(i + 1) * stride]);
             *t = step * (0..dim).map(|d| lo[d] * row[d] as f32).sum::<f32>();
         });
         Sq8 {
@@ -113,7 +112,7 @@ impl Sq8 {
     #[inline]
     fn row(&self, i: u32) -> &[u8] {
         let at = i as usize * self.stride;
-        row_as_bytes(&self.lines[at..at + self.stride], self.stride * LINE)
+        row_as_bytes(&self.lines[at..at + self.stride])
     }
 
     /// Squared L2 distance between rows `a` and `b`, as coded.
@@ -188,15 +187,13 @@ impl Sq8 {
     }
 }
 
-fn row_as_bytes(row: &[Line], len: usize) -> &[u8] {
-    debug_assert_eq!(row.len() * LINE, len);
+fn row_as_bytes(row: &[Line]) -> &[u8] {
     // SAFETY: `Line` is a `#[repr(align(64))]` wrapper of `[u8; 64]` with
     // no padding, so `row` is `row.len() * 64` initialised bytes.
     unsafe { std::slice::from_raw_parts(row.as_ptr() as *const u8, row.len() * LINE) }
 }
 
-fn row_as_bytes_mut(row: &mut [Line], len: usize) -> &mut [u8] {
-    debug_assert_eq!(row.len() * LINE, len);
+fn row_as_bytes_mut(row: &mut [Line]) -> &mut [u8] {
     // SAFETY: as in `row_as_bytes`, borrowed mutably from `row`.
     unsafe { std::slice::from_raw_parts_mut(row.as_mut_ptr() as *mut u8, row.len() * LINE) }
 }
