@@ -150,6 +150,10 @@ fn build<S: PageStore>(store: S, base: &[f32], opts: Options, metric: Metric) ->
         opts.bits.unwrap()
     );
     println!(
+        "nodes a search from the entry cannot reach: {}",
+        index.unreachable_nodes().unwrap()
+    );
+    println!(
         "codes in memory: {:.1} MiB total ({} B/vector of code+factors = 1/{:.1} of raw {} B); on disk {:.0} B/vector",
         index.code_memory_bytes() as f64 / (1 << 20) as f64,
         index.code_bytes_per_vector(),

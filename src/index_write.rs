@@ -228,6 +228,13 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 /// re-pruned over that node's neighbours, so the graph stays navigable,
 /// and the tombstones' slots go to later inserts. Inserts wait only while
 /// it begins; then it runs beside them.
+///
+/// Then, if anything was inserted or deleted since it last ran, a walk
+/// from the entry point links every live node it does not reach (the
+/// engine's `reach.rs`): back edges and repairs re-prune lists, and a node
+/// pruned out of every list that held it (common under inner product)
+/// would be missing from every filtered or distance-bounded scan. Also
+/// beside inserts.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -253,6 +260,14 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
                     .consolidate_with(plan, vacuum_pause)
                     .unwrap_or_else(|e| engine_error(rel, e));
             }
+        }
+        let checked = index
+            .reach_checked()
+            .unwrap_or_else(|e| engine_error(rel, e));
+        if !checked {
+            index
+                .link_unreached_with(vacuum_pause)
+                .unwrap_or_else(|e| engine_error(rel, e));
         }
         index.len()
     });

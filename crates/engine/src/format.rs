@@ -175,6 +175,12 @@ pub struct MetaBody {
     pub n_attrs: u32,
     /// The kind of each attribute column (`index::AttrKind` codes).
     pub attr_kinds: [u8; MAX_ATTRS],
+    /// `change_seq + 1` when every live node was last known reachable from
+    /// the entry point (after a build, or `Index::link_unreached_with`); 0
+    /// never (indexes written before it was kept read 0 here, the page
+    /// being zeroed past the old fields). VACUUM walks the graph only when
+    /// it differs from `change_seq + 1`.
+    pub reach_checked: u64,
 }
 
 /// Most attribute columns an index holds.

@@ -126,6 +126,8 @@ impl<S: PageStore> Index<S> {
             self.write_attr_pages(n, &ordered)?;
         }
         self.meta.entry = graph.entry;
+        // `vamana::build` linked every node from the entry's component.
+        self.meta.reach_checked = self.meta.change_seq + 1;
         self.write_meta()?;
         // The code area in memory, from the pages just written.
         self.refresh()?;

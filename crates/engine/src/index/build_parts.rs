@@ -153,6 +153,14 @@ impl<S: PageStore> Index<S> {
         self.meta.entry = entry;
         self.write_meta()?;
         self.refresh()?;
+        // Each cluster's graph reaches all its nodes, but merging the
+        // clusters' lists prunes some nodes out of every list that held
+        // them (most under inner product): link those now.
+        let stop = self.stop;
+        self.link_unreached_with(|| match stop() {
+            true => Err(Error::Interrupted),
+            false => Ok(()),
+        })?;
         self.store.commit()
     }
 

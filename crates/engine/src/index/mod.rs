@@ -28,6 +28,8 @@
 //! * `bulk_load`, `build_parts`, `partition`, `node_stream`: the build
 //!   bounded by a memory budget ([`BulkLoad`]): rows spilled to the node
 //!   pages, the graph built a cluster at a time;
+//! * `reach`: every live node reachable from the entry point, checked and
+//!   mended over the pages (after a bounded build, inserts, consolidation);
 //! * `verify`: page and graph checks;
 //! * `attrs`: attribute columns, their values beside the codes;
 //! * `filter`: filters on them and how a filtered search finds its nodes;
@@ -50,6 +52,7 @@ mod options;
 mod page_pack;
 mod partition;
 mod pool;
+mod reach;
 mod search;
 mod stream;
 mod vacuum;
@@ -145,6 +148,7 @@ impl<S: PageStore> Index<S> {
             max_labels: opts.max_labels as u32,
             n_attrs: opts.attrs.len() as u32,
             attr_kinds,
+            reach_checked: 0,
         };
         let index = Self::assemble(store, meta, centroid)?;
         index.write_meta()?;

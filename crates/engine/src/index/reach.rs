@@ -1,0 +1,314 @@
+//! Reachability on the pages: every live node linked from the entry's
+//! component, after a bounded build, inserts and consolidation.
+//!
+//! A search, and a filtered or distance-bounded scan that walks the whole
+//! graph, can return only what the entry reaches. Pruning can leave a node
+//! with no in-link: every list that held it dropped it for closer
+//! neighbours. Under inner product that is common, since `M^2 - <a, b>`
+//! favours large norms: a node with a small norm is pruned out of nearly
+//! every list (counts in BENCHMARKS.md). The in-memory build links such
+//! nodes before it writes anything (`vamana::reach`); what else changes
+//! lists (the merge of a bounded build's clusters, the back edges of
+//! inserts, the repair of consolidation) is checked here, over the node
+//! pages, with memory for two bits and a byte per node.
+
+use super::Index;
+use crate::format::{self, NONE};
+use crate::page::{PageStore, Result};
+
+/// Search results (nearest first) looked at for a list with room before
+/// their neighbours are.
+const NEAREST: usize = 32;
+
+/// Pages read, at most, looking for a list with room for one unreached
+/// node, before a link is put in place of another.
+const ROOM_READS: usize = 256;
+
+/// The walk's state: which nodes the entry reaches, and each node's links
+/// from reached nodes (saturating), which says which link a node can lose.
+struct Walk {
+    seen: Vec<u64>,
+    in_links: Vec<u8>,
+    stack: Vec<u32>,
+    buf: Vec<u64>,
+}
+
+impl Walk {
+    fn new(n: usize) -> Walk {
+        Walk {
+            seen: vec![0; n.div_ceil(64)],
+            in_links: vec![0; n],
+            stack: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn seen(&self, m: u32) -> bool {
+        self.seen[m as usize / 64] >> (m % 64) & 1 == 1
+    }
+
+    /// Marks `m`; whether it was unmarked.
+    fn mark(&mut self, m: u32) -> bool {
+        let (w, b) = (m as usize / 64, 1u64 << (m % 64));
+        let new = self.seen[w] & b == 0;
+        self.seen[w] |= b;
+        new
+    }
+
+    fn link(&mut self, m: u32) {
+        let c = &mut self.in_links[m as usize];
+        *c = c.saturating_add(1);
+    }
+
+    fn unlink(&mut self, m: u32) {
+        let c = &mut self.in_links[m as usize];
+        // A saturated count is a lower bound: leave it.
+        if *c != u8::MAX {
+            *c = c.saturating_sub(1);
+        }
+    }
+}
+
+impl<S: PageStore> Index<S> {
+    /// Live nodes a walk from the entry point does not reach (a test and
+    /// `diskvec_verify` ask).
+    pub fn unreachable_nodes(&self) -> Result<usize> {
+        let end = self.codes.len() as u32;
+        let mut walk = Walk::new(end as usize);
+        if self.meta.entry != NONE {
+            self.walk_from(self.meta.entry, end, &mut walk, &mut || Ok(()))?;
+        }
+        Ok((0..end)
+            .filter(|&n| self.codes.flags(n) == format::FLAG_LIVE && !walk.seen(n))
+            .count())
+    }
+
+    /// Link every live node the entry point does not reach from one it
+    /// does: the nearest reached node with room in its list (from a search
+    /// for the node's vector, then those nodes' neighbours), else in place
+    /// of a link whose target keeps another in-link. A link is only ever
+    /// replaced, never dropped, so the graph stays valid whenever this
+    /// stops; what the newly linked node reaches is reached too. Inserts
+    /// and searches may run alongside (lists change by compare-and-set);
+    /// nodes added after it began are left to the next time. `pause` runs
+    /// between nodes and its error stops the work. Returns how many nodes
+    /// it linked.
+    pub fn link_unreached_with(&mut self, mut pause: impl FnMut() -> Result<()>) -> Result<usize> {
+        self.refresh()?;
+        // What the walk covers: nodes written before this change number.
+        let seq = self.meta_page()?.change_seq;
+        let end = self.codes.len() as u32;
+        let entry = self.meta.entry;
+        if entry == NONE {
+            return Ok(0);
+        }
+        let mut walk = Walk::new(end as usize);
+        self.walk_from(entry, end, &mut walk, &mut pause)?;
+        let mut linked = 0;
+        for u in 0..end {
+            if walk.seen(u) || self.codes.flags(u) != format::FLAG_LIVE {
+                continue;
+            }
+            pause()?;
+            if self.link_one(u, &mut walk)? {
+                linked += 1;
+                walk.link(u);
+                self.walk_from(u, end, &mut walk, &mut pause)?;
+            }
+        }
+        self.meta.reach_checked = self.update_meta(|m| {
+            m.reach_checked = seq + 1;
+            Ok(m.reach_checked)
+        })?;
+        self.store.commit()?;
+        Ok(linked)
+    }
+
+    /// Whether no code entry changed (no insert, delete or consolidation)
+    /// since every live node was last known reachable: then
+    /// [`Index::link_unreached_with`] has nothing to do.
+    pub fn reach_checked(&self) -> Result<bool> {
+        let m = self.meta_page()?;
+        Ok(m.reach_checked == m.change_seq + 1)
+    }
+
+    fn meta_page(&self) -> Result<format::MetaBody> {
+        let p = self.store.read(super::META_BLKNO)?;
+        format::check(&p, super::META_BLKNO, format::Kind::Meta)?;
+        Ok(format::meta(&p))
+    }
+
+    /// Mark what `from` reaches through unmarked nodes below `end`,
+    /// counting each link from a reached node. Free slots are never
+    /// followed (nothing live links to one).
+    fn walk_from(
+        &self,
+        from: u32,
+        end: u32,
+        walk: &mut Walk,
+        pause: &mut impl FnMut() -> Result<()>,
+    ) -> Result<()> {
+        walk.mark(from);
+        walk.stack.push(from);
+        let mut nbrs = Vec::new();
+        let mut steps = 0usize;
+        while let Some(x) = walk.stack.pop() {
+            nbrs.clear();
+            self.with_node(x, &mut walk.buf, &mut 0, |node| {
+                nbrs.extend_from_slice(node.neighbors)
+            })?;
+            for &m in &nbrs {
+                if m >= end || self.codes.flags(m) == format::FLAG_FREE {
+                    continue;
+                }
+                walk.link(m);
+                if walk.mark(m) {
+                    walk.stack.push(m);
+                }
+            }
+            steps += 1;
+            if steps % 256 == 0 {
+                pause()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Link unreached node `u` from a reached one; whether it did.
+    fn link_one(&self, u: u32, walk: &mut Walk) -> Result<bool> {
+        let r = self.meta.max_degree as usize;
+        let node = self.read_node(u)?;
+        // Its own neighbours first, nearest first: no search needed.
+        for &w in &node.neighbors {
+            if (w as usize) < walk.in_links.len() && walk.seen(w) {
+                let list = self.read_node(w)?.neighbors;
+                if list.len() < r && self.add_link(w, &list, u)? {
+                    return Ok(true);
+                }
+            }
+        }
+        // Every node a search from the entry expands is reached.
+        let mut s = self.scratch();
+        s.query = node.vector;
+        self.begin(&mut s);
+        let found = self.run(&mut s, self.meta.build_list_size as usize);
+        let mut near: Vec<(f32, u32)> = s.exact.iter().map(|&(d, m, _)| (d, m)).collect();
+        self.give_back(s);
+        found?;
+        near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        near.retain(|&(_, w)| w != u);
+        let near: Vec<u32> = near.into_iter().map(|(_, w)| w).collect();
+        // A reached list with room: the nearest results', then their
+        // neighbours' (reached too, being linked from reached nodes).
+        let mut reads = 0;
+        let mut second = Vec::new();
+        for &w in near.iter().take(NEAREST) {
+            let list = self.read_node(w)?.neighbors;
+            reads += 1;
+            if list.contains(&u) {
+                return Ok(true);
+            }
+            if list.len() < r && self.add_link(w, &list, u)? {
+                return Ok(true);
+            }
+            second.extend(list.into_iter().filter(|&x| x != u && walk.seen(x)));
+        }
+        let mut tried = std::collections::HashSet::new();
+        for w in near.iter().skip(NEAREST).copied().chain(second) {
+            if reads >= ROOM_READS {
+                break;
+            }
+            if !tried.insert(w) || self.codes.flags(w) != format::FLAG_LIVE {
+                continue;
+            }
+            let list = self.read_node(w)?.neighbors;
+            reads += 1;
+            if list.len() < r && self.add_link(w, &list, u)? {
+                return Ok(true);
+            }
+        }
+        // Every list looked at is full: in the nearest one, the link to
+        // the node with most other in-links gives way.
+        for &w in near.iter().take(NEAREST) {
+            let list = self.read_node(w)?.neighbors;
+            let give = list
+                .iter()
+                .enumerate()
+                .filter(|&(_, &x)| x < walk.in_links.len() as u32 && walk.in_links[x as usize] >= 2)
+                .max_by_key(|&(_, &x)| walk.in_links[x as usize]);
+            if let Some((i, &x)) = give {
+                let mut new = list.clone();
+                new[i] = u;
+                if self.replace_neighbors(w, &list, &new)? {
+                    walk.unlink(x);
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Append `u` to `w`'s list if it is still `list`; whether it did.
+    fn add_link(&self, w: u32, list: &[u32], u: u32) -> Result<bool> {
+        let mut new = list.to_vec();
+        new.push(u);
+        self.replace_neighbors(w, list, &new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Metric, Options, ScanParams};
+    use super::*;
+    use crate::mem_store::MemStore;
+
+    /// Clustered points whose norms differ up to fivefold, under inner
+    /// product: pruning by `M^2 - <a, b>` drops the small norms from
+    /// nearly every list, and an index grown by single inserts is left
+    /// with nodes no search can reach. The pass links every one of them,
+    /// and a search from each node's own vector then returns it.
+    #[test]
+    fn inserts_under_inner_product_leave_no_node_unreached() {
+        let (n, dim, clusters) = (3000usize, 16usize, 20usize);
+        let mut st = 11u64;
+        let mut rnd = || (crate::rabitq::splitmix64(&mut st) % 20_000) as f32 / 10_000.0 - 1.0;
+        let centres: Vec<f32> = (0..clusters * dim).map(|_| rnd()).collect();
+        let mut data = Vec::with_capacity(n * dim);
+        for i in 0..n {
+            let c = i % clusters;
+            let scale = 1.0 + 4.0 * ((i / clusters) % 5) as f32 / 4.0;
+            for d in 0..dim {
+                data.push((centres[c * dim + d] + 0.2 * rnd()) * scale);
+            }
+        }
+        let opts = Options {
+            max_degree: 12,
+            build_list_size: 32,
+            ..Options::new(dim, Metric::InnerProduct)
+        };
+        let mut index = Index::create(MemStore::new(), opts).unwrap();
+        for (i, v) in data.chunks_exact(dim).enumerate() {
+            index.insert(i as u64, v).unwrap();
+        }
+        assert!(!index.reach_checked().unwrap(), "inserts since the check");
+        let before = index.unreachable_nodes().unwrap();
+        assert!(before > 0, "the data must leave nodes unreached");
+        let linked = index.link_unreached_with(|| Ok(())).unwrap();
+        assert!(
+            linked > 0 && linked <= before,
+            "{linked} linked of {before}"
+        );
+        assert_eq!(index.unreachable_nodes().unwrap(), 0);
+        assert!(index.reach_checked().unwrap(), "the pass is recorded");
+        index.check_graph(false).unwrap();
+        // Reached means found: a bounded walk returns every node as one
+        // of its own vector's results (a filter here would need it too).
+        let mut missing = 0;
+        for (i, v) in data.chunks_exact(dim).enumerate().step_by(7) {
+            let mut it = index.search_iter(v, &ScanParams::default()).unwrap();
+            let found = it.any(|r| r.unwrap().0 == i as u64);
+            missing += usize::from(!found);
+        }
+        assert_eq!(missing, 0, "{missing} nodes never returned by a full scan");
+    }
+}
