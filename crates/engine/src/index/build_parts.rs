@@ -4,14 +4,16 @@
 //! vector joins its nearest and, near a boundary, up to [`OVERLAP`] in all
 //! (`JOIN_RATIO`), and each cluster's graph is built in
 //! memory (`vamana::build`, all cores) within the budget, one cluster at a
-//! time. A node's list from the first of its clusters waits on its page;
+//! time, the vectors that joined a cluster from across a boundary (its
+//! guests) inserted more cheaply than its own. A node's list from the
+//! first of its clusters waits on its page;
 //! each later cluster's is merged into it there, pruned again over the
 //! neighbours whose vectors that cluster holds. The overlap is what joins
 //! the clusters into one graph; the smaller the clusters, the more of a
 //! node's true neighbours fall outside both, so recall at a given search
 //! list drops somewhat as the budget shrinks (BENCHMARKS.md).
 //!
-//! Memory: the cluster membership (node numbers per vector), attribute
+//! Memory: the cluster membership (node numbers and home flags), attribute
 //! values if any, and one cluster's build at a time, sized so the whole
 //! stays within the budget (clusters of at least [`MIN_CLUSTER`] nodes
 //! whatever the budget).
@@ -36,9 +38,19 @@ const OVERLAP: usize = 3;
 /// squared distance is within this ratio of the nearest's (see
 /// `partition::joined`): one deep inside its cluster has its neighbours
 /// there, and each cluster it joins costs an insertion into that
-/// cluster's graph. Chosen where recall at a given search list stayed that
-/// of joining all three (benches/notes/70-bounded-build.md).
-const JOIN_RATIO: f32 = 1.3;
+/// cluster's graph (a cheap one, see [`GUEST_LIST_SHARE`]).
+const JOIN_RATIO: f32 = 1.5;
+
+/// A guest of a cluster (a vector that joined it from across a boundary,
+/// see `vamana::Guests`) is inserted with this share of the build's search
+/// list, and only in the second pass: guests were about two thirds of the
+/// insertions and most of the time, and a guest's list in a cluster only
+/// has to reach across the boundary (its home cluster builds it fully).
+/// With guests this cheap a vector may join more clusters, so
+/// [`JOIN_RATIO`] is wider: the pair chosen where both sets kept recall
+/// within a point of the in-memory build in the least time
+/// (benches/notes/74-bounded-guests.md).
+const GUEST_LIST_SHARE: f32 = 0.35;
 
 /// The smallest cluster built, however small the budget.
 const MIN_CLUSTER: usize = 2_000;
@@ -85,7 +97,8 @@ impl<S: PageStore> Index<S> {
         let r = self.meta.max_degree as usize;
         let threads = rayon::current_num_threads();
         let per_node = cluster_bytes_per_node(dim, r, threads);
-        let held = OVERLAP * n * 4 + std::mem::size_of_val(values) + MERGE_STEP * 4 * r;
+        // Memberships: a node number and a home flag each.
+        let held = OVERLAP * n * 5 + std::mem::size_of_val(values) + MERGE_STEP * 4 * r;
         let largest = (budget.saturating_sub(held) / per_node).max(MIN_CLUSTER);
         let samples = spill.sample.len() / dim;
         let centroids = if n <= largest || samples < 2 * OVERLAP {
@@ -118,6 +131,7 @@ impl<S: PageStore> Index<S> {
             Members {
                 start: vec![0, n],
                 nodes: (0..n as u32).collect(),
+                home: vec![true; n],
             }
         } else {
             group(&near, centroids.len() / dim)
@@ -126,14 +140,17 @@ impl<S: PageStore> Index<S> {
         drop(centroids);
         let k = members.start.len() - 1;
         for c in 0..k {
-            let m = &members.nodes[members.start[c]..members.start[c + 1]];
+            let range = members.start[c]..members.start[c + 1];
+            let (m, home) = (&members.nodes[range.clone()], &members.home[range]);
             // A cluster past the budget is built in parts, taken by stride
             // so each spans the cluster (rows arrive in table order).
             let parts = m.len().div_ceil(largest).max(1);
             for part in 0..parts {
                 self.check_stop()?;
                 let nodes: Vec<u32> = m.iter().skip(part).step_by(parts).copied().collect();
-                self.build_cluster(&stream, &nodes)?;
+                let is_guest: Vec<bool> =
+                    home.iter().skip(part).step_by(parts).map(|h| !h).collect();
+                self.build_cluster(&stream, &nodes, &is_guest)?;
             }
         }
         drop(members);
@@ -229,7 +246,7 @@ impl<S: PageStore> Index<S> {
 
     /// Build the graph of `nodes` (increasing node numbers) in memory and
     /// merge each node's list into the one on its page.
-    fn build_cluster(&self, stream: &NodeStream, nodes: &[u32]) -> Result<()> {
+    fn build_cluster(&self, stream: &NodeStream, nodes: &[u32], is_guest: &[bool]) -> Result<()> {
         let dim = self.meta.dim as usize;
         let mut data = Vec::with_capacity(nodes.len() * dim);
         let mut reader = SlotReader::new(&self.store, stream);
@@ -241,7 +258,12 @@ impl<S: PageStore> Index<S> {
         drop(reader);
         let params = self.build_params();
         let shift = self.graph_shift();
-        let graph = vamana::build(data, dim, shift, &params).ok_or(Error::Interrupted)?;
+        let guests = vamana::Guests {
+            is_guest,
+            list_size: ((params.list_size as f32 * GUEST_LIST_SHARE) as usize).max(16),
+        };
+        let graph = vamana::build_with_guests(data, dim, shift, &params, Some(guests))
+            .ok_or(Error::Interrupted)?;
         let n = nodes.len();
         let mut new_of = vec![0u32; n];
         for (new, &old) in graph.order.iter().enumerate() {

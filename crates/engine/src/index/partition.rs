@@ -8,10 +8,12 @@ use rayon::prelude::*;
 const KMEANS_ROUNDS: usize = 8;
 
 /// Nodes by cluster: cluster `c`'s are `nodes[start[c]..start[c + 1]]`,
-/// in increasing order.
+/// in increasing order; `home[i]` says whether `nodes[i]`'s cluster is its
+/// nearest (else it joined from across a boundary).
 pub(super) struct Members {
     pub start: Vec<usize>,
     pub nodes: Vec<u32>,
+    pub home: Vec<bool>,
 }
 
 /// A place in a vector's list of clusters that it does not join.
@@ -36,13 +38,15 @@ pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
     }
     let mut at = start.clone();
     let mut nodes = vec![0u32; start[k]];
+    let mut home = vec![false; start[k]];
     for (i, pair) in pairs.iter().enumerate() {
-        for c in joined_of(pair) {
+        for (j, c) in joined_of(pair).enumerate() {
             nodes[at[c]] = i as u32;
+            home[at[c]] = j == 0;
             at[c] += 1;
         }
     }
-    Members { start, nodes }
+    Members { start, nodes, home }
 }
 
 /// The `N` nearest of the centroids (squared L2), nearest first; there
@@ -215,10 +219,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn group_lists_each_node_under_both_its_clusters_in_order() {
+    fn group_lists_each_node_under_both_its_clusters_in_order_and_marks_its_home() {
         let m = group(&[[1, 0], [0, 2], [1, 2]], 3);
         assert_eq!(m.start, vec![0, 2, 4, 6]);
         assert_eq!(m.nodes, vec![0, 1, 0, 2, 1, 2]);
+        // Each node's first cluster is its home.
+        assert_eq!(m.home, vec![false, true, true, true, false, false]);
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl<S: PageStore> Index<S> {
                 }
             }
             steps += 1;
-            if steps % 256 == 0 {
+            if steps.is_multiple_of(256) {
                 pause()?;
             }
         }

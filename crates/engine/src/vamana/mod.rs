@@ -166,10 +166,35 @@ pub struct Graph {
 /// budgeted builds (`Options::build_memory`, the partitioned build's
 /// clusters) count one.
 pub fn build(
+    data: Vec<f32>,
+    dim: usize,
+    ip_shift: Option<f32>,
+    params: &BuildParams,
+) -> Option<Graph> {
+    build_with_guests(data, dim, ip_shift, params, None)
+}
+
+/// Points of a bounded build's cluster that the cluster is not nearest to
+/// (see `index/build_parts.rs`): they are there to link it with the
+/// clusters across a boundary, and their own cluster builds them fully.
+#[derive(Clone, Copy)]
+pub struct Guests<'a> {
+    /// By input point: whether it is a guest.
+    pub is_guest: &'a [bool],
+    /// The search list a guest is inserted with.
+    pub list_size: usize,
+}
+
+/// [`build`], with guests: the first pass leaves them out (the medoid
+/// always in), and the second inserts them into the graph of the others
+/// with their own, shorter search list. A guest's list here only has to
+/// reach across the boundary; its cluster's full build gives it the rest.
+pub fn build_with_guests(
     mut data: Vec<f32>,
     dim: usize,
     ip_shift: Option<f32>,
     params: &BuildParams,
+    guests: Option<Guests>,
 ) -> Option<Graph> {
     let points = Points::new(&data, dim, ip_shift);
     let n = points.len();
@@ -201,7 +226,11 @@ pub fn build(
         list_size: first_list,
         alpha: 1.0,
         growing_batches: true,
+        guests: None,
     };
+    if let Some(g) = guests {
+        order.retain(|&p| !g.is_guest[p as usize] || p == start);
+    }
     if !run_pass(&points, &adj, start, &order, &first, params, &pool) {
         return None;
     }
@@ -222,10 +251,21 @@ pub fn build(
     let start = new_of[start as usize];
     drop(new_of);
     let order: Vec<u32> = (0..n as u32).collect();
+    // Guests in the new numbering.
+    let is_guest: Option<Vec<bool>> = guests.map(|g| {
+        numbering
+            .iter()
+            .map(|&old| g.is_guest[old as usize])
+            .collect()
+    });
     let second = Pass {
         list_size: params.list_size,
         alpha: params.alpha,
         growing_batches: false,
+        guests: guests.zip(is_guest.as_deref()).map(|(g, is_guest)| Guests {
+            is_guest,
+            list_size: g.list_size,
+        }),
     };
     if !run_pass(&points, &adj, start, &order, &second, params, &pool) {
         return None;
@@ -256,12 +296,14 @@ pub fn build(
 }
 
 /// How one pass searches and prunes.
-struct Pass {
+struct Pass<'a> {
     list_size: usize,
     alpha: f32,
     /// The first points see a tiny graph: process them in small batches
     /// that grow with the graph, then in large parallel ones.
     growing_batches: bool,
+    /// Guests (in the pass's numbering) and their list size.
+    guests: Option<Guests<'a>>,
 }
 
 /// One pass: each point in `order` searches the graph so far, takes the
@@ -279,13 +321,14 @@ fn run_pass(
     let n = points.len();
     let r = params.max_degree;
     let mut done = 0;
-    while done < n {
+    // `order` may leave points out (guests, in the first pass).
+    while done < order.len() {
         let batch = if pass.growing_batches {
             (done / 2).clamp(64, 20_000)
         } else {
             20_000
         };
-        let end = (done + batch).min(n);
+        let end = (done + batch).min(order.len());
         order[done..end].par_iter().for_each_init(
             || Pooled {
                 pool,
@@ -296,7 +339,11 @@ fn run_pass(
                     return;
                 }
                 let s = s.s.as_mut().unwrap();
-                search_and_prune(points, adj, start, p, pass.list_size, pass.alpha, r, s);
+                let list_size = match pass.guests {
+                    Some(g) if g.is_guest[p as usize] => g.list_size,
+                    _ => pass.list_size,
+                };
+                search_and_prune(points, adj, start, p, list_size, pass.alpha, r, s);
                 adj.lock(p).set(&s.chosen);
                 for &m in &s.chosen {
                     let mut list = adj.lock(m);
@@ -330,6 +377,56 @@ mod tests {
             seed: 3,
             stop: never,
         }
+    }
+
+    /// Guests left out of the first pass and inserted with a short list
+    /// in the second still get valid lists that link their nearest point
+    /// about as often as the others', and the entry reaches them.
+    #[test]
+    fn guests_are_linked_like_the_others() {
+        let (n, dim) = (2_000, 8);
+        let mut st = 17u64;
+        let data: Vec<f32> = (0..n * dim)
+            .map(|_| (crate::rabitq::splitmix64(&mut st) % 1_000) as f32 / 1_000.0)
+            .collect();
+        let is_guest: Vec<bool> = (0..n).map(|i| i % 3 != 0).collect();
+        let params = small_params();
+        let guests = Guests {
+            is_guest: &is_guest,
+            list_size: 16,
+        };
+        let graph = build_with_guests(data.clone(), dim, None, &params, Some(guests)).unwrap();
+        let points = Points::new(&graph.vectors, dim, None);
+        let (mut linked, mut guests_seen) = ([0usize; 2], [0usize; 2]);
+        for (p, list) in graph.adj.iter().enumerate() {
+            assert!(
+                !list.is_empty() && list.len() <= params.max_degree,
+                "node {p}"
+            );
+            let best = (0..n as u32)
+                .filter(|&q| q as usize != p)
+                .min_by(|&a, &b| {
+                    points
+                        .dist(p as u32, a)
+                        .total_cmp(&points.dist(p as u32, b))
+                })
+                .unwrap();
+            let g = usize::from(is_guest[graph.order[p] as usize]);
+            guests_seen[g] += 1;
+            linked[g] += usize::from(list.contains(&best));
+        }
+        assert_eq!(guests_seen[1], is_guest.iter().filter(|g| **g).count());
+        assert!(
+            linked[1] * 10 >= guests_seen[1] * 8 && linked[0] * 10 >= guests_seen[0] * 9,
+            "nearest linked: guests {} of {}, others {} of {}",
+            linked[1],
+            guests_seen[1],
+            linked[0],
+            guests_seen[0]
+        );
+        let mut seen = vec![false; n];
+        reach::mark_reachable(&graph.adj, graph.entry, &mut seen);
+        assert!(seen.iter().all(|s| *s));
     }
 
     #[test]
