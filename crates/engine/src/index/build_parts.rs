@@ -260,7 +260,9 @@ impl<S: PageStore> Index<S> {
         let shift = self.graph_shift();
         let guests = vamana::Guests {
             is_guest,
-            list_size: ((params.list_size as f32 * GUEST_LIST_SHARE) as usize).max(16),
+            list_size: ((params.list_size as f32 * GUEST_LIST_SHARE) as usize)
+                .max(16)
+                .min(params.list_size),
         };
         let graph = vamana::build_with_guests(data, dim, shift, &params, Some(guests))
             .ok_or(Error::Interrupted)?;
