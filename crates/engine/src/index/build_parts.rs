@@ -364,7 +364,8 @@ fn merge(
 /// Bytes one node of a cluster costs while its graph is built: its vector
 /// (renumbered where it lies, see `vamana::build`) and its 8-bit build
 /// code (`crate::sq8`), its adjacency list with
-/// the build's slack, and a visited mark per thread.
+/// the build's slack, a visited mark per thread, and its guest flag (in
+/// the input numbering and the build's).
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
-    4 * dim + crate::sq8::row_bytes(dim) + 4 + 6 * r + 64 + 4 * threads + 16
+    4 * dim + crate::sq8::row_bytes(dim) + 4 + 6 * r + 64 + 4 * threads + 16 + 2
 }

@@ -43,8 +43,10 @@ impl Walk {
         }
     }
 
+    /// Whether `m` is marked; false for a node past the walk's end (one
+    /// inserted since it began, which it neither marks nor counts).
     fn seen(&self, m: u32) -> bool {
-        self.seen[m as usize / 64] >> (m % 64) & 1 == 1
+        (m as usize) < self.in_links.len() && self.seen[m as usize / 64] >> (m % 64) & 1 == 1
     }
 
     /// Marks `m`; whether it was unmarked.
@@ -180,7 +182,7 @@ impl<S: PageStore> Index<S> {
         let node = self.read_node(u)?;
         // Its own neighbours first, nearest first: no search needed.
         for &w in &node.neighbors {
-            if (w as usize) < walk.in_links.len() && walk.seen(w) {
+            if walk.seen(w) {
                 let list = self.read_node(w)?.neighbors;
                 if list.len() < r && self.add_link(w, &list, u)? {
                     return Ok(true);
