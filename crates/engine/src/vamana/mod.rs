@@ -379,16 +379,21 @@ mod tests {
         }
     }
 
+    /// `n` points of `dim` coordinates uniform in [0, 1).
+    fn uniform(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut st = seed;
+        (0..n * dim)
+            .map(|_| (crate::rabitq::splitmix64(&mut st) % 1_000) as f32 / 1_000.0)
+            .collect()
+    }
+
     /// Guests left out of the first pass and inserted with a short list
     /// in the second still get valid lists that link their nearest point
     /// about as often as the others', and the entry reaches them.
     #[test]
     fn guests_are_linked_like_the_others() {
         let (n, dim) = (2_000, 8);
-        let mut st = 17u64;
-        let data: Vec<f32> = (0..n * dim)
-            .map(|_| (crate::rabitq::splitmix64(&mut st) % 1_000) as f32 / 1_000.0)
-            .collect();
+        let data = uniform(n, dim, 17);
         let is_guest: Vec<bool> = (0..n).map(|i| i % 3 != 0).collect();
         let params = small_params();
         let guests = Guests {
@@ -432,10 +437,7 @@ mod tests {
     #[test]
     fn the_built_graph_holds_each_input_vector_in_its_numbering() {
         let (n, dim) = (2_000, 8);
-        let mut st = 11u64;
-        let data: Vec<f32> = (0..n * dim)
-            .map(|_| (crate::rabitq::splitmix64(&mut st) % 1_000) as f32 / 1_000.0)
-            .collect();
+        let data = uniform(n, dim, 11);
         let params = small_params();
         let graph = build(data.clone(), dim, None, &params).unwrap();
         let mut seen = vec![false; n];
