@@ -71,13 +71,7 @@ fn bounded_build_under_inner_product_reaches_every_row() {
     index.check_graph(false).unwrap();
     assert_eq!(index.unreachable_nodes().unwrap(), 0);
     assert!(index.reach_checked().unwrap());
-    let q = &base[..dim];
-    let all = index.search_iter(q, &ScanParams::default()).unwrap();
-    let mut seen = vec![false; n];
-    for r in all {
-        seen[r.unwrap().0 as usize] = true;
-    }
-    let missing = seen.iter().filter(|s| !**s).count();
+    let missing = common::never_returned(&index, &base[..dim], n);
     assert_eq!(missing, 0, "{missing} rows never returned by a full scan");
 }
 

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use diskvec_engine::dataset::{brute_force, recall};
-use diskvec_engine::{Index, Metric, PageStore, SearchParams};
+use diskvec_engine::{Index, Metric, PageStore, ScanParams, SearchParams};
 
 /// Deterministic pseudo-random floats in [-1, 1).
 pub fn rng(seed: u64) -> impl FnMut() -> f32 {
@@ -54,4 +54,14 @@ pub fn measure<S: PageStore>(
         })
         .collect();
     recall(&got, &truth, k)
+}
+
+/// Of rows `0..n` (ids = row numbers), how many a scan that walks the
+/// whole graph from `query` never returns: the rows no search can reach.
+pub fn never_returned<S: PageStore>(index: &Index<S>, query: &[f32], n: usize) -> usize {
+    let mut seen = vec![false; n];
+    for r in index.search_iter(query, &ScanParams::default()).unwrap() {
+        seen[r.unwrap().0 as usize] = true;
+    }
+    seen.iter().filter(|s| !**s).count()
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use diskvec_engine::{Index, MemStore, Metric, Options, ScanParams};
+use diskvec_engine::{Index, MemStore, Metric, Options};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 const DIM: usize = 16;
@@ -80,11 +80,6 @@ fn the_pass_runs_beside_inserts() {
     assert_eq!(index.len(), BEFORE + DURING);
     index.link_unreached_with(|| Ok(())).unwrap();
     assert_eq!(index.unreachable_nodes().unwrap(), 0);
-    let all = index.search_iter(row(0), &ScanParams::default()).unwrap();
-    let mut seen = vec![false; BEFORE + DURING];
-    for r in all {
-        seen[r.unwrap().0 as usize] = true;
-    }
-    let missing = seen.iter().filter(|s| !**s).count();
+    let missing = common::never_returned(&index, row(0), BEFORE + DURING);
     assert_eq!(missing, 0, "{missing} rows never returned by a full scan");
 }

@@ -220,7 +220,7 @@ impl<S: PageStore> Index<S> {
         };
         for (i, &d) in c.deleted.iter().enumerate() {
             removed.place[d as usize] = i as u32;
-            removed.nbrs.push(self.read_node(d)?.neighbors);
+            removed.nbrs.push(self.read_neighbors(d)?);
             if i % 64 == 63 {
                 pause()?;
             }

@@ -122,6 +122,11 @@ impl<S: PageStore> Index<S> {
         Ok(f(node))
     }
 
+    /// Node `n`'s neighbour list alone (its vector is not copied).
+    pub(super) fn read_neighbors(&self, n: u32) -> Result<Vec<u32>> {
+        self.with_node(n, &mut Vec::new(), &mut 0, |node| node.neighbors.to_vec())
+    }
+
     /// Read node `n` into owned buffers.
     pub(super) fn read_node(&self, n: u32) -> Result<Node> {
         let mut buf = Vec::new();

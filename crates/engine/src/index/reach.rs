@@ -97,8 +97,9 @@ impl<S: PageStore> Index<S> {
     /// it linked.
     pub fn link_unreached_with(&mut self, mut pause: impl FnMut() -> Result<()>) -> Result<usize> {
         self.refresh()?;
-        // What the walk covers: nodes written before this change number.
-        let seq = self.meta_page()?.change_seq;
+        // What the walk covers: nodes written before this change number
+        // (the meta page as the refresh read it).
+        let seq = self.meta.change_seq;
         let end = self.codes.len() as u32;
         let entry = self.meta.entry;
         if entry == NONE {
@@ -130,14 +131,8 @@ impl<S: PageStore> Index<S> {
     /// since every live node was last known reachable: then
     /// [`Index::link_unreached_with`] has nothing to do.
     pub fn reach_checked(&self) -> Result<bool> {
-        let m = self.meta_page()?;
+        let m = super::read_meta(&self.store)?;
         Ok(m.reach_checked == m.change_seq + 1)
-    }
-
-    fn meta_page(&self) -> Result<format::MetaBody> {
-        let p = self.store.read(super::META_BLKNO)?;
-        format::check(&p, super::META_BLKNO, format::Kind::Meta)?;
-        Ok(format::meta(&p))
     }
 
     /// Mark what `from` reaches through unmarked nodes below `end`,
@@ -183,7 +178,7 @@ impl<S: PageStore> Index<S> {
         // Its own neighbours first, nearest first: no search needed.
         for &w in &node.neighbors {
             if walk.seen(w) {
-                let list = self.read_node(w)?.neighbors;
+                let list = self.read_neighbors(w)?;
                 if list.len() < r && self.add_link(w, &list, u)? {
                     return Ok(true);
                 }
@@ -205,7 +200,7 @@ impl<S: PageStore> Index<S> {
         let mut reads = 0;
         let mut second = Vec::new();
         for &w in near.iter().take(NEAREST) {
-            let list = self.read_node(w)?.neighbors;
+            let list = self.read_neighbors(w)?;
             reads += 1;
             if list.contains(&u) {
                 return Ok(true);
@@ -215,7 +210,9 @@ impl<S: PageStore> Index<S> {
             }
             second.extend(list.into_iter().filter(|&x| x != u && walk.seen(x)));
         }
-        let mut tried = std::collections::HashSet::new();
+        // The nearest were looked at above.
+        let mut tried: std::collections::HashSet<u32> =
+            near.iter().take(NEAREST).copied().collect();
         for w in near.iter().skip(NEAREST).copied().chain(second) {
             if reads >= ROOM_READS {
                 break;
@@ -223,7 +220,7 @@ impl<S: PageStore> Index<S> {
             if !tried.insert(w) || self.codes.flags(w) != format::FLAG_LIVE {
                 continue;
             }
-            let list = self.read_node(w)?.neighbors;
+            let list = self.read_neighbors(w)?;
             reads += 1;
             if list.len() < r && self.add_link(w, &list, u)? {
                 return Ok(true);
@@ -232,7 +229,7 @@ impl<S: PageStore> Index<S> {
         // Every list looked at is full: in the nearest one, the link to
         // the node with most other in-links gives way.
         for &w in near.iter().take(NEAREST) {
-            let list = self.read_node(w)?.neighbors;
+            let list = self.read_neighbors(w)?;
             let give = list
                 .iter()
                 .enumerate()
