@@ -237,8 +237,11 @@ impl PageStore for PgStore {
         let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_EXCLUSIVE)?;
         // SAFETY: the buffer is pinned and exclusively locked by this
         // backend for the whole step. Under Generic WAL `f` changes the
-        // record's page image (BLCKSZ, block-aligned like a buffer), else a
-        // private copy that is written back whole.
+        // record's page image (BLCKSZ, block-aligned like a buffer), which
+        // an error discards. In a build (`AtEnd`) it changes the buffer's
+        // page in place (block-aligned too, and no one else reads it): an
+        // error there ends the build, and the new relation with it, so a
+        // page left half-changed is never read.
         unsafe {
             if self.logging == Logging::Generic {
                 let mut wal = GenericWal::start(self.rel.get());
@@ -250,13 +253,7 @@ impl PageStore for PgStore {
                 Ok(r)
             } else {
                 let live = pg_sys::BufferGetPage(buf.0) as *mut u8;
-                let mut copy = Page::zeroed();
-                copy.bytes.copy_from_slice(std::slice::from_raw_parts(
-                    live.add(PG_PAGE_HEADER),
-                    diskvec_engine::PAGE_SIZE,
-                ));
-                let r = f(&mut copy)?;
-                Self::fill(live, &copy);
+                let r = f(&mut *live.add(PG_PAGE_HEADER).cast::<Page>())?;
                 pg_sys::MarkBufferDirty(buf.0);
                 Ok(r)
             }

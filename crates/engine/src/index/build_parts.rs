@@ -19,7 +19,7 @@
 //! whatever the budget).
 
 use super::bulk_load::Spill;
-use super::node_io::set_slot_neighbors;
+use super::node_io::neighbor_writes;
 use super::node_stream::{ChainWriter, NodeStream, SlotCursor, SlotReader};
 use super::partition::{group, joined, kmeans, split_large, Members};
 use super::{AttrValue, Index, Metric};
@@ -248,11 +248,19 @@ impl<S: PageStore> Index<S> {
     /// merge each node's list into the one on its page.
     fn build_cluster(&self, stream: &NodeStream, nodes: &[u32], is_guest: &[bool]) -> Result<()> {
         let dim = self.meta.dim as usize;
-        let mut data = Vec::with_capacity(nodes.len() * dim);
+        let n = nodes.len();
+        // The vectors, and the lists already on the pages (from the
+        // node's clusters built before this one), in one read: nothing
+        // writes them until the merge below.
+        let mut data = Vec::with_capacity(n * dim);
+        let (mut before, mut before_at) = (Vec::new(), Vec::with_capacity(n + 1));
+        before_at.push(0u32);
         let mut reader = SlotReader::new(&self.store, stream);
         for &g in nodes {
             reader.node(g as usize, &self.layout, |node| {
-                node.vector.extend_into(&mut data)
+                node.vector.extend_into(&mut data);
+                before.extend_from_slice(node.neighbors);
+                before_at.push(before.len() as u32);
             })?;
         }
         drop(reader);
@@ -266,45 +274,41 @@ impl<S: PageStore> Index<S> {
         };
         let graph = vamana::build_with_guests(data, dim, shift, &params, Some(guests))
             .ok_or(Error::Interrupted)?;
-        let n = nodes.len();
         let mut new_of = vec![0u32; n];
         for (new, &old) in graph.order.iter().enumerate() {
             new_of[old as usize] = new as u32;
         }
-        // Each node's list merged with the one already on its page (from
-        // the node's clusters built before this one), a step at a time so
-        // that only a step's lists are held. The pages the writer holds
-        // changed only in slots of earlier steps, so reading the store's
-        // copies for this step's slots is right.
+        // Each node's list merged with the one on its page, a step at a
+        // time so that only a step's merged lists are held, and written
+        // back in place.
         let points = vamana::Points::new(&graph.vectors, dim, shift);
         let (r, alpha) = (self.meta.max_degree as usize, self.pruning_alpha());
         let global = |x: u32| nodes[graph.order[x as usize] as usize];
         let mut cursor = SlotCursor::new(&self.store, stream);
+        let mut lists = Vec::with_capacity(MERGE_STEP.min(n));
         for step in (0..n).step_by(MERGE_STEP) {
             let end = (step + MERGE_STEP).min(n);
-            let mut lists = Vec::with_capacity(end - step);
-            let mut reader = SlotReader::new(&self.store, stream);
-            for &g in &nodes[step..end] {
-                lists.push(reader.node(g as usize, &self.layout, |node| node.neighbors.to_vec())?);
-            }
-            drop(reader);
-            lists.par_iter_mut().enumerate().for_each(|(j, list)| {
-                let p = new_of[step + j];
-                *list = merge(
-                    p,
-                    &graph.adj[p as usize],
-                    list,
-                    nodes,
-                    &new_of,
-                    r,
-                    global,
-                    |a, b| points.dist(a, b),
-                    alpha,
-                );
-            });
+            (step..end)
+                .into_par_iter()
+                .map(|j| {
+                    let p = new_of[j];
+                    let before = &before[before_at[j] as usize..before_at[j + 1] as usize];
+                    merge(
+                        p,
+                        &graph.adj[p as usize],
+                        before,
+                        nodes,
+                        &new_of,
+                        r,
+                        global,
+                        |a, b| points.dist(a, b),
+                        alpha,
+                    )
+                })
+                .collect_into_vec(&mut lists);
             for (&g, list) in nodes[step..end].iter().zip(&lists) {
-                cursor.visit(g as usize, |slot| {
-                    set_slot_neighbors(slot, &self.layout, list)
+                neighbor_writes(&self.layout, list, |at, bytes| {
+                    cursor.write(g as usize, at, bytes)
                 })?;
             }
         }
@@ -363,9 +367,9 @@ fn merge(
 
 /// Bytes one node of a cluster costs while its graph is built: its vector
 /// (renumbered where it lies, see `vamana::build`) and its 8-bit build
-/// code (`crate::sq8`), its adjacency list with
-/// the build's slack, a visited mark per thread, and its guest flag (in
-/// the input numbering and the build's).
+/// code (`crate::sq8`), its adjacency list with the build's slack, a
+/// visited mark per thread, its guest flag (in the input numbering and the
+/// build's), and the list its page held before (read with the vector).
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
-    4 * dim + crate::sq8::row_bytes(dim) + 4 + 6 * r + 64 + 4 * threads + 16 + 2
+    4 * dim + crate::sq8::row_bytes(dim) + 4 + 6 * r + 64 + 4 * threads + 16 + 2 + 4 * r + 4
 }

@@ -289,6 +289,23 @@ pub(super) fn set_slot_neighbors(bytes: &mut [u8], l: &NodeLayout, new: &[u32]) 
     bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
 }
 
+/// The changes that set a node slot's neighbour list to `new`, passed to
+/// `put` as (offset in the slot, bytes): its degree, then the list (for a
+/// writer of byte ranges, `node_stream::SlotCursor`).
+pub(super) fn neighbor_writes<E>(
+    l: &NodeLayout,
+    new: &[u32],
+    mut put: impl FnMut(usize, &[u8]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    debug_assert!(new.len() <= l.max_degree);
+    let degree = new.len() as u32;
+    put(
+        std::mem::offset_of!(NodeHead, degree),
+        bytemuck::bytes_of(&degree),
+    )?;
+    put(NODE_HEAD + l.vector_bytes(), bytemuck::cast_slice(new))
+}
+
 /// Change the head of a node slot in place.
 fn update_head(bytes: &mut [u8], f: impl FnOnce(&mut NodeHead)) {
     let mut head: NodeHead = bytemuck::pod_read_unaligned(&bytes[..NODE_HEAD]);
