@@ -6,22 +6,22 @@
 //! memory (`vamana::build`, all cores) within the budget, one cluster at a
 //! time, the vectors that joined a cluster from across a boundary (its
 //! guests) inserted more cheaply than its own. A node's list from the
-//! first of its clusters waits on its page;
-//! each later cluster's is merged into it there, pruned again over the
-//! neighbours whose vectors that cluster holds. The overlap is what joins
+//! first of its clusters waits on its page; each later cluster's is
+//! merged into it there, pruned again (when longer than the list allows)
+//! over the neighbours whose vectors that cluster holds. The overlap is what joins
 //! the clusters into one graph; the smaller the clusters, the more of a
 //! node's true neighbours fall outside both, so recall at a given search
 //! list drops somewhat as the budget shrinks (BENCHMARKS.md).
 //!
-//! Memory: the cluster membership (node numbers and home flags), attribute
-//! values if any, and one cluster's build at a time, sized so the whole
-//! stays within the budget (clusters of at least [`MIN_CLUSTER`] nodes
-//! whatever the budget).
+//! Memory: each node's clusters (two bytes each; a cluster's members are
+//! found by a scan of them), attribute values if any, and one cluster's
+//! build at a time, sized so the whole stays within the budget (clusters
+//! of at least [`MIN_CLUSTER`] nodes whatever the budget).
 
 use super::bulk_load::Spill;
 use super::node_io::neighbor_writes;
 use super::node_stream::{ChainWriter, NodeStream, SlotCursor, SlotReader};
-use super::partition::{group, joined, kmeans, split_large, Members};
+use super::partition::{compact, joined, kmeans, member_count, members, split_large, MAX_CLUSTERS};
 use super::{AttrValue, Index, Metric};
 use crate::format::Kind;
 use crate::page::{Error, PageStore, Result};
@@ -43,14 +43,14 @@ const JOIN_RATIO: f32 = 1.5;
 
 /// A guest of a cluster (a vector that joined it from across a boundary,
 /// see `vamana::Guests`) is inserted with this share of the build's search
-/// list, and only in the second pass: guests were about two thirds of the
-/// insertions and most of the time, and a guest's list in a cluster only
-/// has to reach across the boundary (its home cluster builds it fully).
-/// With guests this cheap a vector may join more clusters, so
-/// [`JOIN_RATIO`] is wider: the pair chosen where both sets kept recall
-/// within a point of the in-memory build in the least time
-/// (benches/notes/74-bounded-guests.md).
-const GUEST_LIST_SHARE: f32 = 0.35;
+/// list (at least 16), and only in the second pass: guests were about two
+/// thirds of the insertions and most of the time, and a guest's list in a
+/// cluster only has to reach across the boundary (its home cluster builds
+/// it fully). With guests this cheap a vector may join more clusters, so
+/// [`JOIN_RATIO`] is wider. 0.35 at first; 0.25 cost no recall on either
+/// set and saved a tenth of the build (benches/notes/74-bounded-guests.md,
+/// 75-bounded-merge.md).
+const GUEST_LIST_SHARE: f32 = 0.25;
 
 /// The smallest cluster built, however small the budget.
 const MIN_CLUSTER: usize = 2_000;
@@ -64,7 +64,7 @@ const FILL: f64 = 0.85;
 const SPLIT_AT: f64 = 1.0;
 
 /// Nodes whose lists are merged and written per step.
-const MERGE_STEP: usize = 4_096;
+const MERGE_STEP: usize = 2_048;
 
 /// Nodes whose vectors are read and encoded per step of the code pass.
 const CODE_CHUNK: usize = 8_192;
@@ -97,8 +97,9 @@ impl<S: PageStore> Index<S> {
         let r = self.meta.max_degree as usize;
         let threads = rayon::current_num_threads();
         let per_node = cluster_bytes_per_node(dim, r, threads);
-        // Memberships: a node number and a home flag each.
-        let held = OVERLAP * n * 5 + std::mem::size_of_val(values) + MERGE_STEP * 4 * r;
+        // Each node's clusters (two bytes each, `partition::compact`), and
+        // a merge step's lists as read and as merged.
+        let held = OVERLAP * n * 2 + std::mem::size_of_val(values) + MERGE_STEP * (8 * r + 32);
         let largest = (budget.saturating_sub(held) / per_node).max(MIN_CLUSTER);
         let samples = spill.sample.len() / dim;
         let centroids = if n <= largest || samples < 2 * OVERLAP {
@@ -126,34 +127,37 @@ impl<S: PageStore> Index<S> {
         };
         drop(spill.sample);
 
+        if centroids.len() / dim >= MAX_CLUSTERS {
+            // Not reached: at most half the sample's points are centroids.
+            return Err(Error::Invalid("too many clusters for the build".into()));
+        }
         let (near, entry) = self.code_pass(&stream, n, &centroids, &mean)?;
-        let members = if centroids.is_empty() {
-            Members {
-                start: vec![0, n],
-                nodes: (0..n as u32).collect(),
-                home: vec![true; n],
-            }
-        } else {
-            group(&near, centroids.len() / dim)
-        };
-        drop(near);
+        let k = (centroids.len() / dim).max(1);
         drop(centroids);
-        let k = members.start.len() - 1;
         for c in 0..k {
-            let range = members.start[c]..members.start[c + 1];
-            let (m, home) = (&members.nodes[range.clone()], &members.home[range]);
+            let count = match near.is_empty() {
+                true => n,
+                false => member_count(&near, c),
+            };
             // A cluster past the budget is built in parts, taken by stride
             // so each spans the cluster (rows arrive in table order).
-            let parts = m.len().div_ceil(largest).max(1);
+            let parts = count.div_ceil(largest).max(1);
             for part in 0..parts {
                 self.check_stop()?;
-                let nodes: Vec<u32> = m.iter().skip(part).step_by(parts).copied().collect();
-                let is_guest: Vec<bool> =
-                    home.iter().skip(part).step_by(parts).map(|h| !h).collect();
+                let (nodes, home) = match near.is_empty() {
+                    // One cluster holds them all, each at home.
+                    true => (0..n as u32)
+                        .skip(part)
+                        .step_by(parts)
+                        .map(|i| (i, true))
+                        .unzip(),
+                    false => members(&near, c, part, parts),
+                };
+                let is_guest: Vec<bool> = home.into_iter().map(|h| !h).collect();
                 self.build_cluster(&stream, &nodes, &is_guest)?;
             }
         }
-        drop(members);
+        drop(near);
 
         if self.attrs.any() {
             let nulls;
@@ -191,7 +195,7 @@ impl<S: PageStore> Index<S> {
         n: usize,
         centroids: &[f32],
         mean: &[f32],
-    ) -> Result<(Vec<[u32; OVERLAP]>, u32)> {
+    ) -> Result<(Vec<[u16; OVERLAP]>, u32)> {
         let dim = self.meta.dim as usize;
         let per = crate::format::codes_per_page(self.quant.code_words());
         // Whole code pages per chunk.
@@ -228,7 +232,7 @@ impl<S: PageStore> Index<S> {
                 .collect();
             for (j, (cs, d)) in near.into_iter().enumerate() {
                 if !centroids.is_empty() {
-                    pairs.push(cs);
+                    pairs.push(compact(cs));
                 }
                 if d < best.0 {
                     best = (d, (start + j) as u32);
@@ -249,18 +253,11 @@ impl<S: PageStore> Index<S> {
     fn build_cluster(&self, stream: &NodeStream, nodes: &[u32], is_guest: &[bool]) -> Result<()> {
         let dim = self.meta.dim as usize;
         let n = nodes.len();
-        // The vectors, and the lists already on the pages (from the
-        // node's clusters built before this one), in one read: nothing
-        // writes them until the merge below.
         let mut data = Vec::with_capacity(n * dim);
-        let (mut before, mut before_at) = (Vec::new(), Vec::with_capacity(n + 1));
-        before_at.push(0u32);
         let mut reader = SlotReader::new(&self.store, stream);
         for &g in nodes {
             reader.node(g as usize, &self.layout, |node| {
-                node.vector.extend_into(&mut data);
-                before.extend_from_slice(node.neighbors);
-                before_at.push(before.len() as u32);
+                node.vector.extend_into(&mut data)
             })?;
         }
         drop(reader);
@@ -278,21 +275,36 @@ impl<S: PageStore> Index<S> {
         for (new, &old) in graph.order.iter().enumerate() {
             new_of[old as usize] = new as u32;
         }
-        // Each node's list merged with the one on its page, a step at a
-        // time so that only a step's merged lists are held, and written
+        // Each node's list merged with the one on its page (from the node's
+        // clusters built before this one), a step at a time so that only a
+        // step's lists are held (read here rather than with the vectors:
+        // holding them all would take room from the cluster), and written
         // back in place.
         let points = vamana::Points::new(&graph.vectors, dim, shift);
         let (r, alpha) = (self.meta.max_degree as usize, self.pruning_alpha());
         let global = |x: u32| nodes[graph.order[x as usize] as usize];
         let mut cursor = SlotCursor::new(&self.store, stream);
+        let (mut before, mut before_at) = (Vec::new(), Vec::new());
         let mut lists = Vec::with_capacity(MERGE_STEP.min(n));
         for step in (0..n).step_by(MERGE_STEP) {
             let end = (step + MERGE_STEP).min(n);
+            before.clear();
+            before_at.clear();
+            before_at.push(0u32);
+            let mut reader = SlotReader::new(&self.store, stream);
+            for &g in &nodes[step..end] {
+                reader.node(g as usize, &self.layout, |node| {
+                    before.extend_from_slice(node.neighbors);
+                    before_at.push(before.len() as u32);
+                })?;
+            }
+            drop(reader);
             (step..end)
                 .into_par_iter()
                 .map(|j| {
                     let p = new_of[j];
-                    let before = &before[before_at[j] as usize..before_at[j + 1] as usize];
+                    let k = j - step;
+                    let before = &before[before_at[k] as usize..before_at[k + 1] as usize];
                     merge(
                         p,
                         &graph.adj[p as usize],
@@ -311,6 +323,8 @@ impl<S: PageStore> Index<S> {
                     cursor.write(g as usize, at, bytes)
                 })?;
             }
+            // The next step reads lists from the pages.
+            cursor.flush()?;
         }
         cursor.finish()
     }
@@ -319,10 +333,11 @@ impl<S: PageStore> Index<S> {
 /// Node `p`'s list (node numbers) from its list `built` in this cluster's
 /// graph (cluster numbers) and the list `before` already on its page (node
 /// numbers, nearest first; empty if none). With no earlier list, `built`
-/// nearest first. Else both pruned again where their vectors are here
-/// (`nodes`, sorted, are this cluster's; `new_of` maps a place in it to
-/// the cluster's numbering), with some places kept for the earlier list's
-/// nodes that are not here.
+/// nearest first. Else the union, nearest first where their vectors are
+/// here (`nodes`, sorted, are this cluster's; `new_of` maps a place in it
+/// to the cluster's numbering), pruned again only when it is longer than
+/// `r` (as the build adds a back edge to a list with room), with some
+/// places kept for the earlier list's nodes that are not here.
 #[allow(clippy::too_many_arguments)]
 fn merge(
     p: u32,
@@ -335,11 +350,14 @@ fn merge(
     dist: impl Fn(u32, u32) -> f32,
     alpha: f32,
 ) -> Vec<u32> {
-    if before.is_empty() {
-        // Nearest first: a later merge keeps the head.
-        let mut by: Vec<(f32, u32)> = built.iter().map(|&x| (dist(p, x), x)).collect();
+    // Nearest first: a later merge keeps the head.
+    let nearest_first = |ids: &[u32]| -> Vec<u32> {
+        let mut by: Vec<(f32, u32)> = ids.iter().map(|&x| (dist(p, x), x)).collect();
         by.sort_by(|a, b| a.0.total_cmp(&b.0));
-        return by.into_iter().map(|(_, x)| global(x)).collect();
+        by.into_iter().map(|(_, x)| global(x)).collect()
+    };
+    if before.is_empty() {
+        return nearest_first(built);
     }
     let mut known = built.to_vec();
     let mut elsewhere = Vec::new();
@@ -352,6 +370,11 @@ fn merge(
     known.sort_unstable();
     known.dedup();
     known.retain(|&x| x != p);
+    if known.len() + elsewhere.len() <= r {
+        let mut out = nearest_first(&known);
+        out.extend(elsewhere);
+        return out;
+    }
     let room = r - elsewhere.len().min(r / 3);
     let mut out: Vec<u32> = prune_among(p, known, alpha, room, dist)
         .into_iter()
@@ -368,8 +391,8 @@ fn merge(
 /// Bytes one node of a cluster costs while its graph is built: its vector
 /// (renumbered where it lies, see `vamana::build`) and its 8-bit build
 /// code (`crate::sq8`), its adjacency list with the build's slack, a
-/// visited mark per thread, its guest flag (in the input numbering and the
-/// build's), and the list its page held before (read with the vector).
+/// visited mark per thread, its node number and home and guest flags as
+/// listed for the cluster, and its guest flag in the build's numbering.
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
-    4 * dim + crate::sq8::row_bytes(dim) + 4 + 6 * r + 64 + 4 * threads + 16 + 2 + 4 * r + 4
+    4 * dim + crate::sq8::row_bytes(dim) + 4 + 6 * r + 64 + 4 * threads + 16 + 6 + 1
 }

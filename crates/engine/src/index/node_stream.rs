@@ -274,9 +274,14 @@ impl<'a, S: PageStore> SlotCursor<'a, S> {
         Ok(())
     }
 
+    /// Make every change still queued (before the pages are read again).
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_before(usize::MAX)
+    }
+
     /// Make every change still queued.
     pub fn finish(mut self) -> Result<()> {
-        self.flush_before(usize::MAX)
+        self.flush()
     }
 }
 

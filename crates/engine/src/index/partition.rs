@@ -7,15 +7,6 @@ use rayon::prelude::*;
 /// Lloyd iterations of the clustering.
 const KMEANS_ROUNDS: usize = 8;
 
-/// Nodes by cluster: cluster `c`'s are `nodes[start[c]..start[c + 1]]`,
-/// in increasing order; `home[i]` says whether `nodes[i]`'s cluster is its
-/// nearest (else it joined from across a boundary).
-pub(super) struct Members {
-    pub start: Vec<usize>,
-    pub nodes: Vec<u32>,
-    pub home: Vec<bool>,
-}
-
 /// A place in a vector's list of clusters that it does not join.
 pub(super) const NO_CLUSTER: u32 = u32::MAX;
 
@@ -26,27 +17,50 @@ fn joined_of<const N: usize>(pair: &[u32; N]) -> impl Iterator<Item = usize> + '
         .map(|&c| c as usize)
 }
 
-pub(super) fn group<const N: usize>(pairs: &[[u32; N]], k: usize) -> Members {
-    let mut start = vec![0usize; k + 1];
-    for pair in pairs {
-        for c in joined_of(pair) {
-            start[c + 1] += 1;
+/// The most clusters a build may have: their numbers are kept in two
+/// bytes ([`compact`]), `u16::MAX` meaning none.
+pub(super) const MAX_CLUSTERS: usize = u16::MAX as usize;
+
+/// A vector's clusters ([`joined`]) in two bytes each, as the build keeps
+/// them for every node while it builds the clusters one at a time: a
+/// cluster's members are found by a scan ([`members`]) rather than held
+/// grouped, which would take two to three times the memory, memory a
+/// cluster's graph can use instead. Needs fewer than [`MAX_CLUSTERS`].
+pub(super) fn compact<const N: usize>(joined: [u32; N]) -> [u16; N] {
+    joined.map(|c| match c {
+        NO_CLUSTER => u16::MAX,
+        c => {
+            debug_assert!((c as usize) < MAX_CLUSTERS);
+            c as u16
         }
-    }
-    for c in 0..k {
-        start[c + 1] += start[c];
-    }
-    let mut at = start.clone();
-    let mut nodes = vec![0u32; start[k]];
-    let mut home = vec![false; start[k]];
-    for (i, pair) in pairs.iter().enumerate() {
-        for (j, c) in joined_of(pair).enumerate() {
-            nodes[at[c]] = i as u32;
-            home[at[c]] = j == 0;
-            at[c] += 1;
-        }
-    }
-    Members { start, nodes, home }
+    })
+}
+
+/// How many nodes joined cluster `c` (`joined` holds each node's
+/// [`compact`] clusters).
+pub(super) fn member_count<const N: usize>(joined: &[[u16; N]], c: usize) -> usize {
+    let c = c as u16;
+    joined.iter().filter(|cs| cs.contains(&c)).count()
+}
+
+/// Every `parts`-th node that joined cluster `c`, from the `part`-th (all
+/// of them with one part), in increasing order, and whether `c` is each
+/// one's home (its nearest, listed first) rather than a cluster it joined
+/// from across a boundary.
+pub(super) fn members<const N: usize>(
+    joined: &[[u16; N]],
+    c: usize,
+    part: usize,
+    parts: usize,
+) -> (Vec<u32>, Vec<bool>) {
+    let c = c as u16;
+    joined
+        .iter()
+        .enumerate()
+        .filter_map(|(i, cs)| cs.iter().position(|&x| x == c).map(|j| (i as u32, j == 0)))
+        .skip(part)
+        .step_by(parts)
+        .unzip()
 }
 
 /// The `N` nearest of the centroids (squared L2), nearest first; there
@@ -219,12 +233,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn group_lists_each_node_under_both_its_clusters_in_order_and_marks_its_home() {
-        let m = group(&[[1, 0], [0, 2], [1, 2]], 3);
-        assert_eq!(m.start, vec![0, 2, 4, 6]);
-        assert_eq!(m.nodes, vec![0, 1, 0, 2, 1, 2]);
+    fn members_lists_each_node_under_each_of_its_clusters_in_order_and_marks_its_home() {
+        let joined = [[1, 0], [0, 2], [1, 2]].map(compact);
+        assert_eq!(members(&joined, 0, 0, 1), (vec![0, 1], vec![false, true]));
+        assert_eq!(members(&joined, 1, 0, 1), (vec![0, 2], vec![true, true]));
         // Each node's first cluster is its home.
-        assert_eq!(m.home, vec![false, true, true, true, false, false]);
+        assert_eq!(members(&joined, 2, 0, 1), (vec![1, 2], vec![false, false]));
+        assert_eq!(
+            (0..3).map(|c| member_count(&joined, c)).collect::<Vec<_>>(),
+            [2, 2, 2]
+        );
+        // In parts: every second member, from the first or the second.
+        let joined = [[0, 1], [1, 0], [0, 1], [0, 1], [1, 0]].map(compact);
+        assert_eq!(
+            members(&joined, 0, 0, 2),
+            (vec![0, 2, 4], vec![true, true, false])
+        );
+        assert_eq!(members(&joined, 0, 1, 2), (vec![1, 3], vec![false, true]));
     }
 
     #[test]
@@ -245,10 +270,11 @@ mod tests {
             joined::<3>(&[11.0], &centroids, 1, f32::INFINITY),
             nearest::<3>(&[11.0], &centroids, 1)
         );
-        // Unjoined places are left out of the groups.
-        let m = group(&[[1, NO_CLUSTER], [0, 1]], 2);
-        assert_eq!(m.start, vec![0, 1, 3]);
-        assert_eq!(m.nodes, vec![1, 0, 1]);
+        // Unjoined places are left out of the members.
+        let joined = [[1, NO_CLUSTER], [0, 1]].map(compact);
+        assert_eq!(members(&joined, 0, 0, 1).0, vec![1]);
+        assert_eq!(members(&joined, 1, 0, 1).0, vec![0, 1]);
+        assert_eq!(compact([1, NO_CLUSTER]), [1, u16::MAX]);
     }
 
     #[test]
