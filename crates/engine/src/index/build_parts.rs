@@ -7,11 +7,12 @@
 //! time, the vectors that joined a cluster from across a boundary (its
 //! guests) inserted more cheaply than its own. A node's list from the
 //! first of its clusters waits on its page; each later cluster's is
-//! merged into it there, pruned again (when longer than the list allows)
-//! over the neighbours whose vectors that cluster holds. The overlap is what joins
-//! the clusters into one graph; the smaller the clusters, the more of a
-//! node's true neighbours fall outside both, so recall at a given search
-//! list drops somewhat as the budget shrinks (BENCHMARKS.md).
+//! merged into it there, in place, pruned again (when longer than the
+//! list allows) over the neighbours whose vectors that cluster holds. The
+//! overlap is what joins the clusters into one graph; the smaller the
+//! clusters, the more of a node's true neighbours fall outside both, so
+//! recall at a given search list drops somewhat as the budget shrinks
+//! (BENCHMARKS.md).
 //!
 //! Memory: each node's clusters (two bytes each; a cluster's members are
 //! found by a scan of them), attribute values if any, and one cluster's
