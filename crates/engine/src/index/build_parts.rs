@@ -22,7 +22,9 @@
 use super::bulk_load::Spill;
 use super::node_io::neighbor_writes;
 use super::node_stream::{ChainWriter, NodeStream, SlotCursor, SlotReader};
-use super::partition::{compact, joined, kmeans, member_count, members, split_large, MAX_CLUSTERS};
+use super::partition::{
+    compact, joined, kmeans, member_count, members, split_large, MAX_CLUSTERS, NO_CLUSTER,
+};
 use super::{AttrValue, Index, Metric};
 use crate::format::Kind;
 use crate::page::{Error, PageStore, Result};
@@ -136,24 +138,12 @@ impl<S: PageStore> Index<S> {
         let k = (centroids.len() / dim).max(1);
         drop(centroids);
         for c in 0..k {
-            let count = match near.is_empty() {
-                true => n,
-                false => member_count(&near, c),
-            };
             // A cluster past the budget is built in parts, taken by stride
             // so each spans the cluster (rows arrive in table order).
-            let parts = count.div_ceil(largest).max(1);
+            let parts = member_count(&near, c).div_ceil(largest).max(1);
             for part in 0..parts {
                 self.check_stop()?;
-                let (nodes, home) = match near.is_empty() {
-                    // One cluster holds them all, each at home.
-                    true => (0..n as u32)
-                        .skip(part)
-                        .step_by(parts)
-                        .map(|i| (i, true))
-                        .unzip(),
-                    false => members(&near, c, part, parts),
-                };
+                let (nodes, home) = members(&near, c, part, parts);
                 let is_guest: Vec<bool> = home.into_iter().map(|h| !h).collect();
                 self.build_cluster(&stream, &nodes, &is_guest)?;
             }
@@ -187,9 +177,9 @@ impl<S: PageStore> Index<S> {
     }
 
     /// One pass over the `n` nodes: the code pages (with each node's id and
-    /// location), the clusters each node joins (`partition::joined`; none without
-    /// centroids), and the node nearest the mean (the entry point). Fails on
-    /// a repeated id.
+    /// location), the clusters each node joins (`partition::joined`,
+    /// compacted; without centroids, cluster 0 alone), and the node nearest
+    /// the mean (the entry point). Fails on a repeated id.
     fn code_pass(
         &mut self,
         stream: &NodeStream,
@@ -225,16 +215,15 @@ impl<S: PageStore> Index<S> {
                 .par_chunks_exact(dim)
                 .map(|v| {
                     let cs = match centroids.is_empty() {
-                        true => [0; OVERLAP],
+                        // One cluster holds them all, each at home.
+                        true => std::array::from_fn(|j| if j == 0 { 0 } else { NO_CLUSTER }),
                         false => joined::<OVERLAP>(v, centroids, dim, JOIN_RATIO),
                     };
                     (cs, crate::distance::l2_squared_f32(v, mean))
                 })
                 .collect();
             for (j, (cs, d)) in near.into_iter().enumerate() {
-                if !centroids.is_empty() {
-                    pairs.push(compact(cs));
-                }
+                pairs.push(compact(cs));
                 if d < best.0 {
                     best = (d, (start + j) as u32);
                 }

@@ -283,10 +283,11 @@ pub(super) fn encode_node(
 
 /// Replace a node slot's neighbour list in place.
 pub(super) fn set_slot_neighbors(bytes: &mut [u8], l: &NodeLayout, new: &[u32]) {
-    debug_assert!(new.len() <= l.max_degree);
-    update_head(bytes, |h| h.degree = new.len() as u32);
-    let vend = NODE_HEAD + l.vector_bytes();
-    bytes[vend..vend + 4 * new.len()].copy_from_slice(bytemuck::cast_slice(new));
+    let put = |at: usize, b: &[u8]| {
+        bytes[at..at + b.len()].copy_from_slice(b);
+        Ok::<_, std::convert::Infallible>(())
+    };
+    let Ok(()) = neighbor_writes(l, new, put);
 }
 
 /// The changes that set a node slot's neighbour list to `new`, passed to
