@@ -148,8 +148,9 @@ impl BuildState {
     fn finish(&mut self) {
         progress(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH);
         match self.load.take() {
+            // Written, not read back: the handle is dropped at once.
             Some(load) => drop(
-                load.finish()
+                load.write()
                     .unwrap_or_else(|e| engine_error(self.index_rel, e)),
             ),
             // No rows: an empty index of the declared dimension, if any.

@@ -56,6 +56,11 @@ impl Adjacency {
         }
     }
 
+    /// Bytes one row of lists of at most `cap` ids takes, with its lock.
+    pub fn row_bytes(cap: usize) -> usize {
+        (cap + 1).div_ceil(LANES) * std::mem::size_of::<Line>() + std::mem::size_of::<Mutex<()>>()
+    }
+
     /// The lists given, each at most `cap` ids.
     pub fn from_lists(lists: Vec<Vec<u32>>, cap: usize) -> Self {
         let adj = Adjacency::new(lists.len(), cap);

@@ -126,6 +126,39 @@ fn bulk_load_spills_past_the_budget_and_the_index_works_after() {
     }
 }
 
+/// A caller that only writes the index (Postgres' build) ends a spilled
+/// load with `write`: the code area, which may be larger than the budget,
+/// is never read into the handle, yet the index on the pages is whole:
+/// opened afresh it holds every row, each reachable from the entry.
+#[test]
+fn spilled_write_leaves_the_code_area_unread() {
+    let (n, dim) = (6_000, 16);
+    let base = common::clustered(n, dim, 24, 5);
+    let store = MemStore::new();
+    let index = Index::create(&store, Options::new(dim, Metric::InnerProduct)).unwrap();
+    let mut load = BulkLoad::new(index, 64 << 10).unwrap();
+    for (i, v) in base.chunks_exact(dim).enumerate() {
+        load.push(i as u64, v, &[]).unwrap();
+    }
+    assert!(load.spilled());
+    let written = load.write().unwrap();
+    assert_eq!(written.len(), 0, "the handle read no code entries");
+    let unread = written.private_memory_bytes();
+    drop(written);
+
+    let index = Index::open(&store).unwrap();
+    assert_eq!(index.len(), n);
+    assert!(
+        index.private_memory_bytes() > unread + n * index.code_bytes_per_vector(),
+        "a handle that read the codes holds them"
+    );
+    index.check_graph(false).unwrap();
+    assert_eq!(index.unreachable_nodes().unwrap(), 0);
+    assert!(index.reach_checked().unwrap());
+    let missing = common::never_returned(&index, &base[..dim], n);
+    assert_eq!(missing, 0, "{missing} rows never returned by a full scan");
+}
+
 /// Under the budget nothing is spilled: the in-memory build as before.
 #[test]
 fn bulk_load_under_the_budget_builds_in_memory() {

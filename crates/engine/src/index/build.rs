@@ -90,7 +90,9 @@ impl<S: PageStore> Index<S> {
                 spill.add(self, id, v)?;
             }
             drop(data);
-            return self.build_spilled(spill, values, memory_budget);
+            self.build_spilled(spill, values, memory_budget)?;
+            // Ready to search, like the handle of an in-memory build.
+            return self.refresh().map(|_| ());
         }
         self.set_centroid_to_mean(&data)?;
         if self.metric == Metric::InnerProduct {

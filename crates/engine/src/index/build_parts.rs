@@ -163,16 +163,18 @@ impl<S: PageStore> Index<S> {
         self.meta.node_tail = *stream.blocks.last().expect("a spilled load has rows");
         self.meta.node_tail_used = used as u32;
         self.meta.entry = entry;
-        self.write_meta()?;
-        self.refresh()?;
         // Each cluster's graph reaches all its nodes, but merging the
         // clusters' lists prunes some nodes out of every list that held
-        // them (most under inner product): link those now.
+        // them (most under inner product): link those now, over the node
+        // stream, without reading the code area into memory (it is larger
+        // than the budget may allow; a handle reads it when it searches).
         let stop = self.stop;
-        self.link_unreached_with(|| match stop() {
+        self.link_unreached_built(&stream, n, || match stop() {
             true => Err(Error::Interrupted),
             false => Ok(()),
         })?;
+        self.meta.reach_checked = self.meta.change_seq + 1;
+        self.write_meta()?;
         self.store.commit()
     }
 
@@ -380,9 +382,16 @@ fn merge(
 
 /// Bytes one node of a cluster costs while its graph is built: its vector
 /// (renumbered where it lies, see `vamana::build`) and its 8-bit build
-/// code (`crate::sq8`), its adjacency list with the build's slack, a
-/// visited mark per thread, its node number and home and guest flags as
-/// listed for the cluster, and its guest flag in the build's numbering.
+/// code (`crate::sq8`), its adjacency at the build's peak, a visited mark
+/// per thread, its node number and home and guest flags as listed for the
+/// cluster, and its guest flag in the build's numbering.
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
-    4 * dim + crate::sq8::row_bytes(dim) + 4 + 6 * r + 64 + 4 * threads + 16 + 6 + 1
+    4 * dim
+        + crate::sq8::row_bytes(dim)
+        + 4
+        + vamana::adjacency_bytes_per_node(r)
+        + 4 * threads
+        + 16
+        + 6
+        + 1
 }

@@ -139,7 +139,18 @@ impl<S: PageStore> BulkLoad<S> {
     }
 
     /// Build the graph and codes and write the rest of the index. Commits.
-    pub fn finish(mut self) -> Result<Index<S>> {
+    /// Returns the index ready to search, its code area read into memory.
+    pub fn finish(self) -> Result<Index<S>> {
+        let mut index = self.write()?;
+        index.refresh()?;
+        Ok(index)
+    }
+
+    /// [`BulkLoad::finish`] for a caller that only writes the index
+    /// (Postgres' build): after a build bounded by the budget, the handle
+    /// returned has not read the code area (which may be larger than the
+    /// budget), and must [`Index::refresh`] before it searches.
+    pub fn write(mut self) -> Result<Index<S>> {
         match self.spill.take() {
             None => {
                 let (vectors, ids, values) = (self.vectors, self.ids, self.values);

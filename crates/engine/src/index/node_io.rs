@@ -87,7 +87,18 @@ impl<S: PageStore> Index<S> {
         pages: &mut u64,
         f: impl FnOnce(NodeRef<'_>) -> R,
     ) -> Result<R> {
-        let (blk, off) = self.codes.location(n);
+        self.with_node_at(self.codes.location(n), buf, pages, f)
+    }
+
+    /// [`Self::with_node`] for the node that starts at `(blk, off)` (where
+    /// the code area, or a bulk build's node stream, says it lies).
+    pub(super) fn with_node_at<R>(
+        &self,
+        (blk, off): (BlockNo, u16),
+        buf: &mut Vec<u64>,
+        pages: &mut u64,
+        f: impl FnOnce(NodeRef<'_>) -> R,
+    ) -> Result<R> {
         let off = off as usize;
         let l = self.layout;
         if l.fits(off) {
@@ -161,7 +172,15 @@ impl<S: PageStore> Index<S> {
     /// first page, and the later ones are taken in stream order, so writers
     /// always lock pages in the same order.
     fn modify_node<R>(&self, n: u32, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
-        let (blk, off) = self.codes.location(n);
+        self.modify_node_at(self.codes.location(n), f)
+    }
+
+    /// [`Self::modify_node`] for the node that starts at `(blk, off)`.
+    fn modify_node_at<R>(
+        &self,
+        (blk, off): (BlockNo, u16),
+        f: impl FnOnce(&mut [u8]) -> Result<R>,
+    ) -> Result<R> {
         let off = off as usize;
         let l = self.layout;
         if l.fits(off) {
@@ -241,9 +260,19 @@ impl<S: PageStore> Index<S> {
     /// `expected` (another writer may have changed it since we read it).
     /// Returns whether it was replaced.
     pub(super) fn replace_neighbors(&self, n: u32, expected: &[u32], new: &[u32]) -> Result<bool> {
+        self.replace_neighbors_at(self.codes.location(n), expected, new)
+    }
+
+    /// [`Self::replace_neighbors`] for the node that starts at `at`.
+    pub(super) fn replace_neighbors_at(
+        &self,
+        at: (BlockNo, u16),
+        expected: &[u32],
+        new: &[u32],
+    ) -> Result<bool> {
         let l = self.layout;
-        self.modify_node(n, |bytes| {
-            let now = parse_node(bytes, &l).map_err(|r| corrupt(self.codes.location(n).0, r))?;
+        self.modify_node_at(at, |bytes| {
+            let now = parse_node(bytes, &l).map_err(|r| corrupt(at.0, r))?;
             if now.neighbors != expected {
                 return Ok(false);
             }

@@ -208,7 +208,7 @@ impl Options {
         let threads = rayon::current_num_threads();
         n * self.dim * 4
             + n * (crate::sq8::row_bytes(self.dim) + 4)
-            + n * (self.max_degree * 6 + 64)
+            + n * crate::vamana::adjacency_bytes_per_node(self.max_degree)
             + threads * n * 4
             + n * (code_words * 8 + 40)
     }

@@ -12,9 +12,11 @@
 //! inserts, the repair of consolidation) is checked here, over the node
 //! pages, with memory for two bits and a byte per node.
 
+use super::node_stream::NodeStream;
 use super::Index;
 use crate::format::{self, NONE};
-use crate::page::{PageStore, Result};
+use crate::page::{BlockNo, PageStore, Result};
+use std::collections::HashSet;
 
 /// Search results (nearest first) looked at for a list with room before
 /// their neighbours are.
@@ -23,6 +25,32 @@ const NEAREST: usize = 32;
 /// Pages read, at most, looking for a list with room for one unreached
 /// node, before a link is put in place of another.
 const ROOM_READS: usize = 256;
+
+/// Where the pass finds each node, and each node's flags: the code area,
+/// or, at the end of a bounded build, the build's node stream (every node
+/// live), so that the build need not read the code area into memory.
+trait NodeMap {
+    fn at(&self, n: u32) -> (BlockNo, u16);
+    fn flags(&self, n: u32) -> u32;
+}
+
+impl NodeMap for super::area::Codes {
+    fn at(&self, n: u32) -> (BlockNo, u16) {
+        self.location(n)
+    }
+    fn flags(&self, n: u32) -> u32 {
+        super::area::Codes::flags(self, n)
+    }
+}
+
+impl NodeMap for NodeStream {
+    fn at(&self, n: u32) -> (BlockNo, u16) {
+        self.location(n as usize)
+    }
+    fn flags(&self, _: u32) -> u32 {
+        format::FLAG_LIVE
+    }
+}
 
 /// The walk's state: which nodes the entry reaches, and each node's links
 /// from reached nodes (saturating), which says which link a node can lose.
@@ -78,7 +106,7 @@ impl<S: PageStore> Index<S> {
         let end = self.codes.len() as u32;
         let mut walk = Walk::new(end as usize);
         if self.meta.entry != NONE {
-            self.walk_from(self.meta.entry, end, &mut walk, &mut || Ok(()))?;
+            self.walk_from(&self.codes, self.meta.entry, end, &mut walk, &mut || Ok(()))?;
         }
         Ok((0..end)
             .filter(|&n| self.codes.flags(n) == format::FLAG_LIVE && !walk.seen(n))
@@ -105,26 +133,30 @@ impl<S: PageStore> Index<S> {
         if entry == NONE {
             return Ok(0);
         }
-        let mut walk = Walk::new(end as usize);
-        self.walk_from(entry, end, &mut walk, &mut pause)?;
-        let mut linked = 0;
-        for u in 0..end {
-            if walk.seen(u) || self.codes.flags(u) != format::FLAG_LIVE {
-                continue;
-            }
-            pause()?;
-            if self.link_one(u, &mut walk)? {
-                linked += 1;
-                walk.link(u);
-                self.walk_from(u, end, &mut walk, &mut pause)?;
-            }
-        }
+        let search = |q: &[f32], _: &Walk| self.search_codes(q);
+        let linked = self.link_all(&self.codes, entry, end, &mut pause, search)?;
         self.meta.reach_checked = self.update_meta(|m| {
             m.reach_checked = seq + 1;
             Ok(m.reach_checked)
         })?;
         self.store.commit()?;
         Ok(linked)
+    }
+
+    /// [`Self::link_unreached_with`] at the end of a bounded build, before
+    /// the code area is read: nodes `0..n` of `stream`, all live, searched
+    /// for over their vectors on the pages (which only a node none of
+    /// whose neighbours is reached needs). Nothing else writes meanwhile.
+    pub(super) fn link_unreached_built(
+        &self,
+        stream: &NodeStream,
+        n: usize,
+        mut pause: impl FnMut() -> Result<()>,
+    ) -> Result<usize> {
+        let entry = self.meta.entry;
+        let list = self.meta.build_list_size as usize;
+        let search = |q: &[f32], walk: &Walk| self.search_pages(stream, entry, q, list, walk);
+        self.link_all(stream, entry, n as u32, &mut pause, search)
     }
 
     /// Whether no code entry changed (no insert, delete or consolidation)
@@ -135,11 +167,40 @@ impl<S: PageStore> Index<S> {
         Ok(m.reach_checked == m.change_seq + 1)
     }
 
+    /// Walk from `entry` over nodes below `end`, and link each live node
+    /// it misses (`link_one`, `search` finding reached nodes near it);
+    /// returns how many it linked.
+    fn link_all(
+        &self,
+        map: &impl NodeMap,
+        entry: u32,
+        end: u32,
+        pause: &mut impl FnMut() -> Result<()>,
+        search: impl Fn(&[f32], &Walk) -> Result<Vec<u32>>,
+    ) -> Result<usize> {
+        let mut walk = Walk::new(end as usize);
+        self.walk_from(map, entry, end, &mut walk, pause)?;
+        let mut linked = 0;
+        for u in 0..end {
+            if walk.seen(u) || map.flags(u) != format::FLAG_LIVE {
+                continue;
+            }
+            pause()?;
+            if self.link_one(map, u, &mut walk, &search)? {
+                linked += 1;
+                walk.link(u);
+                self.walk_from(map, u, end, &mut walk, pause)?;
+            }
+        }
+        Ok(linked)
+    }
+
     /// Mark what `from` reaches through unmarked nodes below `end`,
     /// counting each link from a reached node. Free slots are never
     /// followed (nothing live links to one).
     fn walk_from(
         &self,
+        map: &impl NodeMap,
         from: u32,
         end: u32,
         walk: &mut Walk,
@@ -151,11 +212,11 @@ impl<S: PageStore> Index<S> {
         let mut steps = 0usize;
         while let Some(x) = walk.stack.pop() {
             nbrs.clear();
-            self.with_node(x, &mut walk.buf, &mut 0, |node| {
+            self.with_node_at(map.at(x), &mut walk.buf, &mut 0, |node| {
                 nbrs.extend_from_slice(node.neighbors)
             })?;
             for &m in &nbrs {
-                if m >= end || self.codes.flags(m) == format::FLAG_FREE {
+                if m >= end || map.flags(m) == format::FLAG_FREE {
                     continue;
                 }
                 walk.link(m);
@@ -171,65 +232,133 @@ impl<S: PageStore> Index<S> {
         Ok(())
     }
 
-    /// Link unreached node `u` from a reached one; whether it did.
-    fn link_one(&self, u: u32, walk: &mut Walk) -> Result<bool> {
-        let r = self.meta.max_degree as usize;
-        let node = self.read_node(u)?;
-        // Its own neighbours first, nearest first: no search needed.
-        for &w in &node.neighbors {
-            if walk.seen(w) {
-                let list = self.read_neighbors(w)?;
-                if list.len() < r && self.add_link(w, &list, u)? {
-                    return Ok(true);
-                }
-            }
-        }
-        // Every node a search from the entry expands is reached.
+    /// Reached nodes near `q`, nearest first, by a search over the codes
+    /// from the entry (every node it expands is reached).
+    fn search_codes(&self, q: &[f32]) -> Result<Vec<u32>> {
         let mut s = self.scratch();
-        s.query = node.vector;
+        s.query = q.to_vec();
         self.begin(&mut s);
         let found = self.run(&mut s, self.meta.build_list_size as usize);
         let mut near: Vec<(f32, u32)> = s.exact.iter().map(|&(d, m, _)| (d, m)).collect();
         self.give_back(s);
         found?;
         near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        near.retain(|&(_, w)| w != u);
-        let near: Vec<u32> = near.into_iter().map(|(_, w)| w).collect();
+        Ok(near.into_iter().map(|(_, w)| w).collect())
+    }
+
+    /// Reached nodes near `q`, nearest first: a best-first search from
+    /// `entry` with a list of `list`, each candidate measured by its vector
+    /// on its page (a bounded build has not read the code area).
+    fn search_pages(
+        &self,
+        stream: &NodeStream,
+        entry: u32,
+        q: &[f32],
+        list: usize,
+        walk: &Walk,
+    ) -> Result<Vec<u32>> {
+        let mut buf = Vec::new();
+        let mut tmp = Vec::new();
+        let mut dist = |m: u32| {
+            self.with_node_at(stream.at(m), &mut buf, &mut 0, |node| {
+                self.graph_dist(q, node.vector.as_f32(&mut tmp))
+            })
+        };
+        let mut seen = HashSet::from([entry]);
+        // (distance, node, expanded), nearest first, at most `list` long.
+        let mut best = vec![(dist(entry)?, entry, false)];
+        let mut nbrs = Vec::new();
+        while let Some(i) = best.iter().position(|c| !c.2) {
+            best[i].2 = true;
+            let x = best[i].1;
+            nbrs.clear();
+            self.with_node_at(stream.at(x), &mut Vec::new(), &mut 0, |node| {
+                nbrs.extend_from_slice(node.neighbors)
+            })?;
+            for &m in &nbrs {
+                if !walk.seen(m) || !seen.insert(m) {
+                    continue;
+                }
+                let d = dist(m)?;
+                if best.len() == list && d >= best[list - 1].0 {
+                    continue;
+                }
+                let at = best.partition_point(|c| c.0 <= d);
+                best.insert(at, (d, m, false));
+                best.truncate(list);
+            }
+        }
+        Ok(best.into_iter().map(|c| c.1).collect())
+    }
+
+    /// Link unreached node `u` from a reached one; whether it did.
+    fn link_one(
+        &self,
+        map: &impl NodeMap,
+        u: u32,
+        walk: &mut Walk,
+        search: &impl Fn(&[f32], &Walk) -> Result<Vec<u32>>,
+    ) -> Result<bool> {
+        let r = self.meta.max_degree as usize;
+        let mut buf = Vec::new();
+        let (vector, own) = self.with_node_at(map.at(u), &mut buf, &mut 0, |node| {
+            (node.vector.to_vec(), node.neighbors.to_vec())
+        })?;
+        let neighbors = |w: u32| {
+            self.with_node_at(map.at(w), &mut Vec::new(), &mut 0, |node| {
+                node.neighbors.to_vec()
+            })
+        };
+        let add_link = |w: u32, list: &[u32]| {
+            let mut new = list.to_vec();
+            new.push(u);
+            self.replace_neighbors_at(map.at(w), list, &new)
+        };
+        // Its own neighbours first, nearest first: no search needed.
+        for &w in &own {
+            if walk.seen(w) {
+                let list = neighbors(w)?;
+                if list.len() < r && add_link(w, &list)? {
+                    return Ok(true);
+                }
+            }
+        }
+        let mut near = search(&vector, walk)?;
+        near.retain(|&w| w != u);
         // A reached list with room: the nearest results', then their
         // neighbours' (reached too, being linked from reached nodes).
         let mut reads = 0;
         let mut second = Vec::new();
         for &w in near.iter().take(NEAREST) {
-            let list = self.read_neighbors(w)?;
+            let list = neighbors(w)?;
             reads += 1;
             if list.contains(&u) {
                 return Ok(true);
             }
-            if list.len() < r && self.add_link(w, &list, u)? {
+            if list.len() < r && add_link(w, &list)? {
                 return Ok(true);
             }
             second.extend(list.into_iter().filter(|&x| x != u && walk.seen(x)));
         }
         // The nearest were looked at above.
-        let mut tried: std::collections::HashSet<u32> =
-            near.iter().take(NEAREST).copied().collect();
+        let mut tried: HashSet<u32> = near.iter().take(NEAREST).copied().collect();
         for w in near.iter().skip(NEAREST).copied().chain(second) {
             if reads >= ROOM_READS {
                 break;
             }
-            if !tried.insert(w) || self.codes.flags(w) != format::FLAG_LIVE {
+            if !tried.insert(w) || map.flags(w) != format::FLAG_LIVE {
                 continue;
             }
-            let list = self.read_neighbors(w)?;
+            let list = neighbors(w)?;
             reads += 1;
-            if list.len() < r && self.add_link(w, &list, u)? {
+            if list.len() < r && add_link(w, &list)? {
                 return Ok(true);
             }
         }
         // Every list looked at is full: in the nearest one, the link to
         // the node with most other in-links gives way.
         for &w in near.iter().take(NEAREST) {
-            let list = self.read_neighbors(w)?;
+            let list = neighbors(w)?;
             let give = list
                 .iter()
                 .enumerate()
@@ -238,20 +367,13 @@ impl<S: PageStore> Index<S> {
             if let Some((i, &x)) = give {
                 let mut new = list.clone();
                 new[i] = u;
-                if self.replace_neighbors(w, &list, &new)? {
+                if self.replace_neighbors_at(map.at(w), &list, &new)? {
                     walk.unlink(x);
                     return Ok(true);
                 }
             }
         }
         Ok(false)
-    }
-
-    /// Append `u` to `w`'s list if it is still `list`; whether it did.
-    fn add_link(&self, w: u32, list: &[u32], u: u32) -> Result<bool> {
-        let mut new = list.to_vec();
-        new.push(u);
-        self.replace_neighbors(w, list, &new)
     }
 }
 

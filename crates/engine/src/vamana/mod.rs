@@ -34,6 +34,15 @@ fn slack_cap(r: usize) -> usize {
     ((r as f32 * SLACK) as usize).max(r)
 }
 
+/// Bytes a node's adjacency takes at a build's peak, for a budget: its
+/// row in the table ([`Adjacency`]) and, while the table is turned into
+/// lists (between the passes and at the end), its list beside it, up to
+/// the slack cap long, with the allocator's header.
+pub fn adjacency_bytes_per_node(max_degree: usize) -> usize {
+    let cap = slack_cap(max_degree);
+    Adjacency::row_bytes(cap) + std::mem::size_of::<Vec<u32>>() + 4 * max_degree + 8
+}
+
 /// Graph parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct BuildParams {
