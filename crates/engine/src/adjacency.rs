@@ -21,6 +21,12 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed, Ordering::Release};
 
 const LANES: usize = 16;
 
+/// Rows per chunk of the table (a power of two). The table is held in
+/// chunks so that turning it into lists ([`Adjacency::into_lists`]) frees
+/// it a chunk at a time as the lists grow, instead of holding both whole.
+const CHUNK_SHIFT: u32 = 12;
+const CHUNK_ROWS: usize = 1 << CHUNK_SHIFT;
+
 /// A cache line of row slots.
 #[repr(align(64))]
 // Its slots are reached through `Adjacency::row`, not by field.
@@ -28,7 +34,8 @@ const LANES: usize = 16;
 struct Line([AtomicU32; LANES]);
 
 pub struct Adjacency {
-    lines: Vec<Line>,
+    /// Rows `c * CHUNK_ROWS ..` in chunk `c`, each `stride` lines.
+    chunks: Vec<Box<[Line]>>,
     /// Lines per row.
     stride: usize,
     /// The longest list a row holds.
@@ -43,13 +50,38 @@ pub struct RowGuard<'a> {
     _lock: MutexGuard<'a, ()>,
 }
 
+/// A chunk of `rows` empty rows of `stride` lines.
+fn chunk(rows: usize, stride: usize) -> Box<[Line]> {
+    (0..rows * stride)
+        .map(|_| Line(Default::default()))
+        .collect()
+}
+
+/// Row `j` of `chunk`, as its slots (slot 0 the length).
+fn row_of(chunk: &[Line], j: usize, stride: usize) -> &[AtomicU32] {
+    let lines = &chunk[j * stride..(j + 1) * stride];
+    // SAFETY: `Line` is `#[repr(align(64))]` over `[AtomicU32; 16]`, 64
+    // bytes without padding, so consecutive lines are one array of
+    // `stride * 16` atomics, borrowed from `chunk`.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr() as *const AtomicU32, stride * LANES) }
+}
+
+/// The list a row holds, appended to `out`.
+fn read_row(row: &[AtomicU32], cap: usize, out: &mut Vec<u32>) {
+    let len = (row[0].load(Relaxed) as usize).min(cap);
+    out.extend(row[1..=len].iter().map(|x| x.load(Relaxed)));
+}
+
 impl Adjacency {
     /// `n` empty lists of at most `cap` ids each.
     pub fn new(n: usize, cap: usize) -> Self {
         // Slot 0 is the length.
         let stride = (cap + 1).div_ceil(LANES);
         Adjacency {
-            lines: (0..n * stride).map(|_| Line(Default::default())).collect(),
+            chunks: (0..n)
+                .step_by(CHUNK_ROWS)
+                .map(|start| chunk(CHUNK_ROWS.min(n - start), stride))
+                .collect(),
             stride,
             cap,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
@@ -62,10 +94,11 @@ impl Adjacency {
     }
 
     /// The lists given, each at most `cap` ids.
+    #[cfg(test)]
     pub fn from_lists(lists: Vec<Vec<u32>>, cap: usize) -> Self {
         let adj = Adjacency::new(lists.len(), cap);
-        for (i, list) in lists.iter().enumerate() {
-            adj.lock(i as u32).set(list);
+        for (i, list) in lists.into_iter().enumerate() {
+            adj.lock(i as u32).set(&list);
         }
         adj
     }
@@ -75,25 +108,18 @@ impl Adjacency {
     }
 
     fn row(&self, i: u32) -> &[AtomicU32] {
-        let at = i as usize * self.stride;
-        let lines = &self.lines[at..at + self.stride];
-        // SAFETY: `Line` is `#[repr(align(64))]` over `[AtomicU32; 16]`, 64
-        // bytes without padding, so consecutive lines are one array of
-        // `stride * 16` atomics, borrowed from `self.lines`.
-        unsafe {
-            std::slice::from_raw_parts(lines.as_ptr() as *const AtomicU32, self.stride * LANES)
-        }
+        let chunk = &self.chunks[(i >> CHUNK_SHIFT) as usize];
+        row_of(chunk, i as usize & (CHUNK_ROWS - 1), self.stride)
     }
 
     /// Append node `i`'s list to `out` (without locking: see the module).
     #[inline]
     pub fn read_into(&self, i: u32, out: &mut Vec<u32>) {
-        let row = self.row(i);
-        let len = (row[0].load(Relaxed) as usize).min(self.cap);
-        out.extend(row[1..=len].iter().map(|x| x.load(Relaxed)));
+        read_row(self.row(i), self.cap, out);
     }
 
     /// Node `i`'s list, copied.
+    #[cfg(test)]
     pub fn list(&self, i: u32) -> Vec<u32> {
         let mut out = Vec::new();
         self.read_into(i, &mut out);
@@ -103,8 +129,9 @@ impl Adjacency {
     /// Ask the CPU to pull node `i`'s row into cache.
     #[inline]
     pub fn prefetch(&self, i: u32) {
-        let at = i as usize * self.stride;
-        crate::simd::prefetch(&self.lines[at..at + self.stride]);
+        let chunk = &self.chunks[(i >> CHUNK_SHIFT) as usize];
+        let at = (i as usize & (CHUNK_ROWS - 1)) * self.stride;
+        crate::simd::prefetch(&chunk[at..at + self.stride]);
     }
 
     /// Lock node `i`'s row for changing.
@@ -116,9 +143,66 @@ impl Adjacency {
         }
     }
 
-    /// Every list, in node order.
+    /// Renumber the nodes in place so that node `new` is the node
+    /// `order[new]` was (`new_of` the inverse), the ids in every list with
+    /// them: each cycle of the permutation is followed with one row set
+    /// aside, so no second table or lists are held.
+    pub fn renumber(&mut self, order: &[u32], new_of: &[u32]) {
+        let n = self.len();
+        debug_assert_eq!(order.len(), n);
+        let words = self.stride * LANES;
+        let mut placed = vec![false; n];
+        let mut held = vec![0u32; words];
+        let copy = |from: &[AtomicU32], to: &[AtomicU32]| {
+            for (t, f) in to.iter().zip(from) {
+                t.store(f.load(Relaxed), Relaxed);
+            }
+        };
+        for start in 0..n {
+            if placed[start] {
+                continue;
+            }
+            for (h, x) in held.iter_mut().zip(self.row(start as u32)) {
+                *h = x.load(Relaxed);
+            }
+            let mut at = start;
+            loop {
+                placed[at] = true;
+                let from = order[at] as usize;
+                if from == start {
+                    for (t, &h) in self.row(at as u32).iter().zip(&held) {
+                        t.store(h, Relaxed);
+                    }
+                    break;
+                }
+                copy(self.row(from as u32), self.row(at as u32));
+                at = from;
+            }
+        }
+        let cap = self.cap;
+        for i in 0..n as u32 {
+            let row = self.row(i);
+            let len = (row[0].load(Relaxed) as usize).min(cap);
+            for x in &row[1..=len] {
+                x.store(new_of[x.load(Relaxed) as usize], Relaxed);
+            }
+        }
+    }
+
+    /// Every list, in node order. The table is freed a chunk at a time as
+    /// the lists are made, so the two are never held whole together.
     pub fn into_lists(self) -> Vec<Vec<u32>> {
-        (0..self.len() as u32).map(|i| self.list(i)).collect()
+        let mut out = Vec::with_capacity(self.len());
+        let (stride, cap) = (self.stride, self.cap);
+        drop(self.locks);
+        for chunk in self.chunks {
+            for j in 0..chunk.len() / stride {
+                let mut list = Vec::new();
+                read_row(row_of(&chunk, j, stride), cap, &mut list);
+                out.push(list);
+            }
+        }
+        out
     }
 }
 
@@ -194,6 +278,41 @@ mod tests {
             drop(row);
             assert_eq!(adj.list(3), [1, 2][..cap.min(2)].to_vec());
             assert_eq!(adj.into_lists()[4], lists[4]);
+        }
+    }
+
+    /// A table of several chunks, the last one short: renumbered in
+    /// place, row `new` holds what row `order[new]` held, each id mapped
+    /// to its new number, and the lists come out in the new order.
+    #[test]
+    fn renumbering_moves_rows_and_maps_ids() {
+        let (n, cap) = (2 * CHUNK_ROWS + 123, 20);
+        let mut st = 5u64;
+        let mut rnd = |m: usize| (crate::rabitq::splitmix64(&mut st) % m as u64) as u32;
+        let lists: Vec<Vec<u32>> = (0..n)
+            .map(|_| {
+                let len = rnd(cap + 1) as usize;
+                (0..len).map(|_| rnd(n)).collect()
+            })
+            .collect();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            order.swap(i, rnd(i + 1) as usize);
+        }
+        let mut new_of = vec![0u32; n];
+        for (new, &old) in order.iter().enumerate() {
+            new_of[old as usize] = new as u32;
+        }
+        let mut adj = Adjacency::from_lists(lists.clone(), cap);
+        adj.renumber(&order, &new_of);
+        let got = adj.into_lists();
+        assert_eq!(got.len(), n);
+        for (new, list) in got.iter().enumerate() {
+            let want: Vec<u32> = lists[order[new] as usize]
+                .iter()
+                .map(|&m| new_of[m as usize])
+                .collect();
+            assert_eq!(list, &want, "row {new}");
         }
     }
 

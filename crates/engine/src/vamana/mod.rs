@@ -23,7 +23,7 @@ use crate::beam::{pack, unpack, Beam};
 use crate::prune::{prune_among, robust_prune};
 use rayon::prelude::*;
 use reach::link_unreached;
-use renumber::{bfs_order, renumber};
+use renumber::{bfs_order, renumber_in_place};
 
 /// Reverse edges may overflow `R` by this factor before a list is pruned:
 /// pruning on every overflow would dominate the build time.
@@ -35,12 +35,12 @@ fn slack_cap(r: usize) -> usize {
 }
 
 /// Bytes a node's adjacency takes at a build's peak, for a budget: its
-/// row in the table ([`Adjacency`]) and, while the table is turned into
-/// lists (between the passes and at the end), its list beside it, up to
-/// the slack cap long, with the allocator's header.
+/// row in the table ([`Adjacency`]; renumbered in place between the
+/// passes), and at the end, as the table is turned into lists a chunk at
+/// a time (each list no longer than its row), its place in the vector of
+/// lists and in the vector the last prune makes from it.
 pub fn adjacency_bytes_per_node(max_degree: usize) -> usize {
-    let cap = slack_cap(max_degree);
-    Adjacency::row_bytes(cap) + std::mem::size_of::<Vec<u32>>() + 4 * max_degree + 8
+    Adjacency::row_bytes(slack_cap(max_degree)) + 2 * std::mem::size_of::<Vec<u32>>()
 }
 
 /// Graph parameters.
@@ -253,10 +253,9 @@ pub fn build_with_guests(
     // The codes are made again in the new order rather than moved: coding
     // is one pass, and only one set of them is held at a time.
     drop(points);
-    let lists = adj.into_lists();
-    let (lists, new_of) = renumber(&mut data, dim, lists, &numbering);
+    let mut adj = adj;
+    let new_of = renumber_in_place(&mut data, dim, &mut adj, &numbering);
     let points = Points::new(&data, dim, ip_shift);
-    let adj = Adjacency::from_lists(lists, cap);
     let start = new_of[start as usize];
     drop(new_of);
     let order: Vec<u32> = (0..n as u32).collect();

@@ -72,6 +72,24 @@ pub(super) fn renumber(
     (lists, new_of)
 }
 
+/// Renumber points in place so that point `new` is the point `order[new]`
+/// was: `data`'s rows and `adj`'s rows and links. Returns `new_of[old] =
+/// new`.
+pub(super) fn renumber_in_place(
+    data: &mut [f32],
+    dim: usize,
+    adj: &mut Adjacency,
+    order: &[u32],
+) -> Vec<u32> {
+    let mut new_of = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_of[old as usize] = new as u32;
+    }
+    permute_rows(data, dim, order);
+    adj.renumber(order, &new_of);
+    new_of
+}
+
 /// Reorder `data`'s rows of `dim` floats in place so that row `new` is
 /// the row `order[new]` was: each cycle of the permutation is followed
 /// with one row set aside.
