@@ -385,7 +385,8 @@ fn merge(
 /// allocator keeps freed memory for reuse, per thread arena, and the
 /// next cluster's blocks (other sizes, other threads) do not always fit
 /// in it: without this the process grew past the budget from one cluster
-/// to the next though what was in use never did (benches/notes).
+/// to the next though what was in use never did
+/// (benches/notes/76-bounded-memory.md).
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` only returns free memory to the system (the
