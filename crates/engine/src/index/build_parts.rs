@@ -17,7 +17,9 @@
 //! Memory: each node's clusters (two bytes each; a cluster's members are
 //! found by a scan of them), attribute values if any, and one cluster's
 //! build at a time, sized so the whole stays within the budget (clusters
-//! of at least [`MIN_CLUSTER`] nodes whatever the budget).
+//! of at least [`MIN_CLUSTER`] nodes whatever the budget); what a cluster
+//! freed is handed back before the next. The code area is written, never
+//! read back: the reachability pass at the end runs over the node stream.
 
 use super::bulk_load::Spill;
 use super::node_io::neighbor_writes;

@@ -10,7 +10,10 @@
 //! nodes before it writes anything (`vamana::reach`); what else changes
 //! lists (the merge of a bounded build's clusters, the back edges of
 //! inserts, the repair of consolidation) is checked here, over the node
-//! pages, with memory for two bits and a byte per node.
+//! pages, with memory for two bits and a byte per node. At the end of a
+//! bounded build the pass finds nodes through the build's node stream and
+//! searches over the vectors on the pages, so the build never reads the
+//! code area into memory (`link_unreached_built`).
 
 use super::node_stream::NodeStream;
 use super::Index;
