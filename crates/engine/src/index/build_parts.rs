@@ -403,7 +403,9 @@ fn release_freed_memory() {
 /// (renumbered where it lies, see `vamana::build`) and its 8-bit build
 /// code (`crate::sq8`), its adjacency at the build's peak, a visited mark
 /// per thread, its node number and home and guest flags as listed for the
-/// cluster, and its guest flag in the build's numbering.
+/// cluster, its guest flag in the build's numbering, and its places in the
+/// build's orders (insertion order, breadth-first numbering and its
+/// inverse, the renumbering's marks).
 fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
     4 * dim
         + crate::sq8::row_bytes(dim)
@@ -413,4 +415,5 @@ fn cluster_bytes_per_node(dim: usize, r: usize, threads: usize) -> usize {
         + 16
         + 6
         + 1
+        + 16
 }
