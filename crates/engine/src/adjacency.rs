@@ -16,6 +16,7 @@
 //! listed). DiskANN's parallel build locks readers too; here they are most
 //! of the accesses.
 
+use crate::permute::{follow_cycles, Step};
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed, Ordering::Release};
 
@@ -145,44 +146,32 @@ impl Adjacency {
 
     /// Renumber the nodes in place so that node `new` is the node
     /// `order[new]` was (`new_of` the inverse), the ids in every list with
-    /// them: each cycle of the permutation is followed with one row set
-    /// aside, so no second table or lists are held.
+    /// them: rows move along the permutation's cycles (`permute.rs`), so
+    /// no second table or lists are held.
     pub fn renumber(&mut self, order: &[u32], new_of: &[u32]) {
-        let n = self.len();
-        debug_assert_eq!(order.len(), n);
-        let words = self.stride * LANES;
-        let mut placed = vec![false; n];
-        let mut held = vec![0u32; words];
+        debug_assert_eq!(order.len(), self.len());
+        let mut held = vec![0u32; self.stride * LANES];
         let copy = |from: &[AtomicU32], to: &[AtomicU32]| {
             for (t, f) in to.iter().zip(from) {
                 t.store(f.load(Relaxed), Relaxed);
             }
         };
-        for start in 0..n {
-            if placed[start] {
-                continue;
-            }
-            for (h, x) in held.iter_mut().zip(self.row(start as u32)) {
-                *h = x.load(Relaxed);
-            }
-            let mut at = start;
-            loop {
-                placed[at] = true;
-                let from = order[at] as usize;
-                if from == start {
-                    for (t, &h) in self.row(at as u32).iter().zip(&held) {
-                        t.store(h, Relaxed);
-                    }
-                    break;
+        follow_cycles(order, |step| match step {
+            Step::Hold(i) => {
+                for (h, x) in held.iter_mut().zip(self.row(i as u32)) {
+                    *h = x.load(Relaxed);
                 }
-                copy(self.row(from as u32), self.row(at as u32));
-                at = from;
             }
-        }
-        let cap = self.cap;
-        for i in 0..n as u32 {
+            Step::Move { from, to } => copy(self.row(from as u32), self.row(to as u32)),
+            Step::Place(at) => {
+                for (t, &h) in self.row(at as u32).iter().zip(&held) {
+                    t.store(h, Relaxed);
+                }
+            }
+        });
+        for i in 0..self.len() as u32 {
             let row = self.row(i);
-            let len = (row[0].load(Relaxed) as usize).min(cap);
+            let len = (row[0].load(Relaxed) as usize).min(self.cap);
             for x in &row[1..=len] {
                 x.store(new_of[x.load(Relaxed) as usize], Relaxed);
             }

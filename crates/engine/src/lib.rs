@@ -77,6 +77,7 @@ pub mod halfvec_text;
 pub mod index;
 mod mem_store;
 pub mod page;
+mod permute;
 mod prune;
 pub mod rabitq;
 pub mod simd;

@@ -270,12 +270,12 @@ impl<S: PageStore> Index<S> {
         let mut seen = HashSet::from([entry]);
         // (distance, node, expanded), nearest first, at most `list` long.
         let mut best = vec![(dist(entry)?, entry, false)];
-        let mut nbrs = Vec::new();
+        let (mut nbrs, mut run_on) = (Vec::new(), Vec::new());
         while let Some(i) = best.iter().position(|c| !c.2) {
             best[i].2 = true;
             let x = best[i].1;
             nbrs.clear();
-            self.with_node_at(stream.at(x), &mut Vec::new(), &mut 0, |node| {
+            self.with_node_at(stream.at(x), &mut run_on, &mut 0, |node| {
                 nbrs.extend_from_slice(node.neighbors)
             })?;
             for &m in &nbrs {

@@ -219,7 +219,7 @@ pub fn build_with_guests(
     // fresh visited array for every split costs more than the work in it.
     let pool: parking_lot::Mutex<Vec<Scratch>> = parking_lot::Mutex::new(Vec::new());
     let cap = slack_cap(params.max_degree);
-    let adj = Adjacency::new(n, cap);
+    let mut adj = Adjacency::new(n, cap);
     let start = medoid(&points);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut st = params.seed ^ 0x5eed;
@@ -253,7 +253,6 @@ pub fn build_with_guests(
     // The codes are made again in the new order rather than moved: coding
     // is one pass, and only one set of them is held at a time.
     drop(points);
-    let mut adj = adj;
     let new_of = renumber_in_place(&mut data, dim, &mut adj, &numbering);
     let points = Points::new(&data, dim, ip_shift);
     let start = new_of[start as usize];

@@ -4,6 +4,7 @@
 
 use super::Graph;
 use crate::adjacency::Adjacency;
+use crate::permute::{follow_cycles, Step};
 use rayon::prelude::*;
 
 /// Nodes in breadth-first order from `start`, then any unreached ones.
@@ -55,10 +56,7 @@ pub(super) fn renumber(
     mut lists: Vec<Vec<u32>>,
     order: &[u32],
 ) -> (Vec<Vec<u32>>, Vec<u32>) {
-    let mut new_of = vec![0u32; order.len()];
-    for (new, &old) in order.iter().enumerate() {
-        new_of[old as usize] = new as u32;
-    }
+    let new_of = inverse(order);
     permute_rows(data, dim, order);
     lists.par_iter_mut().for_each(|list| {
         for m in list.iter_mut() {
@@ -81,38 +79,30 @@ pub(super) fn renumber_in_place(
     adj: &mut Adjacency,
     order: &[u32],
 ) -> Vec<u32> {
-    let mut new_of = vec![0u32; order.len()];
-    for (new, &old) in order.iter().enumerate() {
-        new_of[old as usize] = new as u32;
-    }
+    let new_of = inverse(order);
     permute_rows(data, dim, order);
     adj.renumber(order, &new_of);
     new_of
 }
 
 /// Reorder `data`'s rows of `dim` floats in place so that row `new` is
-/// the row `order[new]` was: each cycle of the permutation is followed
-/// with one row set aside.
+/// the row `order[new]` was.
 fn permute_rows(data: &mut [f32], dim: usize, order: &[u32]) {
-    let mut placed = vec![false; order.len()];
     let mut held = vec![0f32; dim];
-    for start in 0..order.len() {
-        if placed[start] {
-            continue;
-        }
-        held.copy_from_slice(&data[start * dim..(start + 1) * dim]);
-        let mut at = start;
-        loop {
-            placed[at] = true;
-            let from = order[at] as usize;
-            if from == start {
-                data[at * dim..(at + 1) * dim].copy_from_slice(&held);
-                break;
-            }
-            data.copy_within(from * dim..(from + 1) * dim, at * dim);
-            at = from;
-        }
+    follow_cycles(order, |step| match step {
+        Step::Hold(i) => held.copy_from_slice(&data[i * dim..(i + 1) * dim]),
+        Step::Move { from, to } => data.copy_within(from * dim..(from + 1) * dim, to * dim),
+        Step::Place(at) => data[at * dim..(at + 1) * dim].copy_from_slice(&held),
+    });
+}
+
+/// `new_of[old] = new` for `order[new] = old`.
+fn inverse(order: &[u32]) -> Vec<u32> {
+    let mut new_of = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_of[old as usize] = new as u32;
     }
+    new_of
 }
 
 #[cfg(test)]
