@@ -17,11 +17,15 @@ fn data(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn build(path: &Path, n: usize) -> Index<FileStore> {
-    let mut index = Index::create(
-        FileStore::create(path).unwrap(),
-        Options::new(DIM, Metric::L2),
-    )
-    .unwrap();
+    build_with_overlay(path, n, diskvec_engine::file_store::DEFAULT_OVERLAY_PAGES)
+}
+
+/// An index of `n` rows built in a store that keeps at most `overlay`
+/// dirty pages in memory.
+fn build_with_overlay(path: &Path, n: usize, overlay: usize) -> Index<FileStore> {
+    let mut store = FileStore::create(path).unwrap();
+    store.set_overlay_limit(overlay);
+    let mut index = Index::create(store, Options::new(DIM, Metric::L2)).unwrap();
     let ids: Vec<u64> = (0..n as u64).map(|i| i + 1000).collect();
     index.build(&data(n, 1), &ids, usize::MAX).unwrap();
     index
@@ -73,9 +77,17 @@ fn reopen_after_close() {
     index.check_graph(false).unwrap();
 }
 
-/// Uncommitted changes vanish; committed ones stay, whatever the crash point.
+/// Uncommitted changes vanish; committed ones stay, whatever the crash
+/// point, and whether the new pages waited in memory for the commit or were
+/// written in place before it (an overlay of 4 pages).
 #[test]
 fn crash_at_every_commit_step() {
+    for overlay in [diskvec_engine::file_store::DEFAULT_OVERLAY_PAGES, 4] {
+        crash_at_every_commit_step_with(overlay);
+    }
+}
+
+fn crash_at_every_commit_step_with(overlay: usize) {
     let points = [
         (CrashPoint::TornLog(0), false),
         (CrashPoint::TornLog(100), false),
@@ -87,7 +99,7 @@ fn crash_at_every_commit_step() {
     for (point, survives) in points {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idx");
-        let mut index = build(&path, 1000);
+        let mut index = build_with_overlay(&path, 1000, overlay);
         let old = answers(&index);
         let extra = data(200, 5);
         for (i, v) in extra.chunks_exact(DIM).enumerate() {
@@ -109,6 +121,74 @@ fn crash_at_every_commit_step() {
             assert_eq!(answers(&index), old, "{point:?}");
         }
     }
+}
+
+/// With a small overlay, new pages reach the file before the commit, so
+/// memory holds the overlay, not the whole index: the index answers the
+/// same after a reopen, uncommitted pages written in place vanish in a
+/// crash (cut off on open), and a flipped byte in one is still caught.
+#[test]
+fn small_overlay_writes_new_pages_before_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx");
+    let mut index = build_with_overlay(&path, 2000, 4);
+    let built = answers(&index);
+    let committed_len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(
+        committed_len,
+        (index.store().len() as u64 + 1) * PAGE_SIZE as u64
+    );
+    index.check_graph(false).unwrap();
+    // Uncommitted inserts: their new pages are already in the file.
+    let extra = data(1500, 3);
+    for (i, v) in extra.chunks_exact(DIM).enumerate() {
+        index.insert(70_000 + i as u64, v).unwrap();
+    }
+    assert_eq!(index.len(), 3500);
+    let pages = index.store().len() as u64;
+    assert!(pages > committed_len / PAGE_SIZE as u64 + 4);
+    let spilled_len = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        spilled_len > committed_len + 4 * PAGE_SIZE as u64,
+        "{spilled_len} bytes, {committed_len} committed"
+    );
+    let with_extra = answers(&index);
+    // The process dies before the commit.
+    drop(index);
+    let index = Index::open(FileStore::open(&path).unwrap()).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), committed_len);
+    assert_eq!(index.len(), 2000);
+    assert!(!index.contains(70_000));
+    assert_eq!(answers(&index), built);
+    index.check_graph(false).unwrap();
+    drop(index);
+    // The same inserts committed this time.
+    let mut store = FileStore::open(&path).unwrap();
+    store.set_overlay_limit(4);
+    let mut index = Index::open(store).unwrap();
+    for (i, v) in extra.chunks_exact(DIM).enumerate() {
+        index.insert(70_000 + i as u64, v).unwrap();
+    }
+    assert_eq!(answers(&index), with_extra);
+    index.commit().unwrap();
+    let last = index.store().len() - 1;
+    drop(index);
+    let index = Index::open(FileStore::open(&path).unwrap()).unwrap();
+    assert_eq!(index.len(), 3500);
+    assert!(index.contains(70_000) && index.contains(71_499));
+    assert_eq!(answers(&index), with_extra);
+    index.check_graph(false).unwrap();
+    drop(index);
+    // A page written in place before its commit carries its checksum.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    flip(&file, last as u64, 100, 0x10);
+    drop(file);
+    let store = FileStore::open(&path).unwrap();
+    assert!(matches!(store.read(last), Err(Error::Corrupt { .. })));
 }
 
 /// A flipped byte anywhere in a page is an error on read, never data.

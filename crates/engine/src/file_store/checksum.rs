@@ -5,12 +5,16 @@
 use crate::page::{BlockNo, Error, Result, PAGE_SIZE};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// Bytes per separately checksummed piece of a page (partial reads).
 pub const SECTOR: usize = 256;
 pub const SECTORS: usize = PAGE_SIZE.div_ceil(SECTOR);
 // A read's sectors are tracked in one u32 mask.
 const _: () = assert!(SECTORS <= 32);
+/// Pages whose sector sums are allocated together, when the first of them
+/// is read in part: a build, which reads whole pages, allocates none.
+pub const SUM_CHUNK_PAGES: usize = 256;
 
 /// When page checksums are verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -39,8 +43,9 @@ pub struct Verified {
     /// One bit per page. `Verify::FirstRead`: no further checks.
     /// `EveryRead`: set by partial reads only, once `sector_sums` is filled.
     pub pages: Vec<AtomicU64>,
-    /// `SECTORS` CRCs per page, valid where its bit is set.
-    pub sector_sums: Vec<AtomicU32>,
+    /// `SECTORS` CRCs per page, valid where its bit is set, in chunks of
+    /// `SUM_CHUNK_PAGES` pages.
+    pub sector_sums: Vec<OnceLock<Box<[AtomicU32]>>>,
 }
 
 impl Verified {
@@ -70,9 +75,21 @@ impl Verified {
         }
     }
 
+    /// Room for the mapped `pages`' bits and sum chunks.
+    pub fn resize(&mut self, pages: usize) {
+        self.pages.resize_with(pages.div_ceil(64), Default::default);
+        self.sector_sums
+            .resize_with(pages.div_ceil(SUM_CHUNK_PAGES), Default::default);
+    }
+
     fn sums(&self, blkno: BlockNo) -> &[AtomicU32] {
-        let base = blkno as usize * SECTORS;
-        &self.sector_sums[base..base + SECTORS]
+        let chunk = self.sector_sums[blkno as usize / SUM_CHUNK_PAGES].get_or_init(|| {
+            (0..SUM_CHUNK_PAGES * SECTORS)
+                .map(|_| AtomicU32::new(0))
+                .collect()
+        });
+        let base = blkno as usize % SUM_CHUNK_PAGES * SECTORS;
+        &chunk[base..base + SECTORS]
     }
 
     /// Check page `blkno` (`bytes`, as mapped) as `mode` says: the whole

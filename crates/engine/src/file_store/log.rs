@@ -6,7 +6,7 @@ use super::{FILE_MAGIC, FILE_VERSION};
 use crate::page::{BlockNo, Error, Page, Result, PAGE_SIZE};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Read;
+use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -145,21 +145,31 @@ pub fn recover(path: &Path, file: &File) -> Result<()> {
     Ok(())
 }
 
-/// The log of a commit: header, superblock, every dirty page with its
-/// block number, then the log's own CRC and an end marker (a log without
-/// them is torn, and discarded on open).
-pub fn encode(sb: &Superblock, dirty: &BTreeMap<BlockNo, Box<Page>>) -> Vec<u8> {
-    let mut log = Vec::with_capacity(32 + dirty.len() * (PAGE_SIZE + 4));
-    log.extend_from_slice(&WAL_MAGIC.to_le_bytes());
-    log.extend_from_slice(&FILE_VERSION.to_le_bytes());
-    log.extend_from_slice(&(dirty.len() as u32).to_le_bytes());
-    log.extend_from_slice(bytemuck::bytes_of(sb));
+/// Writes the log of a commit to `out`, a page at a time: header,
+/// superblock, every dirty page with its block number, then the log's own
+/// CRC and an end marker (a log without them is torn, and discarded on
+/// open). Streamed, so a commit never holds a second copy of its pages.
+pub fn write_log(
+    out: impl Write,
+    sb: &Superblock,
+    dirty: &BTreeMap<BlockNo, Box<Page>>,
+) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(64 * PAGE_SIZE, out);
+    let mut crc = crc32fast::Hasher::new();
+    let mut put = |out: &mut BufWriter<_>, bytes: &[u8]| {
+        crc.update(bytes);
+        out.write_all(bytes)
+    };
+    put(&mut out, &WAL_MAGIC.to_le_bytes())?;
+    put(&mut out, &FILE_VERSION.to_le_bytes())?;
+    put(&mut out, &(dirty.len() as u32).to_le_bytes())?;
+    put(&mut out, bytemuck::bytes_of(sb))?;
     for (&b, p) in dirty {
-        log.extend_from_slice(&b.to_le_bytes());
-        log.extend_from_slice(&p.bytes);
+        put(&mut out, &b.to_le_bytes())?;
+        put(&mut out, &p.bytes)?;
     }
-    let crc = crc32fast::hash(&log);
-    log.extend_from_slice(&crc.to_le_bytes());
-    log.extend_from_slice(&WAL_END.to_le_bytes());
-    log
+    let crc = crc.finalize();
+    out.write_all(&crc.to_le_bytes())?;
+    out.write_all(&WAL_END.to_le_bytes())?;
+    out.flush()
 }

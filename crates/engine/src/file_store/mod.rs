@@ -5,27 +5,34 @@
 //! Reads of part of a page ([`PageStore::read_parts`], how searches read one
 //! node) verify only the 256-byte sectors they touch, against sector CRCs
 //! taken when the page first passed its full check since open or since it
-//! was rewritten. Those sums live in memory only (4 bytes per sector, 1.6%
-//! of the pages read), so the file format is unchanged, and every byte a
-//! read returns is still checked against what was verified: a page that
-//! changes on disk behind our back is caught on the next read of the
-//! changed bytes.
+//! was rewritten. Those sums live in memory only (4 bytes per sector, for
+//! the pages read in part, allocated a chunk of pages at a time), so the
+//! file format is unchanged, and every byte a read returns is still
+//! checked against what was verified: a page that changes on disk behind
+//! our back is caught on the next read of the changed bytes.
 //!
 //! Files: `<path>` holds a superblock (block "-1", the first 8 KiB) and then
 //! page `i` at offset `(i + 1) * PAGE_SIZE`; `<path>.wal` is empty except during
 //! a commit.
 //!
 //! Writes between commits stay in memory (an overlay of dirty pages that
-//! reads see first). `commit` then
-//! 1. writes every dirty page, with its CRC, and the new superblock to the
+//! reads see first), up to a limit ([`FileStore::set_overlay_limit`]). Past
+//! it, the pages past the end of the last commit (new pages, which no
+//! committed state refers to) are written in place with their CRC and
+//! dropped from the overlay, so a build or a large batch of inserts needs
+//! memory for the overlay, not for the whole index. Rewrites of committed
+//! pages stay in the overlay until the commit. `commit` then
+//! 1. fsyncs the data file if new pages were written in place;
+//! 2. writes every dirty page, with its CRC, and the new superblock to the
 //!    log, followed by a trailer holding the log's own CRC, and fsyncs it;
-//! 2. writes the pages in place and fsyncs the data file;
-//! 3. empties the log.
+//! 3. writes the pages in place and fsyncs the data file;
+//! 4. empties the log.
 //!
-//! A crash before the log's trailer is durable leaves the data file
-//! untouched: on open the torn log fails its CRC and is discarded. A crash
-//! after it is replayed on open. Either way the index is the last committed
-//! one, never a mix. A page whose CRC does not match (bit rot, a torn write
+//! A crash before the log's trailer is durable leaves the committed state
+//! untouched: on open the torn log fails its CRC and is discarded, and
+//! pages written past the committed end are cut off. A crash after it is
+//! replayed on open. Either way the index is the last committed one, never
+//! a mix. A page whose CRC does not match (bit rot, a torn write
 //! outside this protocol, a truncated file) is reported as
 //! [`Error::Corrupt`], never returned.
 
@@ -35,7 +42,7 @@ mod log;
 pub use checksum::Verify;
 
 use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
-use checksum::{page_crc, Verified, SECTORS};
+use checksum::{page_crc, Verified};
 use log::{wal_path, Superblock};
 use memmap2::Mmap;
 use parking_lot::{MappedRwLockReadGuard, Mutex, ReentrantMutex, RwLock, RwLockReadGuard};
@@ -51,6 +58,9 @@ const FILE_MAGIC: u32 = u32::from_le_bytes(*b"DVPF");
 const FREE_MAGIC: u32 = u32::from_le_bytes(*b"FREE");
 const FILE_VERSION: u32 = 1;
 const NONE: u32 = u32::MAX;
+/// Dirty pages kept in memory before new ones are written in place, unless
+/// [`FileStore::set_overlay_limit`] says otherwise.
+pub const DEFAULT_OVERLAY_PAGES: usize = 1024;
 /// Block number used in errors about the superblock.
 pub const SUPERBLOCK: BlockNo = u32::MAX;
 
@@ -71,6 +81,12 @@ struct State {
     map: Option<Mmap>,
     mapped_pages: u32,
     page_count: u32,
+    /// Pages at the last commit: only those below it need the log to be
+    /// rewritten, since the committed superblock refers to no page past it.
+    committed_pages: u32,
+    /// New pages were written in place since the last commit (they must
+    /// be durable before a superblock that counts them is).
+    spilled: bool,
     dirty: BTreeMap<BlockNo, Box<Page>>,
     free: Vec<BlockNo>,
     free_dirty: bool,
@@ -81,6 +97,7 @@ pub struct FileStore {
     file: File,
     state: RwLock<State>,
     verify: Verify,
+    overlay_limit: usize,
     /// What later reads of each mapped page may rely on (one lock for both
     /// parts: a page read takes it once).
     verified: RwLock<Verified>,
@@ -141,6 +158,12 @@ impl FileStore {
                 ),
             });
         }
+        if len > need {
+            // New pages written in place before a crash that came before
+            // their commit: no committed state refers to them.
+            file.set_len(need)?;
+            file.sync_all()?;
+        }
         let store = FileStore {
             path,
             file,
@@ -148,6 +171,8 @@ impl FileStore {
                 map: None,
                 mapped_pages: 0,
                 page_count: sb.page_count,
+                committed_pages: sb.page_count,
+                spilled: false,
                 dirty: BTreeMap::new(),
                 free: Vec::new(),
                 free_dirty: false,
@@ -156,9 +181,10 @@ impl FileStore {
             broken: Mutex::new(false),
             modifying: ReentrantMutex::new(()),
             verify: Verify::EveryRead,
+            overlay_limit: DEFAULT_OVERLAY_PAGES,
             verified: RwLock::new(Verified::default()),
         };
-        store.remap()?;
+        store.map_pages(&mut store.state.write(), sb.page_count)?;
         // The free list is a chain through the free pages.
         let mut free = Vec::new();
         let mut b = sb.free_head;
@@ -199,6 +225,13 @@ impl FileStore {
             .for_each(|w| w.store(0, Ordering::Relaxed));
     }
 
+    /// How many dirty pages stay in memory before the new ones among them
+    /// are written in place (at least one). Rewrites of committed pages
+    /// always wait for the commit.
+    pub fn set_overlay_limit(&mut self, pages: usize) {
+        self.overlay_limit = pages.max(1);
+    }
+
     /// Arrange for the next commit to stop at `point`, as a crash would
     /// (the `testing` feature only). The store is unusable afterwards: drop
     /// and reopen it.
@@ -207,29 +240,54 @@ impl FileStore {
         *self.crash.lock() = Some(point);
     }
 
-    fn remap(&self) -> Result<()> {
-        let mut st = self.state.write();
-        let committed = log::read_superblock(&self.file)?.page_count;
-        if committed == 0 {
+    /// Maps the file's first `pages` pages (after the superblock), which
+    /// the file must hold.
+    fn map_pages(&self, st: &mut State, pages: u32) -> Result<()> {
+        if pages == 0 {
             st.map = None;
             st.mapped_pages = 0;
             return Ok(());
         }
         // SAFETY: the file is only changed through this store (in place
-        // writes happen under the state's write lock, while no page
-        // reference into the map exists); other processes must not write it.
+        // writes happen under the state's write lock, which the caller
+        // holds, so no page reference into the old map exists); other
+        // processes must not write it.
         let map = unsafe {
             memmap2::MmapOptions::new()
-                .len((committed as usize + 1) * PAGE_SIZE)
+                .len((pages as usize + 1) * PAGE_SIZE)
                 .map(&self.file)?
         };
         st.map = Some(map);
-        st.mapped_pages = committed;
-        let mut v = self.verified.write();
-        v.pages
-            .resize_with((committed as usize).div_ceil(64), Default::default);
-        v.sector_sums
-            .resize_with(committed as usize * SECTORS, Default::default);
+        st.mapped_pages = pages;
+        self.verified.write().resize(pages as usize);
+        Ok(())
+    }
+
+    /// Past the overlay's limit, writes the dirty pages past the committed
+    /// end in place (with their CRC), drops them from the overlay and maps
+    /// them, so reads find them there.
+    fn spill(&self, st: &mut State) -> Result<()> {
+        if st.dirty.len() <= self.overlay_limit {
+            return Ok(());
+        }
+        let fresh = st.dirty.split_off(&st.committed_pages);
+        let Some(&last) = fresh.keys().next_back() else {
+            return Ok(());
+        };
+        for (&b, p) in &fresh {
+            let mut bytes = p.bytes;
+            let c = page_crc(&bytes);
+            bytes[0..4].copy_from_slice(&c.to_le_bytes());
+            self.file
+                .write_all_at(&bytes, (b as u64 + 1) * PAGE_SIZE as u64)?;
+        }
+        st.spilled = true;
+        if last >= st.mapped_pages {
+            self.map_pages(st, last + 1)?;
+        }
+        // Rewritten pages are verified again on their next read.
+        let v = self.verified.read();
+        fresh.keys().for_each(|&b| v.clear(b));
         Ok(())
     }
 
@@ -297,27 +355,38 @@ impl FileStore {
             let c = page_crc(&p.bytes);
             p.bytes[0..4].copy_from_slice(&c.to_le_bytes());
         }
-        // 1. The log.
-        let log = log::encode(&sb, &st.dirty);
+        // 1. New pages written in place are durable before the superblock
+        // that counts them can be.
+        if st.spilled {
+            self.file.sync_data()?;
+        }
+        // 2. The log.
         let mut wal = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .open(wal_path(&self.path))?;
         if let Some(CrashPoint::TornLog(n)) = crash {
-            wal.write_all(&log[..n.min(log.len())])?;
+            log::write_log(
+                Torn {
+                    out: &mut wal,
+                    left: n,
+                },
+                &sb,
+                &st.dirty,
+            )?;
             wal.sync_all()?;
             *self.broken.lock() = true;
             return Err(Error::Io(std::io::Error::other("simulated crash")));
         }
-        wal.write_all(&log)?;
+        log::write_log(&mut wal, &sb, &st.dirty)?;
         wal.sync_all()?;
         let limit = match crash {
             Some(CrashPoint::AfterLog) => Some(0),
             Some(CrashPoint::MidApply(n)) => Some(n),
             _ => None,
         };
-        // 2. In place. No reader sees a half-written page: we hold the write
+        // 3. In place. No reader sees a half-written page: we hold the write
         // lock, and the map shows the new bytes once written.
         let dirty = std::mem::take(&mut st.dirty);
         {
@@ -335,12 +404,34 @@ impl FileStore {
             *self.broken.lock() = true;
             return Err(Error::Io(std::io::Error::other("simulated crash")));
         }
-        // 3. Done: empty the log.
+        // 4. Done: empty the log.
         wal.set_len(0)?;
         wal.sync_all()?;
         st.free_dirty = false;
-        drop(st);
-        self.remap()
+        st.spilled = false;
+        st.committed_pages = st.page_count;
+        let pages = st.page_count;
+        self.map_pages(&mut st, pages)
+    }
+}
+
+/// A writer that keeps only its first `left` bytes, as a log torn by a
+/// crash does (the simulated crash of `CrashPoint::TornLog`).
+struct Torn<W> {
+    out: W,
+    left: usize,
+}
+
+impl<W: Write> Write for Torn<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.left);
+        self.out.write_all(&buf[..n])?;
+        self.left -= n;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -374,7 +465,7 @@ impl PageStore for FileStore {
                 st.dirty.insert(blkno, p);
             }
         }
-        Ok(())
+        self.spill(&mut st)
     }
 
     fn modify<R>(&self, blkno: BlockNo, f: impl FnOnce(&mut Page) -> Result<R>) -> Result<R> {
@@ -394,6 +485,7 @@ impl PageStore for FileStore {
             }
         };
         st.dirty.insert(b, Page::zeroed());
+        self.spill(&mut st)?;
         Ok(b)
     }
 

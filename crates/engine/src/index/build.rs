@@ -227,9 +227,6 @@ impl<S: PageStore> Index<S> {
             }
             format::header_mut(&mut p).count = at as u32;
             self.store.write(b, &p)?;
-            if pi % 4096 == 4095 {
-                self.store.commit()?;
-            }
             if pi % 256 == 255 {
                 self.check_stop()?;
             }

@@ -90,7 +90,6 @@ impl<S: PageStore> Index<S> {
             blocks,
             slot_size: self.layout.slot_size,
         };
-        self.store.commit()?;
         let mean: Vec<f32> = spill.sum.iter().map(|s| (*s / n as f64) as f32).collect();
         self.set_centroid(mean.clone())?;
         if self.metric == Metric::InnerProduct {
