@@ -35,7 +35,20 @@ pub struct PgStore {
     /// Blocks known to exist; refreshed from the relation when a read goes
     /// past it, so a read costs no `lseek`.
     nblocks: Cell<BlockNo>,
+    /// Prefetches in a row that found their block in shared buffers, and
+    /// prefetches asked for since the last one made (see `prefetch`).
+    prefetch_hits: Cell<u32>,
+    prefetch_asked: Cell<u32>,
 }
+
+/// After this many prefetches in a row found their block in shared buffers
+/// the index is taken to be cached: only one prefetch in `PREFETCH_PROBE`
+/// is made, until one starts a read again. A prefetch is a buffer-table
+/// lookup (a hash of the block's tag and a probe of a table as large as
+/// shared buffers), which a cached index pays for nothing on top of the
+/// read's own lookup.
+const PREFETCH_STREAK: u32 = 64;
+const PREFETCH_PROBE: u32 = 32;
 
 // SAFETY: a backend is single-threaded and the store never leaves it. The
 // build shares the index (and so this store) with its worker threads, but
@@ -52,6 +65,8 @@ impl PgStore {
             fork,
             logging,
             nblocks: Cell::new(0),
+            prefetch_hits: Cell::new(0),
+            prefetch_asked: Cell::new(0),
         }
     }
 
@@ -214,13 +229,27 @@ impl PageStore for PgStore {
     /// `PrefetchBuffer`: a block not in shared buffers is asked of the
     /// kernel (`posix_fadvise(WILLNEED)`), which starts reading it, so the
     /// `ReadBuffer` that follows overlaps the reads before it. A block not
-    /// known to exist is left alone.
+    /// known to exist is left alone. While the blocks asked for are all in
+    /// shared buffers only a sample is asked for (`PREFETCH_STREAK`).
     fn prefetch(&self, blkno: BlockNo) {
-        if blkno < self.nblocks.get() {
-            // SAFETY: an existing block of the open relation; PrefetchBuffer
-            // only looks it up in the buffer table and hints the kernel.
-            unsafe { pg_sys::PrefetchBuffer(self.rel.get(), self.fork, blkno) };
+        if blkno >= self.nblocks.get() {
+            return;
         }
+        let hits = self.prefetch_hits.get();
+        if hits >= PREFETCH_STREAK {
+            let asked = self.prefetch_asked.get().wrapping_add(1);
+            self.prefetch_asked.set(asked);
+            if asked % PREFETCH_PROBE != 0 {
+                return;
+            }
+        }
+        // SAFETY: an existing block of the open relation; PrefetchBuffer
+        // only looks it up in the buffer table and hints the kernel.
+        let r = unsafe { pg_sys::PrefetchBuffer(self.rel.get(), self.fork, blkno) };
+        self.prefetch_hits.set(match r.initiated_io {
+            true => 0,
+            false => hits.saturating_add(1),
+        });
     }
 
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
