@@ -128,32 +128,40 @@ pub unsafe fn planes_short(code: &[u64], bits: usize, query: &[u64], words: usiz
 }
 
 /// Long codes (a multiple of 8 words per plane): whole 512-bit registers
-/// per plane, one accumulator per query plane.
+/// per plane. The counts of the 8 query planes against one register of a
+/// code plane are weighted as they are added (shifts by `k`, the sign
+/// plane subtracted), code planes are folded in by Horner's rule, and the
+/// lanes are summed once at the end: a horizontal sum per plane pair cost
+/// more than the popcounts.
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 pub unsafe fn planes_wide(code: &[u64], bits: usize, query: &[u64], words: usize) -> i64 {
+    const _: () = assert!(QUERY_PLANES == 8);
     if !words.is_multiple_of(8) {
         return super::scalar::planes(code, bits, query, words);
     }
-    let mut total = 0i64;
-    for j in 0..bits {
+    let mut acc = _mm512_setzero_si512();
+    for j in (0..bits).rev() {
+        acc = _mm512_add_epi64(acc, acc);
         let c = code.as_ptr().add(j * words);
-        let mut acc = [_mm512_setzero_si512(); QUERY_PLANES];
         let mut i = 0;
         while i < words {
             let cv = _mm512_loadu_si512(c.add(i) as *const _);
-            for (k, a) in acc.iter_mut().enumerate() {
+            let n = |k: usize| {
                 let qv = _mm512_loadu_si512(query.as_ptr().add(k * words + i) as *const _);
-                *a = _mm512_add_epi64(*a, _mm512_popcnt_epi64(_mm512_and_si512(cv, qv)));
-            }
+                _mm512_popcnt_epi64(_mm512_and_si512(cv, qv))
+            };
+            // n0 + 2 n1 + 4 n2 + ... + 64 n6 - 128 n7, as a tree.
+            let s01 = _mm512_add_epi64(n(0), _mm512_slli_epi64::<1>(n(1)));
+            let s23 = _mm512_add_epi64(n(2), _mm512_slli_epi64::<1>(n(3)));
+            let s45 = _mm512_add_epi64(n(4), _mm512_slli_epi64::<1>(n(5)));
+            let s67 = _mm512_sub_epi64(n(6), _mm512_slli_epi64::<1>(n(7)));
+            let s03 = _mm512_add_epi64(s01, _mm512_slli_epi64::<2>(s23));
+            let s47 = _mm512_add_epi64(s45, _mm512_slli_epi64::<2>(s67));
+            acc = _mm512_add_epi64(acc, _mm512_add_epi64(s03, _mm512_slli_epi64::<4>(s47)));
             i += 8;
         }
-        let mut plane = 0i64;
-        for (k, a) in acc.iter().enumerate() {
-            plane += super::scalar::plane_weight(k) * _mm512_reduce_add_epi64(*a);
-        }
-        total += plane << j;
     }
-    total
+    _mm512_reduce_add_epi64(acc)
 }
 
 /// `sum pair(a_i, b_i)` over 8-bit codes, over the shorter slice: 32 codes
