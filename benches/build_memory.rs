@@ -27,8 +27,6 @@ struct Counting;
 
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
-static PAGES: AtomicUsize = AtomicUsize::new(0);
-static PAGES_PEAK: AtomicUsize = AtomicUsize::new(0);
 
 fn counted(layout: Layout) -> bool {
     layout.size() != PAGE_SIZE
