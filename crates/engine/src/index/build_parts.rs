@@ -382,6 +382,24 @@ fn merge(
     out
 }
 
+/// Keep the allocator's large blocks apart from its heap for the rest of
+/// the process. glibc serves blocks from 128 KiB up with their own
+/// mappings, returned to the system when freed, but raises that threshold
+/// to the size of each such block freed: after the first cluster the next
+/// clusters' tables came from the heap, fragmented it, and the building
+/// backend's resident memory peaked above its budget though what was in
+/// use did not (benches/notes/76-bounded-memory.md). Fixing it is what
+/// glibc does before any block is freed, so other allocations only lose
+/// the heap's reuse of blocks that large.
+pub(super) fn keep_large_blocks_mapped() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes a tuning parameter of the glibc
+    // allocator (under its own lock); nothing allocated moves.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Hand the memory a cluster's build freed back to the system. The
 /// allocator keeps freed memory for reuse, per thread arena, and the
 /// next cluster's blocks (other sizes, other threads) do not always fit

@@ -184,6 +184,7 @@ fn sample_bytes(budget: usize) -> usize {
 
 impl Spill {
     pub fn new<S: PageStore>(index: &Index<S>, budget: usize) -> Self {
+        super::build_parts::keep_large_blocks_mapped();
         let dim = index.meta.dim as usize;
         // At least 2,000 vectors, to place the clusters at all; at most
         // 50,000, which place them as well as more.
