@@ -239,7 +239,7 @@ impl PageStore for PgStore {
         if hits >= PREFETCH_STREAK {
             let asked = self.prefetch_asked.get().wrapping_add(1);
             self.prefetch_asked.set(asked);
-            if asked % PREFETCH_PROBE != 0 {
+            if !asked.is_multiple_of(PREFETCH_PROBE) {
                 return;
             }
         }
