@@ -36,6 +36,12 @@ pub fn page_crc(p: &[u8]) -> u32 {
     crc32fast::hash(&p[4..PAGE_SIZE])
 }
 
+/// Stores a page image's CRC in its first 4 bytes, as it is written.
+pub fn seal(p: &mut [u8]) {
+    let c = page_crc(p);
+    p[0..4].copy_from_slice(&c.to_le_bytes());
+}
+
 /// Per mapped page: whether its checksum passed since it was last written,
 /// and its sector sums.
 #[derive(Default)]

@@ -42,7 +42,7 @@ mod log;
 pub use checksum::Verify;
 
 use crate::page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};
-use checksum::{page_crc, Verified};
+use checksum::{seal, Verified};
 use log::{wal_path, Superblock};
 use memmap2::Mmap;
 use parking_lot::{MappedRwLockReadGuard, Mutex, ReentrantMutex, RwLock, RwLockReadGuard};
@@ -270,16 +270,14 @@ impl FileStore {
         if st.dirty.len() <= self.overlay_limit {
             return Ok(());
         }
-        let fresh = st.dirty.split_off(&st.committed_pages);
+        let mut fresh = st.dirty.split_off(&st.committed_pages);
         let Some(&last) = fresh.keys().next_back() else {
             return Ok(());
         };
-        for (&b, p) in &fresh {
-            let mut bytes = p.bytes;
-            let c = page_crc(&bytes);
-            bytes[0..4].copy_from_slice(&c.to_le_bytes());
+        for (&b, p) in &mut fresh {
+            seal(&mut p.bytes);
             self.file
-                .write_all_at(&bytes, (b as u64 + 1) * PAGE_SIZE as u64)?;
+                .write_all_at(&p.bytes, (b as u64 + 1) * PAGE_SIZE as u64)?;
         }
         st.spilled = true;
         if last >= st.mapped_pages {
@@ -352,8 +350,7 @@ impl FileStore {
         };
         sb.crc = sb.crc_of();
         for p in st.dirty.values_mut() {
-            let c = page_crc(&p.bytes);
-            p.bytes[0..4].copy_from_slice(&c.to_le_bytes());
+            seal(&mut p.bytes);
         }
         // 1. New pages written in place are durable before the superblock
         // that counts them can be.
