@@ -9,18 +9,26 @@
 //! Run: `cargo bench -p diskvec-engine --bench page_locality`
 //! Env: `DISKVEC_BENCH_SETS=glove50,wordnet384` (default both),
 //!      `DISKVEC_BENCH_LISTS=16,32,64,96`, `DISKVEC_BENCH_CACHE=8,4`
-//!      (cache = index pages / each figure).
+//!      (cache = index pages / each figure), `DISKVEC_BENCH_SCAN=search`
+//!      (`Index::search`, the default) or `stream` (the streaming scan SQL
+//!      runs, its first ten rows), `DISKVEC_BENCH_READ_AHEAD=0` (with more,
+//!      the pages asked for ahead are counted too: *asked/q*, and
+//!      *unread/q* those the query then did not read).
 
 use diskvec_engine::dataset::{self, recall};
-use diskvec_engine::{BlockNo, Index, MemStore, Metric, Options, Page, PageStore, SearchParams};
+use diskvec_engine::{
+    BlockNo, Index, MemStore, Metric, Options, Page, PageStore, ScanParams, SearchParams,
+};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 
-/// A memory store that records the pages read while `reads` holds a list.
+/// A memory store that records the pages read, and those asked for ahead,
+/// while `reads` and `asked` hold lists.
 #[derive(Default)]
 struct Recording {
     inner: MemStore,
     reads: Mutex<Option<Vec<BlockNo>>>,
+    asked: Mutex<Option<Vec<BlockNo>>>,
 }
 
 impl Recording {
@@ -36,6 +44,11 @@ impl PageStore for Recording {
     fn read(&self, b: BlockNo) -> diskvec_engine::Result<Self::PageRef<'_>> {
         self.note(b);
         self.inner.read(b)
+    }
+    fn prefetch(&self, b: BlockNo) {
+        if let Some(r) = self.asked.lock().as_mut() {
+            r.push(b);
+        }
     }
     fn write(&self, b: BlockNo, page: &Page) -> diskvec_engine::Result<()> {
         self.inner.write(b, page)
@@ -110,6 +123,11 @@ fn main() {
         .split(',')
         .filter_map(|x| x.parse().ok())
         .collect();
+    let stream = std::env::var("DISKVEC_BENCH_SCAN").is_ok_and(|s| s == "stream");
+    let read_ahead: usize = std::env::var("DISKVEC_BENCH_READ_AHEAD")
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     for set in sets.split(',') {
         let ds = dataset::load(set);
         let dim = ds.base.cols;
@@ -124,7 +142,10 @@ fn main() {
         let truth: Vec<Vec<u32>> = (0..nq)
             .map(|i| ds.gt.row(i).iter().map(|&x| x as u32).collect())
             .collect();
-        println!("\n== {set} cosine: n={n} dim={dim} queries={nq} index pages={pages}");
+        println!(
+            "\n== {set} cosine: n={n} dim={dim} queries={nq} index pages={pages}, {}, read_ahead {read_ahead}",
+            if stream { "streaming scan, 10 rows" } else { "search" }
+        );
         print!(
             "{:>6} {:>9} {:>8} {:>9}",
             "list", "recall@10", "reads/q", "pages/q"
@@ -132,20 +153,38 @@ fn main() {
         for c in &caches {
             print!(" {:>12}", format!("miss/q 1/{c}"));
         }
-        println!();
+        println!(" {:>8} {:>8}", "asked/q", "unread/q");
         for &list in &lists {
             let params = SearchParams {
                 search_list_size: list,
                 rerank: 16,
-                read_ahead: 0,
+                read_ahead,
+            };
+            let scan = ScanParams {
+                search: params,
+                ..ScanParams::default()
             };
             let mut per_query = Vec::with_capacity(nq);
             let mut results = Vec::with_capacity(nq);
+            let (mut asked, mut unread) = (0, 0);
             for q in ds.queries.data.chunks_exact(dim) {
                 *index.store().reads.lock() = Some(Vec::new());
-                let r = index.search(q, 10, &params).unwrap();
-                per_query.push(index.store().reads.lock().take().unwrap());
-                results.push(r.into_iter().map(|x| x.0).collect::<Vec<u64>>());
+                *index.store().asked.lock() = Some(Vec::new());
+                let r: Vec<u64> = if stream {
+                    let it = index.search_iter(q, &scan).unwrap();
+                    it.take(10).map(|r| r.unwrap().0).collect()
+                } else {
+                    let r = index.search(q, 10, &params).unwrap();
+                    r.into_iter().map(|x| x.0).collect()
+                };
+                let read = index.store().reads.lock().take().unwrap();
+                let ahead = index.store().asked.lock().take().unwrap();
+                let read_set: HashSet<_> = read.iter().collect();
+                let ahead: HashSet<_> = ahead.iter().collect();
+                asked += ahead.len();
+                unread += ahead.iter().filter(|b| !read_set.contains(*b)).count();
+                per_query.push(read);
+                results.push(r);
             }
             let reads: usize = per_query.iter().map(|r| r.len()).sum();
             let distinct: usize = per_query
@@ -171,7 +210,11 @@ fn main() {
                     .sum();
                 print!(" {:>12.1}", misses as f64 / nq as f64);
             }
-            println!();
+            println!(
+                " {:>8.1} {:>8.1}",
+                asked as f64 / nq as f64,
+                unread as f64 / nq as f64
+            );
         }
     }
 }

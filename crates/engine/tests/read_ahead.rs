@@ -8,6 +8,7 @@ mod common;
 use diskvec_engine::page::{BlockNo, Page, PageStore, Result};
 use diskvec_engine::{Index, MemStore, Metric, Options, ScanParams, SearchParams};
 use parking_lot::Mutex;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,5 +150,79 @@ fn read_ahead_asks_for_the_pages_a_search_reads_next_and_changes_no_result() {
     assert!(
         reads_asked_before * 10 >= node_reads * 6,
         "most reads should have been asked for ahead: {reads_asked_before} of {node_reads}"
+    );
+}
+
+/// A query of ten rows (`ORDER BY ... LIMIT 10`) asks for few pages it then
+/// does not read: none past its tenth row, and few while the walk is still
+/// approaching the query, when the candidates behind the best one are
+/// mostly replaced before they are read.
+#[test]
+fn a_ten_row_scan_asks_for_the_pages_it_reads() {
+    let (n, dim) = (4000, 24);
+    let data = common::clustered(n + 50, dim, 40, 11);
+    let (base, queries) = data.split_at(n * dim);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let store = Watched {
+        inner: MemStore::new(),
+        log: log.clone(),
+    };
+    let mut index = Index::create(store, Options::new(dim, Metric::L2)).unwrap();
+    let ids: Vec<u64> = (0..n as u64).collect();
+    index.build(base, &ids, usize::MAX).unwrap();
+    let scan = |read_ahead| ScanParams {
+        search: SearchParams {
+            search_list_size: 32,
+            rerank: 16,
+            read_ahead,
+        },
+        ..ScanParams::default()
+    };
+
+    let (mut asked, mut unread, mut covered, mut reads) = (0, 0, 0, 0);
+    for q in queries.chunks_exact(dim) {
+        let plain: Vec<(u64, f32)> = index
+            .search_iter(q, &scan(0))
+            .unwrap()
+            .take(10)
+            .map(|r| r.unwrap())
+            .collect();
+        log.lock().clear();
+        let ahead: Vec<(u64, f32)> = index
+            .search_iter(q, &scan(8))
+            .unwrap()
+            .take(10)
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(plain, ahead, "read-ahead changed a streamed result");
+        let events = std::mem::take(&mut *log.lock());
+        let read: HashSet<BlockNo> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Read(b) => Some(*b),
+                _ => None,
+            })
+            .collect();
+        let wanted: HashSet<BlockNo> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Prefetch(b) => Some(*b),
+                _ => None,
+            })
+            .collect();
+        asked += wanted.len();
+        unread += wanted.difference(&read).count();
+        covered += read.intersection(&wanted).count();
+        reads += read.len();
+    }
+    println!("distinct pages asked for: {asked}, not read: {unread}; pages read: {reads}, asked for: {covered}");
+    assert!(asked > 0, "read_ahead 8 asked for nothing");
+    assert!(
+        unread * 10 <= asked,
+        "at most a tenth of the pages asked for should go unread: {unread} of {asked}"
+    );
+    assert!(
+        covered * 10 >= reads * 6,
+        "most pages read should have been asked for: {covered} of {reads}"
     );
 }

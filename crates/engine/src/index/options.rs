@@ -231,9 +231,11 @@ pub struct SearchParams {
     pub rerank: usize,
     /// Node pages asked of the store ahead of their reads
     /// ([`crate::PageStore::prefetch`]): the best candidates the walk
-    /// expands next, each once. Overlaps reads that wait on I/O (an index
-    /// larger than memory); 0 asks for nothing. At most
-    /// [`crate::MAX_READ_AHEAD`].
+    /// expands next, each once (only the next one while the walk is still
+    /// approaching the query, and in a streaming search only those needed
+    /// for its first ten rows until the caller pulls past them). Overlaps
+    /// reads that wait on I/O (an index larger than memory); 0 asks for
+    /// nothing. At most [`crate::MAX_READ_AHEAD`].
     pub read_ahead: usize,
 }
 

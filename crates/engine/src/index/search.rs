@@ -79,6 +79,8 @@ pub(super) struct Scratch {
     pub read_ahead: usize,
     pub ahead: SparseMarks<()>,
     pub upcoming: Vec<u64>,
+    /// Streaming: the keys of the buffered rows read ahead for.
+    pub row_keys: Vec<u64>,
 }
 
 impl Scratch {
@@ -191,6 +193,13 @@ impl<S: PageStore> Index<S> {
     pub(super) fn run(&self, s: &mut Scratch, ef: usize) -> Result<()> {
         let mut buf = std::mem::take(&mut s.buf);
         let mut nbrs = std::mem::take(&mut s.nbrs);
+        // The closest exact distance so far: while each expansion beats it
+        // the walk is still approaching the query, and the candidates
+        // behind the best one are mostly pushed out of the list by the
+        // closer nodes the next expansions find, never read. Only the next
+        // one is asked for then; the full depth once the list settles
+        // (benches/notes/60-read-ahead.md).
+        let mut closest = f32::INFINITY;
         let result = (|| {
             while let Some(c) = s.beam.next(ef) {
                 let (_, n) = unpack(c);
@@ -219,9 +228,12 @@ impl<S: PageStore> Index<S> {
                         s.deferred.push(key);
                     }
                 });
+                let approaching = d < closest;
+                closest = closest.min(d);
                 if s.read_ahead > 0 {
                     let mut next = std::mem::take(&mut s.upcoming);
-                    s.beam.upcoming(s.read_ahead, ef, &mut next);
+                    let depth = if approaching { 1 } else { s.read_ahead };
+                    s.beam.upcoming(depth, ef, &mut next);
                     self.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
                     s.upcoming = next;
                 }

@@ -215,16 +215,39 @@ fn scan_key(order: ScanOrder, radius: f32, halo: f32, est: f32, lb: f32, n: u32)
     })
 }
 
+/// The rows a scan reads ahead for before its caller asks for them. A
+/// scan is not told its query's LIMIT, and most ask for ten rows: the
+/// pages read ahead for rows past the tenth would mostly be read for
+/// nothing. So until ten rows are returned the read-ahead serves those
+/// ten; past them, as far as [`SearchParams::read_ahead`] goes.
+const LIKELY_ROWS: usize = 10;
+
 /// Ask the store for the pages of the best candidates in the frontier,
-/// those the scan reads next (see [`SearchParams::read_ahead`]).
-fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch) {
-    if s.read_ahead > 0 {
-        let mut next = std::mem::take(&mut s.upcoming);
-        next.clear();
-        crate::beam::heap_best(s.frontier.as_slice(), s.read_ahead, &mut next, |key| key);
-        index.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
-        s.upcoming = next;
+/// those the scan reads next (see [`SearchParams::read_ahead`]): with
+/// `rows`, only those it must read before it can return that many more
+/// rows.
+fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch, rows: Option<usize>) {
+    if s.read_ahead == 0 {
+        return;
     }
+    let mut next = std::mem::take(&mut s.upcoming);
+    next.clear();
+    crate::beam::heap_best(s.frontier.as_slice(), s.read_ahead, &mut next, |key| key);
+    if let Some(rows) = rows {
+        // A candidate is read before a buffered row is returned only if
+        // its key is below the row's (see `next`).
+        let mut keys = std::mem::take(&mut s.row_keys);
+        keys.clear();
+        crate::beam::heap_best(s.results.as_slice(), rows, &mut keys, |(key, _)| key);
+        match (rows, keys.get(rows.wrapping_sub(1))) {
+            (0, _) => next.clear(),
+            (_, Some(&bar)) => next.retain(|&key| key < bar),
+            _ => {}
+        }
+        s.row_keys = keys;
+    }
+    index.prefetch_nodes(s, next.iter().map(|&key| unpack(key).1));
+    s.upcoming = next;
 }
 
 /// Streaming search; see [`Index::search_iter`].
@@ -267,8 +290,21 @@ impl<S: PageStore> SearchIter<'_, S> {
         let Some(s) = self.scratch.as_ref() else {
             return;
         };
-        let k = k.min(self.limit.saturating_sub(self.returned));
+        let k = self.rows_ahead().map_or(k, |rows| k.min(rows));
         crate::beam::heap_best(s.results.as_slice(), k, out, |(_, id)| id);
+    }
+
+    /// The rows to read ahead for (see [`LIKELY_ROWS`]); `None`: as many as
+    /// the read-ahead reaches.
+    fn rows_ahead(&self) -> Option<usize> {
+        let left = self.limit.saturating_sub(self.returned);
+        if self.returned < LIKELY_ROWS {
+            Some(left.min(LIKELY_ROWS - self.returned))
+        } else if left < crate::beam::MAX_AHEAD {
+            Some(left)
+        } else {
+            None
+        }
     }
 
     /// Whether a filter is served by scanning the matching nodes (rather
@@ -331,7 +367,7 @@ impl<S: PageStore> SearchIter<'_, S> {
             }
         }
         s.frontier = front.into();
-        read_ahead(index, s);
+        read_ahead(index, s, self.rows_ahead());
         Ok(())
     }
 
@@ -390,7 +426,7 @@ impl<S: PageStore> SearchIter<'_, S> {
             }
         }
         s.frontier = front.into();
-        read_ahead(index, s);
+        read_ahead(index, s, self.rows_ahead());
     }
 
     /// Move candidates that only steer (see [`steers`]) from the top of
@@ -415,6 +451,7 @@ impl<S: PageStore> SearchIter<'_, S> {
     /// neighbours into the frontier. The frontier is settled (`next` does
     /// it before deciding to read).
     fn read_next(&mut self) -> Result<()> {
+        let rows = self.rows_ahead();
         let s = self.scratch.as_mut().unwrap();
         // A buffered row waits only on matching candidates: read those.
         // With nothing buffered, walk on from the closest candidate of
@@ -473,7 +510,7 @@ impl<S: PageStore> SearchIter<'_, S> {
         } else {
             s.stats.reranked += 1;
         }
-        read_ahead(index, s);
+        read_ahead(index, s, rows);
         s.nbrs = nbrs;
         Ok(())
     }
