@@ -60,22 +60,31 @@ fn params(read_ahead: usize) -> SearchParams {
     }
 }
 
-#[test]
-fn read_ahead_asks_for_the_pages_a_search_reads_next_and_changes_no_result() {
-    let (n, dim) = (4000, 24);
-    let data = common::clustered(n + 50, dim, 40, 7);
-    let (base, queries) = data.split_at(n * dim);
+const DIM: usize = 24;
+
+/// An index of 4,000 clustered vectors over a `Watched` store, its log, and
+/// 50 queries from the same clusters.
+fn watched_index(seed: u64) -> (Index<Watched>, Arc<Mutex<Vec<Event>>>, Vec<f32>) {
+    let n = 4000;
+    let data = common::clustered(n + 50, DIM, 40, seed);
+    let (base, queries) = data.split_at(n * DIM);
     let log = Arc::new(Mutex::new(Vec::new()));
     let store = Watched {
         inner: MemStore::new(),
         log: log.clone(),
     };
-    let mut index = Index::create(store, Options::new(dim, Metric::L2)).unwrap();
+    let mut index = Index::create(store, Options::new(DIM, Metric::L2)).unwrap();
     let ids: Vec<u64> = (0..n as u64).collect();
     index.build(base, &ids, usize::MAX).unwrap();
+    (index, log, queries.to_vec())
+}
+
+#[test]
+fn read_ahead_asks_for_the_pages_a_search_reads_next_and_changes_no_result() {
+    let (index, log, queries) = watched_index(7);
 
     let (mut asked, mut asked_then_read, mut node_reads, mut reads_asked_before) = (0, 0, 0, 0);
-    for q in queries.chunks_exact(dim) {
+    for q in queries.chunks_exact(DIM) {
         log.lock().clear();
         let plain = index.search(q, 10, &params(0)).unwrap();
         assert!(
@@ -159,17 +168,7 @@ fn read_ahead_asks_for_the_pages_a_search_reads_next_and_changes_no_result() {
 /// mostly replaced before they are read.
 #[test]
 fn a_ten_row_scan_asks_for_the_pages_it_reads() {
-    let (n, dim) = (4000, 24);
-    let data = common::clustered(n + 50, dim, 40, 11);
-    let (base, queries) = data.split_at(n * dim);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let store = Watched {
-        inner: MemStore::new(),
-        log: log.clone(),
-    };
-    let mut index = Index::create(store, Options::new(dim, Metric::L2)).unwrap();
-    let ids: Vec<u64> = (0..n as u64).collect();
-    index.build(base, &ids, usize::MAX).unwrap();
+    let (index, log, queries) = watched_index(11);
     let scan = |read_ahead| ScanParams {
         search: SearchParams {
             search_list_size: 32,
@@ -180,36 +179,23 @@ fn a_ten_row_scan_asks_for_the_pages_it_reads() {
     };
 
     let (mut asked, mut unread, mut covered, mut reads) = (0, 0, 0, 0);
-    for q in queries.chunks_exact(dim) {
-        let plain: Vec<(u64, f32)> = index
-            .search_iter(q, &scan(0))
-            .unwrap()
-            .take(10)
-            .map(|r| r.unwrap())
-            .collect();
+    for q in queries.chunks_exact(DIM) {
+        let ten_rows = |read_ahead| -> Vec<(u64, f32)> {
+            let rows = index.search_iter(q, &scan(read_ahead)).unwrap();
+            rows.take(10).map(|r| r.unwrap()).collect()
+        };
+        let plain = ten_rows(0);
         log.lock().clear();
-        let ahead: Vec<(u64, f32)> = index
-            .search_iter(q, &scan(8))
-            .unwrap()
-            .take(10)
-            .map(|r| r.unwrap())
-            .collect();
+        let ahead = ten_rows(8);
         assert_eq!(plain, ahead, "read-ahead changed a streamed result");
         let events = std::mem::take(&mut *log.lock());
-        let read: HashSet<BlockNo> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Read(b) => Some(*b),
-                _ => None,
-            })
-            .collect();
-        let wanted: HashSet<BlockNo> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Prefetch(b) => Some(*b),
-                _ => None,
-            })
-            .collect();
+        let (mut read, mut wanted) = (HashSet::new(), HashSet::new());
+        for e in events {
+            match e {
+                Event::Read(b) => read.insert(b),
+                Event::Prefetch(b) => wanted.insert(b),
+            };
+        }
         asked += wanted.len();
         unread += wanted.difference(&read).count();
         covered += read.intersection(&wanted).count();
