@@ -166,7 +166,7 @@ fn main() {
             };
             let mut per_query = Vec::with_capacity(nq);
             let mut results = Vec::with_capacity(nq);
-            let (mut asked, mut unread) = (0, 0);
+            let (mut distinct, mut asked, mut unread) = (0, 0, 0);
             for q in ds.queries.data.chunks_exact(dim) {
                 *index.store().reads.lock() = Some(Vec::new());
                 *index.store().asked.lock() = Some(Vec::new());
@@ -180,6 +180,7 @@ fn main() {
                 let read = index.store().reads.lock().take().unwrap();
                 let ahead = index.store().asked.lock().take().unwrap();
                 let read_set: HashSet<_> = read.iter().collect();
+                distinct += read_set.len();
                 let ahead: HashSet<_> = ahead.iter().collect();
                 asked += ahead.len();
                 unread += ahead.iter().filter(|b| !read_set.contains(*b)).count();
@@ -187,10 +188,6 @@ fn main() {
                 results.push(r);
             }
             let reads: usize = per_query.iter().map(|r| r.len()).sum();
-            let distinct: usize = per_query
-                .iter()
-                .map(|r| r.iter().collect::<HashSet<_>>().len())
-                .sum();
             print!(
                 "{list:>6} {:>9.4} {:>8.1} {:>9.1}",
                 recall(&results, &truth, 10),

@@ -228,9 +228,9 @@ impl<S: PageStore> Index<S> {
                         s.deferred.push(key);
                     }
                 });
-                let approaching = d < closest;
-                closest = closest.min(d);
                 if s.read_ahead > 0 {
+                    let approaching = d < closest;
+                    closest = closest.min(d);
                     let mut next = std::mem::take(&mut s.upcoming);
                     let depth = if approaching { 1 } else { s.read_ahead };
                     s.beam.upcoming(depth, ef, &mut next);

@@ -227,7 +227,7 @@ const LIKELY_ROWS: usize = 10;
 /// `rows`, only those it must read before it can return that many more
 /// rows.
 fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch, rows: Option<usize>) {
-    if s.read_ahead == 0 {
+    if s.read_ahead == 0 || rows == Some(0) {
         return;
     }
     let mut next = std::mem::take(&mut s.upcoming);
@@ -239,10 +239,8 @@ fn read_ahead<S: PageStore>(index: &Index<S>, s: &mut Scratch, rows: Option<usiz
         let mut keys = std::mem::take(&mut s.row_keys);
         keys.clear();
         crate::beam::heap_best(s.results.as_slice(), rows, &mut keys, |(key, _)| key);
-        match (rows, keys.get(rows.wrapping_sub(1))) {
-            (0, _) => next.clear(),
-            (_, Some(&bar)) => next.retain(|&key| key < bar),
-            _ => {}
+        if let Some(&bar) = keys.get(rows - 1) {
+            next.retain(|&key| key < bar);
         }
         s.row_keys = keys;
     }
