@@ -13,7 +13,14 @@
 //!      (`Index::search`, the default) or `stream` (the streaming scan SQL
 //!      runs, its first ten rows), `DISKVEC_BENCH_READ_AHEAD=0` (with more,
 //!      the pages asked for ahead are counted too: *asked/q*, and
-//!      *unread/q* those the query then did not read).
+//!      *unread/q* those the query then did not read),
+//!      `DISKVEC_BENCH_BITS` (code bits per dimension; default the
+//!      index's own), `DISKVEC_BENCH_WAIT=1` (the store says its reads
+//!      wait on I/O, as Postgres' does while the index is not in shared
+//!      buffers: the walk takes its candidates in batches).
+//!      *sim µs/q*: a query's simulated time over the first cache size,
+//!      each page not in it read in 100 µs from its ask, 8 µs of work a
+//!      read (how far the reads overlap; not a measured time).
 
 use diskvec_engine::dataset::{self, recall};
 use diskvec_engine::{
@@ -29,12 +36,19 @@ struct Recording {
     inner: MemStore,
     reads: Mutex<Option<Vec<BlockNo>>>,
     asked: Mutex<Option<Vec<BlockNo>>>,
+    /// Reads (true) and asks (false) in the order they came.
+    events: Mutex<Option<Vec<(bool, BlockNo)>>>,
+    /// What `reads_wait` answers.
+    wait: bool,
 }
 
 impl Recording {
     fn note(&self, b: BlockNo) {
         if let Some(r) = self.reads.lock().as_mut() {
             r.push(b);
+        }
+        if let Some(e) = self.events.lock().as_mut() {
+            e.push((true, b));
         }
     }
 }
@@ -49,6 +63,12 @@ impl PageStore for Recording {
         if let Some(r) = self.asked.lock().as_mut() {
             r.push(b);
         }
+        if let Some(e) = self.events.lock().as_mut() {
+            e.push((false, b));
+        }
+    }
+    fn reads_wait(&self) -> bool {
+        self.wait
     }
     fn write(&self, b: BlockNo, page: &Page) -> diskvec_engine::Result<()> {
         self.inner.write(b, page)
@@ -91,6 +111,9 @@ impl Lru {
             order: Default::default(),
         }
     }
+    fn contains(&self, b: BlockNo) -> bool {
+        self.at.contains_key(&b)
+    }
     /// Use `b`; true on a miss.
     fn touch(&mut self, b: BlockNo) -> bool {
         self.tick += 1;
@@ -111,6 +134,38 @@ impl Lru {
     }
 }
 
+/// Simulated time of one query's reads and asks, in microseconds, over
+/// `lru` (shared by all queries): a page not in it takes `IO_US` from its
+/// ask (or its read, if never asked) until it can be read; asks of pages
+/// already cached or on their way cost nothing, others `ASK_US`; every
+/// read then costs `NODE_US` of the walk's own work. Reads wait, asks do
+/// not: the figure shows how much of a query's reading overlaps.
+fn simulate(lru: &mut Lru, events: &[(bool, BlockNo)]) -> f64 {
+    const IO_US: f64 = 100.0;
+    const ASK_US: f64 = 3.0;
+    const NODE_US: f64 = 8.0;
+    let mut t = 0.0f64;
+    let mut inflight: HashMap<BlockNo, f64> = HashMap::new();
+    for &(read, b) in events {
+        if !read {
+            if !lru.contains(b) && !inflight.contains_key(&b) {
+                inflight.insert(b, t + IO_US);
+                t += ASK_US;
+            }
+            continue;
+        }
+        if lru.contains(b) {
+            lru.touch(b);
+        } else {
+            let ready = inflight.remove(&b).unwrap_or(t + IO_US);
+            t = t.max(ready);
+            lru.touch(b);
+        }
+        t += NODE_US;
+    }
+    t
+}
+
 fn main() {
     let sets = std::env::var("DISKVEC_BENCH_SETS").unwrap_or_else(|_| "glove50,wordnet384".into());
     let lists: Vec<usize> = std::env::var("DISKVEC_BENCH_LISTS")
@@ -128,12 +183,20 @@ fn main() {
         .ok()
         .and_then(|x| x.parse().ok())
         .unwrap_or(0);
+    let wait = std::env::var("DISKVEC_BENCH_WAIT").is_ok_and(|w| w == "1");
     for set in sets.split(',') {
         let ds = dataset::load(set);
         let dim = ds.base.cols;
         let n = ds.base.rows;
-        let opts = Options::new(dim, Metric::Cosine);
-        let mut index = Index::create(Recording::default(), opts).unwrap();
+        let mut opts = Options::new(dim, Metric::Cosine);
+        opts.bits = std::env::var("DISKVEC_BENCH_BITS")
+            .ok()
+            .and_then(|b| b.parse().ok());
+        let store = Recording {
+            wait,
+            ..Recording::default()
+        };
+        let mut index = Index::create(store, opts).unwrap();
         let ids: Vec<u64> = (0..n as u64).collect();
         index.build(&ds.base.data, &ids, usize::MAX).unwrap();
         index.commit().unwrap();
@@ -143,8 +206,9 @@ fn main() {
             .map(|i| ds.gt.row(i).iter().map(|&x| x as u32).collect())
             .collect();
         println!(
-            "\n== {set} cosine: n={n} dim={dim} queries={nq} index pages={pages}, {}, read_ahead {read_ahead}",
-            if stream { "streaming scan, 10 rows" } else { "search" }
+            "\n== {set} cosine: n={n} dim={dim} queries={nq} index pages={pages}, {}, read_ahead {read_ahead}{}",
+            if stream { "streaming scan, 10 rows" } else { "search" },
+            if wait { ", reads wait" } else { "" }
         );
         print!(
             "{:>6} {:>9} {:>8} {:>9}",
@@ -153,7 +217,7 @@ fn main() {
         for c in &caches {
             print!(" {:>12}", format!("miss/q 1/{c}"));
         }
-        println!(" {:>8} {:>8}", "asked/q", "unread/q");
+        println!(" {:>8} {:>8} {:>9}", "asked/q", "unread/q", "sim µs/q");
         for &list in &lists {
             let params = SearchParams {
                 search_list_size: list,
@@ -167,9 +231,11 @@ fn main() {
             let mut per_query = Vec::with_capacity(nq);
             let mut results = Vec::with_capacity(nq);
             let (mut distinct, mut asked, mut unread) = (0, 0, 0);
+            let mut events = Vec::with_capacity(nq);
             for q in ds.queries.data.chunks_exact(dim) {
                 *index.store().reads.lock() = Some(Vec::new());
                 *index.store().asked.lock() = Some(Vec::new());
+                *index.store().events.lock() = Some(Vec::new());
                 let r: Vec<u64> = if stream {
                     let it = index.search_iter(q, &scan).unwrap();
                     it.take(10).map(|r| r.unwrap().0).collect()
@@ -185,6 +251,7 @@ fn main() {
                 asked += ahead.len();
                 unread += ahead.iter().filter(|b| !read_set.contains(*b)).count();
                 per_query.push(read);
+                events.push(index.store().events.lock().take().unwrap());
                 results.push(r);
             }
             let reads: usize = per_query.iter().map(|r| r.len()).sum();
@@ -207,10 +274,17 @@ fn main() {
                     .sum();
                 print!(" {:>12.1}", misses as f64 / nq as f64);
             }
+            // The simulated time over the first cache size, warmed by a pass.
+            let mut lru = Lru::new(pages / caches.first().copied().unwrap_or(8));
+            per_query.iter().flatten().for_each(|&b| {
+                lru.touch(b);
+            });
+            let sim: f64 = events.iter().map(|e| simulate(&mut lru, e)).sum();
             println!(
-                " {:>8.1} {:>8.1}",
+                " {:>8.1} {:>8.1} {:>9.0}",
                 asked as f64 / nq as f64,
-                unread as f64 / nq as f64
+                unread as f64 / nq as f64,
+                sim / nq as f64
             );
         }
     }

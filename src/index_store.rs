@@ -252,6 +252,15 @@ impl PageStore for PgStore {
         });
     }
 
+    /// Until `PREFETCH_STREAK` prefetches in a row find their block in
+    /// shared buffers, reads are taken to wait on I/O. A block outside
+    /// shared buffers may still be in the kernel's page cache: its read
+    /// then does not wait, and a search's batch costs it a few extra
+    /// expansions.
+    fn reads_wait(&self) -> bool {
+        self.prefetch_hits.get() < PREFETCH_STREAK
+    }
+
     fn write(&self, blkno: BlockNo, page: &Page) -> Result<()> {
         let buf = self.buffer(blkno, pg_sys::BUFFER_LOCK_EXCLUSIVE)?;
         self.put(&buf, page, false);

@@ -133,6 +133,15 @@ pub trait PageStore: Send + Sync {
         let _ = blkno;
     }
 
+    /// Whether reads are waiting on I/O now: true while the pages asked
+    /// for ahead have lately had to be read from disk. A search then takes
+    /// its candidates in batches whose reads overlap (see
+    /// [`crate::SearchParams::read_ahead`]). Default: false (the pages are
+    /// in memory).
+    fn reads_wait(&self) -> bool {
+        false
+    }
+
     /// Replace page `blkno` (which must exist). Bytes 0..4 are ignored.
     /// For pages no other writer can be touching (new pages, bulk builds);
     /// shared pages are changed with [`PageStore::modify`].

@@ -234,8 +234,10 @@ pub struct SearchParams {
     /// expands next, each once (only the next one while the walk is still
     /// approaching the query, and in a streaming search only those needed
     /// for its first ten rows until the caller pulls past them). Overlaps
-    /// reads that wait on I/O (an index larger than memory); 0 asks for
-    /// nothing. At most [`crate::MAX_READ_AHEAD`].
+    /// reads that wait on I/O (an index larger than memory); while they do
+    /// ([`crate::PageStore::reads_wait`]) the walk also expands its best
+    /// `read_ahead` candidates as one batch, so that their reads are under
+    /// way together. 0 asks for nothing. At most [`crate::MAX_READ_AHEAD`].
     pub read_ahead: usize,
 }
 

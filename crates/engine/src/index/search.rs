@@ -79,6 +79,9 @@ pub(super) struct Scratch {
     pub read_ahead: usize,
     pub ahead: SparseMarks<()>,
     pub upcoming: Vec<u64>,
+    /// Candidates taken from the beam to be expanded next, in order
+    /// (`Index::take_batch`).
+    pub batch: std::collections::VecDeque<u64>,
     /// Streaming: the keys of the buffered rows read ahead for.
     pub row_keys: Vec<u64>,
 }
@@ -96,7 +99,7 @@ impl Scratch {
             + self.arena.capacity() * 4
             + self.nbrs.capacity() * 4
             + self.ahead.bytes()
-            + self.upcoming.capacity() * 8
+            + (self.upcoming.capacity() + self.batch.capacity()) * 8
     }
 }
 
@@ -189,6 +192,28 @@ impl<S: PageStore> Index<S> {
         }
     }
 
+    /// Take the best `read_ahead` candidates, `first` (already taken) and
+    /// the next ones, as one batch that the walk expands in turn before it
+    /// looks at the beam again: DiskANN's beam width. One at a time, the
+    /// next node is mostly one the last expansion has just found, asked
+    /// for one step before its read, so reads that wait on I/O queue up
+    /// one behind the other; a batch's reads are all under way before the
+    /// first is waited for. It costs a few expansions a lone walk would
+    /// have skipped and finds a little more for them (benches/notes/
+    /// 60-read-ahead.md). Only while the store's reads wait
+    /// ([`crate::PageStore::reads_wait`]): over cached pages it buys
+    /// nothing.
+    fn take_batch(&self, s: &mut Scratch, first: u64, ef: usize) {
+        while s.batch.len() + 1 < s.read_ahead {
+            let Some(c) = s.beam.next(ef) else { break };
+            s.batch.push_back(c);
+        }
+        let batch = std::mem::take(&mut s.batch);
+        let keys = std::iter::once(first).chain(batch.iter().copied());
+        self.prefetch_nodes(s, keys.map(|key| unpack(key).1));
+        s.batch = batch;
+    }
+
     /// Beam search until the `ef` best estimates are all expanded.
     pub(super) fn run(&self, s: &mut Scratch, ef: usize) -> Result<()> {
         let mut buf = std::mem::take(&mut s.buf);
@@ -198,10 +223,23 @@ impl<S: PageStore> Index<S> {
         // behind the best one are mostly pushed out of the list by the
         // closer nodes the next expansions find, never read. Only the next
         // one is asked for then; the full depth once the list settles
-        // (benches/notes/60-read-ahead.md).
+        // (benches/notes/60-read-ahead.md), and while reads wait on I/O the
+        // settled walk expands its candidates in batches (`take_batch`).
         let mut closest = f32::INFINITY;
+        let mut approaching = true;
+        s.batch.clear();
         let result = (|| {
-            while let Some(c) = s.beam.next(ef) {
+            loop {
+                let c = match s.batch.pop_front() {
+                    Some(c) => c,
+                    None => {
+                        let Some(c) = s.beam.next(ef) else { break };
+                        if !approaching && s.read_ahead > 1 && self.store.reads_wait() {
+                            self.take_batch(s, c, ef);
+                        }
+                        c
+                    }
+                };
                 let (_, n) = unpack(c);
                 s.stats.expanded += 1;
                 s.walked.push(c);
@@ -229,7 +267,7 @@ impl<S: PageStore> Index<S> {
                     }
                 });
                 if s.read_ahead > 0 {
-                    let approaching = d < closest;
+                    approaching = d < closest;
                     closest = closest.min(d);
                     let mut next = std::mem::take(&mut s.upcoming);
                     let depth = if approaching { 1 } else { s.read_ahead };
