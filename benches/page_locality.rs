@@ -29,26 +29,21 @@ use diskvec_engine::{
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 
-/// A memory store that records the pages read, and those asked for ahead,
-/// while `reads` and `asked` hold lists.
+/// A memory store that records the pages read and those asked for ahead,
+/// in the order they came, while `events` holds a list.
 #[derive(Default)]
 struct Recording {
     inner: MemStore,
-    reads: Mutex<Option<Vec<BlockNo>>>,
-    asked: Mutex<Option<Vec<BlockNo>>>,
-    /// Reads (true) and asks (false) in the order they came.
+    /// Reads (true) and asks (false).
     events: Mutex<Option<Vec<(bool, BlockNo)>>>,
     /// What `reads_wait` answers.
     wait: bool,
 }
 
 impl Recording {
-    fn note(&self, b: BlockNo) {
-        if let Some(r) = self.reads.lock().as_mut() {
-            r.push(b);
-        }
+    fn note(&self, read: bool, b: BlockNo) {
         if let Some(e) = self.events.lock().as_mut() {
-            e.push((true, b));
+            e.push((read, b));
         }
     }
 }
@@ -56,16 +51,11 @@ impl Recording {
 impl PageStore for Recording {
     type PageRef<'a> = <MemStore as PageStore>::PageRef<'a>;
     fn read(&self, b: BlockNo) -> diskvec_engine::Result<Self::PageRef<'_>> {
-        self.note(b);
+        self.note(true, b);
         self.inner.read(b)
     }
     fn prefetch(&self, b: BlockNo) {
-        if let Some(r) = self.asked.lock().as_mut() {
-            r.push(b);
-        }
-        if let Some(e) = self.events.lock().as_mut() {
-            e.push((false, b));
-        }
+        self.note(false, b);
     }
     fn reads_wait(&self) -> bool {
         self.wait
@@ -111,6 +101,14 @@ impl Lru {
             order: Default::default(),
         }
     }
+    /// A cache of `cap` pages warmed by one pass over `per_query`'s reads.
+    fn warmed(cap: usize, per_query: &[Vec<BlockNo>]) -> Self {
+        let mut lru = Lru::new(cap);
+        per_query.iter().flatten().for_each(|&b| {
+            lru.touch(b);
+        });
+        lru
+    }
     fn contains(&self, b: BlockNo) -> bool {
         self.at.contains_key(&b)
     }
@@ -154,13 +152,10 @@ fn simulate(lru: &mut Lru, events: &[(bool, BlockNo)]) -> f64 {
             }
             continue;
         }
-        if lru.contains(b) {
-            lru.touch(b);
-        } else {
-            let ready = inflight.remove(&b).unwrap_or(t + IO_US);
-            t = t.max(ready);
-            lru.touch(b);
+        if !lru.contains(b) {
+            t = t.max(inflight.remove(&b).unwrap_or(t + IO_US));
         }
+        lru.touch(b);
         t += NODE_US;
     }
     t
@@ -233,8 +228,6 @@ fn main() {
             let (mut distinct, mut asked, mut unread) = (0, 0, 0);
             let mut events = Vec::with_capacity(nq);
             for q in ds.queries.data.chunks_exact(dim) {
-                *index.store().reads.lock() = Some(Vec::new());
-                *index.store().asked.lock() = Some(Vec::new());
                 *index.store().events.lock() = Some(Vec::new());
                 let r: Vec<u64> = if stream {
                     let it = index.search_iter(q, &scan).unwrap();
@@ -243,15 +236,15 @@ fn main() {
                     let r = index.search(q, 10, &params).unwrap();
                     r.into_iter().map(|x| x.0).collect()
                 };
-                let read = index.store().reads.lock().take().unwrap();
-                let ahead = index.store().asked.lock().take().unwrap();
+                let log = index.store().events.lock().take().unwrap();
+                let read: Vec<BlockNo> = log.iter().filter(|e| e.0).map(|e| e.1).collect();
                 let read_set: HashSet<_> = read.iter().collect();
                 distinct += read_set.len();
-                let ahead: HashSet<_> = ahead.iter().collect();
+                let ahead: HashSet<_> = log.iter().filter(|e| !e.0).map(|e| e.1).collect();
                 asked += ahead.len();
-                unread += ahead.iter().filter(|b| !read_set.contains(*b)).count();
+                unread += ahead.iter().filter(|b| !read_set.contains(b)).count();
                 per_query.push(read);
-                events.push(index.store().events.lock().take().unwrap());
+                events.push(log);
                 results.push(r);
             }
             let reads: usize = per_query.iter().map(|r| r.len()).sum();
@@ -262,12 +255,7 @@ fn main() {
                 distinct as f64 / nq as f64
             );
             for &c in &caches {
-                let mut lru = Lru::new(pages / c);
-                for r in &per_query {
-                    r.iter().for_each(|&b| {
-                        lru.touch(b);
-                    });
-                }
+                let mut lru = Lru::warmed(pages / c, &per_query);
                 let misses: usize = per_query
                     .iter()
                     .map(|r| r.iter().filter(|&&b| lru.touch(b)).count())
@@ -275,10 +263,7 @@ fn main() {
                 print!(" {:>12.1}", misses as f64 / nq as f64);
             }
             // The simulated time over the first cache size, warmed by a pass.
-            let mut lru = Lru::new(pages / caches.first().copied().unwrap_or(8));
-            per_query.iter().flatten().for_each(|&b| {
-                lru.touch(b);
-            });
+            let mut lru = Lru::warmed(pages / caches.first().copied().unwrap_or(8), &per_query);
             let sim: f64 = events.iter().map(|e| simulate(&mut lru, e)).sum();
             println!(
                 " {:>8.1} {:>8.1} {:>9.0}",

@@ -7,6 +7,7 @@
 
 mod common;
 
+use diskvec_engine::dataset::brute_force;
 use diskvec_engine::page::{BlockNo, Page, PageStore, Result};
 use diskvec_engine::{Index, MemStore, Metric, Options, ScanParams, SearchParams};
 use parking_lot::Mutex;
@@ -20,10 +21,13 @@ enum Event {
     Prefetch(BlockNo),
 }
 
+/// The store's log, shared with the test.
+type Log = Arc<Mutex<Vec<Event>>>;
+
 /// A memory store that logs every read and prefetch.
 struct Watched {
     inner: MemStore,
-    log: Arc<Mutex<Vec<Event>>>,
+    log: Log,
     /// What `reads_wait` answers.
     wait: Arc<AtomicBool>,
 }
@@ -72,7 +76,7 @@ const DIM: usize = 24;
 
 /// An index of 4,000 clustered vectors over a `Watched` store whose reads
 /// do not wait, its log, and 50 queries from the same clusters.
-fn watched_index(seed: u64) -> (Index<Watched>, Arc<Mutex<Vec<Event>>>, Vec<f32>) {
+fn watched_index(seed: u64) -> (Index<Watched>, Log, Vec<f32>) {
     let (index, log, _, queries) = waiting_index(seed, DIM, 40);
     (index, log, queries)
 }
@@ -83,12 +87,7 @@ fn waiting_index(
     seed: u64,
     dim: usize,
     clusters: usize,
-) -> (
-    Index<Watched>,
-    Arc<Mutex<Vec<Event>>>,
-    Arc<AtomicBool>,
-    Vec<f32>,
-) {
+) -> (Index<Watched>, Log, Arc<AtomicBool>, Vec<f32>) {
     let n = 4000;
     let data = common::clustered(n + 50, dim, clusters, seed);
     let (base, queries) = data.split_at(n * dim);
@@ -278,25 +277,15 @@ fn waiting_reads_are_taken_in_batches() {
     let (index, log, wait, queries) = waiting_index(13, WIDE, 400);
     let n = 4000;
     let base = &common::clustered(n + 50, WIDE, 400, 13)[..n * WIDE];
-    let truth = |q: &[f32]| -> HashSet<u64> {
-        let mut all: Vec<(f32, u64)> = base
-            .chunks_exact(WIDE)
-            .enumerate()
-            .map(|(i, v)| {
-                (
-                    v.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum(),
-                    i as u64,
-                )
-            })
-            .collect();
-        all.sort_by(|a, b| a.0.total_cmp(&b.0));
-        all.iter().take(10).map(|x| x.1).collect()
-    };
+    let truth: Vec<HashSet<u64>> = brute_force(base, WIDE, &queries, 10, Metric::L2)
+        .into_iter()
+        .map(|t| t.into_iter().map(u64::from).collect())
+        .collect();
     let run = |waits: bool, read_ahead: usize| {
         wait.store(waits, Relaxed);
         let (mut time, mut reads, mut found) = (0, 0, 0);
         let mut results = Vec::new();
-        for q in queries.chunks_exact(WIDE) {
+        for (q, want) in queries.chunks_exact(WIDE).zip(&truth) {
             log.lock().clear();
             let r = index.search(q, 10, &params(read_ahead)).unwrap();
             let events = std::mem::take(&mut *log.lock());
@@ -305,7 +294,6 @@ fn waiting_reads_are_taken_in_batches() {
                 .iter()
                 .filter(|e| matches!(e, Event::Read(_)))
                 .count();
-            let want = truth(q);
             found += r.iter().filter(|x| want.contains(&x.0)).count();
             results.push(r);
         }

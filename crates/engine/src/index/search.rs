@@ -80,7 +80,7 @@ pub(super) struct Scratch {
     pub ahead: SparseMarks<()>,
     pub upcoming: Vec<u64>,
     /// Candidates taken from the beam to be expanded next, in order
-    /// (`Index::take_batch`).
+    /// (`Scratch::take_batch`).
     pub batch: std::collections::VecDeque<u64>,
     /// Streaming: the keys of the buffered rows read ahead for.
     pub row_keys: Vec<u64>,
@@ -100,6 +100,27 @@ impl Scratch {
             + self.nbrs.capacity() * 4
             + self.ahead.bytes()
             + (self.upcoming.capacity() + self.batch.capacity()) * 8
+    }
+
+    /// Take the next best candidates after one just taken, up to
+    /// `read_ahead` in all, as one batch that the walk expands in turn
+    /// before it looks at the beam again: DiskANN's beam width. One at a
+    /// time, the next node is mostly one the last expansion has just found,
+    /// asked for one step before its read, so reads that wait on I/O queue
+    /// up one behind the other; a batch's reads are all under way before
+    /// the first is waited for. Its pages were asked for already: a batch
+    /// is taken only once the walk has settled, and the expansion before
+    /// asked for the `read_ahead` candidates [`crate::beam::Beam::next`]
+    /// gives next, which are the batch. It costs a few expansions a lone
+    /// walk would have skipped and finds a little more for them
+    /// (benches/notes/60-read-ahead.md). Only while the store's reads wait
+    /// ([`crate::PageStore::reads_wait`]): over cached pages it buys
+    /// nothing.
+    fn take_batch(&mut self, ef: usize) {
+        while self.batch.len() + 1 < self.read_ahead {
+            let Some(c) = self.beam.next(ef) else { break };
+            self.batch.push_back(c);
+        }
     }
 }
 
@@ -192,28 +213,6 @@ impl<S: PageStore> Index<S> {
         }
     }
 
-    /// Take the best `read_ahead` candidates, `first` (already taken) and
-    /// the next ones, as one batch that the walk expands in turn before it
-    /// looks at the beam again: DiskANN's beam width. One at a time, the
-    /// next node is mostly one the last expansion has just found, asked
-    /// for one step before its read, so reads that wait on I/O queue up
-    /// one behind the other; a batch's reads are all under way before the
-    /// first is waited for. It costs a few expansions a lone walk would
-    /// have skipped and finds a little more for them (benches/notes/
-    /// 60-read-ahead.md). Only while the store's reads wait
-    /// ([`crate::PageStore::reads_wait`]): over cached pages it buys
-    /// nothing.
-    fn take_batch(&self, s: &mut Scratch, first: u64, ef: usize) {
-        while s.batch.len() + 1 < s.read_ahead {
-            let Some(c) = s.beam.next(ef) else { break };
-            s.batch.push_back(c);
-        }
-        let batch = std::mem::take(&mut s.batch);
-        let keys = std::iter::once(first).chain(batch.iter().copied());
-        self.prefetch_nodes(s, keys.map(|key| unpack(key).1));
-        s.batch = batch;
-    }
-
     /// Beam search until the `ef` best estimates are all expanded.
     pub(super) fn run(&self, s: &mut Scratch, ef: usize) -> Result<()> {
         let mut buf = std::mem::take(&mut s.buf);
@@ -224,7 +223,7 @@ impl<S: PageStore> Index<S> {
         // closer nodes the next expansions find, never read. Only the next
         // one is asked for then; the full depth once the list settles
         // (benches/notes/60-read-ahead.md), and while reads wait on I/O the
-        // settled walk expands its candidates in batches (`take_batch`).
+        // settled walk expands its candidates in batches (`Scratch::take_batch`).
         let mut closest = f32::INFINITY;
         let mut approaching = true;
         s.batch.clear();
@@ -235,7 +234,7 @@ impl<S: PageStore> Index<S> {
                     None => {
                         let Some(c) = s.beam.next(ef) else { break };
                         if !approaching && s.read_ahead > 1 && self.store.reads_wait() {
-                            self.take_batch(s, c, ef);
+                            s.take_batch(ef);
                         }
                         c
                     }
