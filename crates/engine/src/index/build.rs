@@ -257,21 +257,35 @@ impl<S: PageStore> Index<S> {
         ids: &[u64],
         locations: &[(BlockNo, u16)],
     ) -> Result<()> {
-        let dim = self.meta.dim as usize;
-        let per = format::codes_per_page(self.quant.code_words());
-        for (pi, page_ids) in ids.chunks(per).enumerate() {
-            if pi % 256 == 255 {
-                self.check_stop()?;
+        let (dim, words) = (self.meta.dim as usize, self.quant.code_words());
+        let per = format::codes_per_page(words);
+        // The entries of a group of pages are encoded together, on all
+        // cores: a page holds a few dozen, too few to keep every core busy
+        // between the pages' writes, which go one at a time.
+        let group = per * CODE_PAGES_PER_GROUP;
+        let mut code_data = vec![0u64; group.min(ids.len()) * words];
+        for (gi, group_ids) in ids.chunks(group).enumerate() {
+            self.check_stop()?;
+            let at = gi * group;
+            let code_data = &mut code_data[..group_ids.len() * words];
+            let factors: Vec<Factors> = code_data
+                .par_chunks_mut(words)
+                .zip(vectors[at * dim..(at + group_ids.len()) * dim].par_chunks_exact(dim))
+                .map(|(code, v)| self.quant.encode(v, code))
+                .collect();
+            for (pi, page_ids) in group_ids.chunks(per).enumerate() {
+                let from = pi * per;
+                let mut p = chain.page();
+                fill_code_page(
+                    &mut p,
+                    words,
+                    &code_data[from * words..(from + page_ids.len()) * words],
+                    &factors[from..from + page_ids.len()],
+                    page_ids,
+                    &locations[at + from..at + from + page_ids.len()],
+                );
+                chain.push(&self.store, p)?;
             }
-            let at = pi * per;
-            let mut p = chain.page();
-            self.fill_code_page(
-                &mut p,
-                &vectors[at * dim..(at + page_ids.len()) * dim],
-                page_ids,
-                &locations[at..at + page_ids.len()],
-            );
-            chain.push(&self.store, p)?;
         }
         Ok(())
     }
@@ -283,39 +297,6 @@ impl<S: PageStore> Index<S> {
         self.meta.code_tail = *chain.blocks.last().unwrap();
         self.meta.n_nodes = n as u64;
         Ok(())
-    }
-
-    /// Fill code page `p` with the entries of `ids` (encoded in parallel
-    /// from `vectors`), each naming its node's location.
-    fn fill_code_page(
-        &self,
-        p: &mut Page,
-        vectors: &[f32],
-        ids: &[u64],
-        locations: &[(BlockNo, u16)],
-    ) {
-        let (dim, words) = (self.meta.dim as usize, self.quant.code_words());
-        let esize = CODE_HEAD + 8 * words;
-        let mut code_data = vec![0u64; ids.len() * words];
-        let factors: Vec<Factors> = code_data
-            .par_chunks_mut(words)
-            .zip(vectors.par_chunks_exact(dim))
-            .map(|(code, v)| self.quant.encode(v, code))
-            .collect();
-        format::header_mut(p).count = ids.len() as u32;
-        for (i, &id) in ids.iter().enumerate() {
-            let head = CodeEntryHead {
-                id,
-                blkno: locations[i].0,
-                offset: locations[i].1,
-                flags: format::FLAG_LIVE as u16,
-                factors: factors[i],
-            };
-            let off = HEADER_SIZE + i * esize;
-            p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
-            p.bytes[off + CODE_HEAD..off + esize]
-                .copy_from_slice(bytemuck::cast_slice(&code_data[i * words..(i + 1) * words]));
-        }
     }
 
     /// Change the dimension of an index that has never held a vector (an
@@ -344,5 +325,35 @@ impl<S: PageStore> Index<S> {
         self.write_meta()?;
         // The old centroid is unreachable once the meta page names the new.
         format::free_blob(&self.store, old)
+    }
+}
+
+/// Code pages whose entries are encoded in one parallel step.
+const CODE_PAGES_PER_GROUP: usize = 64;
+
+/// Fill code page `p` with the entries of `ids`: their codes (`words`
+/// each, in order) and factors, each naming its node's location.
+fn fill_code_page(
+    p: &mut Page,
+    words: usize,
+    codes: &[u64],
+    factors: &[Factors],
+    ids: &[u64],
+    locations: &[(BlockNo, u16)],
+) {
+    let esize = CODE_HEAD + 8 * words;
+    format::header_mut(p).count = ids.len() as u32;
+    for (i, &id) in ids.iter().enumerate() {
+        let head = CodeEntryHead {
+            id,
+            blkno: locations[i].0,
+            offset: locations[i].1,
+            flags: format::FLAG_LIVE as u16,
+            factors: factors[i],
+        };
+        let off = HEADER_SIZE + i * esize;
+        p.bytes[off..off + CODE_HEAD].copy_from_slice(bytemuck::bytes_of(&head));
+        p.bytes[off + CODE_HEAD..off + esize]
+            .copy_from_slice(bytemuck::cast_slice(&codes[i * words..(i + 1) * words]));
     }
 }
