@@ -3,8 +3,9 @@
 //! vector data read (two f32 vectors per call) for each distance kernel,
 //! nanoseconds per distance of the graph build (`f32` vectors against its
 //! 8-bit codes), then million code/query products per second for the RaBitQ bit-plane
-//! kernels at the code sizes the index picks. Prints tables; it is not a
-//! timed test.
+//! kernels at the code sizes the index picks, and nanoseconds per step of
+//! the scale search that encodes a vector in more than one bit. Prints
+//! tables; it is not a timed test.
 //!
 //! Run: `cargo bench -p diskvec-engine --bench kernels`
 
@@ -25,6 +26,7 @@ fn main() {
     distances(&targets);
     build_codes(&targets);
     bit_planes(&targets);
+    grid_steps(&targets);
 }
 
 type Pick = fn(&Kernels) -> unsafe fn(&[f32], &[f32]) -> f64;
@@ -163,6 +165,40 @@ fn bit_planes(targets: &[&'static Kernels]) {
             print!(
                 " {:>12.0}",
                 calls as f64 / start.elapsed().as_secs_f64() / 1e6
+            );
+        }
+        println!();
+    }
+}
+
+/// One step of RaBitQ's scale search (`Kernels::grid_sums`), which an
+/// encode of `B > 1` bits runs 32 times over the padded dimension.
+fn grid_steps(targets: &[&'static Kernels]) {
+    print!("\n{:<8} {:>5}", "grid", "D");
+    for k in targets {
+        print!(" {:>12}", format!("{} ns", k.target.name()));
+    }
+    println!();
+    for d in [128usize, 512, 1024] {
+        let w: Vec<f32> = (0..d)
+            .map(|i| (i as f32 * 0.37).sin().abs() * 0.2)
+            .collect();
+        print!("{:<8} {d:>5}", "step");
+        for k in targets {
+            let start = Instant::now();
+            let (mut calls, mut sink) = (0u64, 0f32);
+            while start.elapsed() < WINDOW {
+                for step in 1..=32 {
+                    // SAFETY: `targets` lists only kernels this CPU runs.
+                    let (u, y) = unsafe { (k.grid_sums)(black_box(&w), step as f32 * 0.3, 15) };
+                    sink += u + y;
+                }
+                calls += 32;
+            }
+            black_box(sink);
+            print!(
+                " {:>12.1}",
+                start.elapsed().as_secs_f64() * 1e9 / calls as f64
             );
         }
         println!();

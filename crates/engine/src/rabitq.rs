@@ -277,7 +277,8 @@ impl RaBitQ {
         let (mut best_t, mut best_cos) = (0f32, -1f64);
         for step in 1..=steps {
             let t = t_hi * step as f32 / steps as f32;
-            let (yu, yy) = grid_sums(&abs, t, max);
+            // SAFETY: the chosen table's CPU features were detected.
+            let (yu, yy) = unsafe { (crate::simd::kernels().grid_sums)(&abs, t, max) };
             let cos = yu as f64 / (yy as f64).sqrt();
             if cos > best_cos {
                 best_cos = cos;
@@ -354,45 +355,6 @@ impl RaBitQ {
     }
 }
 
-/// `sum a_i w_i` and `sum a_i^2` over `a_i = min(2 floor(t w_i) + 1, max)`
-/// (`w_i >= 0`), the grid scan of `RaBitQ::snap`: in independent lanes so
-/// the compiler vectorizes it (a single running sum would make each step
-/// wait on the last, and this scan was most of a build's encoding time).
-/// Both sum in `f32` per lane: `a_i^2` exactly (odd integers up to 15,
-/// far below 2^24 in any sum), `a_i w_i` close enough to rank the scan's
-/// steps.
-fn grid_sums(w: &[f32], t: f32, max: i32) -> (f32, f32) {
-    const LANES: usize = 16;
-    // `floor(t w)` for `t w` in [0, 16] (the scan's `t` keeps it below
-    // 11); `min` and `max` map a NaN to a bound, so the value is always
-    // finite and in range.
-    #[allow(clippy::manual_clamp)] // `clamp` keeps a NaN
-    let grid = |v: f32| {
-        let x = (t * v).min(16.0).max(0.0);
-        // SAFETY: `x` is finite and in [0, 16], so it fits an `i32`; the
-        // unchecked conversion truncates like `as` (floor for these
-        // values) without the saturation checks that keep `as` from
-        // vectorizing.
-        (2 * unsafe { x.to_int_unchecked::<i32>() } + 1).min(max) as f32
-    };
-    let (mut yu, mut yy) = ([0f32; LANES], [0f32; LANES]);
-    let chunks = w.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..LANES {
-            let a = grid(c[k]);
-            yu[k] += a * c[k];
-            yy[k] += a * a;
-        }
-    }
-    for (k, v) in rest.iter().enumerate() {
-        let a = grid(*v);
-        yu[k] += a * v;
-        yy[k] += a * a;
-    }
-    (yu.iter().sum(), yy.iter().sum())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,14 +381,14 @@ mod tests {
                         yu += a * *v as f64;
                         yy += a * a;
                     }
-                    let (gu, gy) = grid_sums(&w, t, max);
+                    let (gu, gy) = crate::simd::scalar::grid_sums(&w, t, max);
                     assert_eq!(gy as f64, yy, "len {len} bits {bits} t {t}");
                     assert!((gu as f64 - yu).abs() <= 1e-5 * yu, "len {len} t {t}");
                 }
             }
         }
         // Out-of-range products are clamped, never undefined.
-        let (_, yy) = grid_sums(&[f32::NAN, f32::INFINITY, 1e30], 1.0, 15);
+        let (_, yy) = crate::simd::scalar::grid_sums(&[f32::NAN, f32::INFINITY, 1e30], 1.0, 15);
         assert_eq!(yy, 3.0 * 225.0);
     }
 

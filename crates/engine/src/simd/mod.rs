@@ -56,6 +56,11 @@ pub type Sq8Kernel = unsafe fn(&[u8], &[u8]) -> u32;
 /// (`2^31 / 255^2`).
 pub const SQ8_MAX_LEN: usize = 33_025;
 
+/// `(sum a_i w_i, sum a_i^2)` over the odd grid values
+/// `a_i = min(2 floor(t w_i) + 1, max)` of `w` (see [`scalar::grid_sums`]):
+/// one step of RaBitQ's scale search when it encodes a vector.
+pub type GridKernel = unsafe fn(w: &[f32], t: f32, max: i32) -> (f32, f32);
+
 /// A kernel over two equal-length `halfvec` slices (raw binary16 bits).
 pub type HalfKernel = unsafe fn(&[u16], &[u16]) -> f32;
 /// `[a·b, a·a, b·b]` over two `halfvec` slices, for cosine.
@@ -139,6 +144,8 @@ pub struct Kernels {
     pub sq8_l2: Sq8Kernel,
     /// `sum a_i b_i` over 8-bit codes.
     pub sq8_dot: Sq8Kernel,
+    /// One step of RaBitQ's scale search.
+    pub grid_sums: GridKernel,
 }
 
 /// Codes of 2 to this many words per plane take `planes_short`. At one
@@ -183,6 +190,7 @@ static SCALAR: Kernels = Kernels {
     half_widen: scalar_half::half_widen,
     sq8_l2: scalar::sq8_l2,
     sq8_dot: scalar::sq8_dot,
+    grid_sums: scalar::grid_sums,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -204,6 +212,7 @@ static AVX2: Kernels = Kernels {
     half_widen: x86_f16c::half_widen,
     sq8_l2: x86_avx2::sq8_l2,
     sq8_dot: x86_avx2::sq8_dot,
+    grid_sums: x86_avx2::grid_sums,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -227,6 +236,7 @@ static AVX512: Kernels = Kernels {
     half_widen: x86_f16c::half_widen,
     sq8_l2: x86_avx512::sq8_l2,
     sq8_dot: x86_avx512::sq8_dot,
+    grid_sums: x86_avx512::grid_sums,
 };
 
 /// Every target this build knows, best first.

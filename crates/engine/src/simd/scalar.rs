@@ -81,3 +81,47 @@ pub fn sq8_l2(a: &[u8], b: &[u8]) -> u32 {
 pub fn sq8_dot(a: &[u8], b: &[u8]) -> u32 {
     a.iter().zip(b).map(|(&x, &y)| x as u32 * y as u32).sum()
 }
+
+/// `sum a_i w_i` and `sum a_i^2` over `a_i = min(2 floor(t w_i) + 1, max)`
+/// (`w_i >= 0`), the grid scan of `RaBitQ::snap`: in independent lanes so
+/// the compiler vectorizes it (a single running sum would make each step
+/// wait on the last, and this scan was most of a build's encoding time).
+/// Both sum in `f32` per lane: `a_i^2` exactly (odd integers up to 15,
+/// far below 2^24 in any sum), `a_i w_i` close enough to rank the scan's
+/// steps.
+///
+/// Inlined into the AVX2 and AVX-512 kernels, which are this body
+/// compiled for their wider registers: the lanes and the order of every
+/// sum are the same, so each target gives the same bits.
+#[inline(always)]
+pub fn grid_sums(w: &[f32], t: f32, max: i32) -> (f32, f32) {
+    const LANES: usize = 16;
+    // `floor(t w)` for `t w` in [0, 16] (the scan's `t` keeps it below
+    // 11); `min` and `max` map a NaN to a bound, so the value is always
+    // finite and in range.
+    #[allow(clippy::manual_clamp)] // `clamp` keeps a NaN
+    let grid = |v: f32| {
+        let x = (t * v).min(16.0).max(0.0);
+        // SAFETY: `x` is finite and in [0, 16], so it fits an `i32`; the
+        // unchecked conversion truncates like `as` (floor for these
+        // values) without the saturation checks that keep `as` from
+        // vectorizing.
+        (2 * unsafe { x.to_int_unchecked::<i32>() } + 1).min(max) as f32
+    };
+    let (mut yu, mut yy) = ([0f32; LANES], [0f32; LANES]);
+    let chunks = w.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..LANES {
+            let a = grid(c[k]);
+            yu[k] += a * c[k];
+            yy[k] += a * a;
+        }
+    }
+    for (k, v) in rest.iter().enumerate() {
+        let a = grid(*v);
+        yu[k] += a * v;
+        yy[k] += a * a;
+    }
+    (yu.iter().sum(), yy.iter().sum())
+}

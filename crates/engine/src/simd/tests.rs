@@ -145,6 +145,36 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Every target's grid kernel gives the scalar one's bits (the same
+    /// lanes and sums compiled wider), so codes do not depend on the CPU
+    /// that encoded them; NaN and infinite inputs included.
+    #[test]
+    fn grid_kernels_match_the_scalar_one_bit_for_bit(
+        n in 0usize..1100,
+        seed in any::<u64>(),
+        t in 0.0f32..12.0,
+        bits in 2u32..=4,
+    ) {
+        let mut st = seed;
+        let w: Vec<f32> = (0..n)
+            .map(|i| match crate::rabitq::splitmix64(&mut st) % 64 {
+                0 if i % 7 == 0 => f32::NAN,
+                1 if i % 5 == 0 => f32::INFINITY,
+                r => r as f32 / 64.0 * 1.3,
+            })
+            .collect();
+        let max = (1i32 << bits) - 1;
+        let (want_u, want_y) = super::scalar::grid_sums(&w, t, max);
+        for k in targets() {
+            // SAFETY: as above.
+            let (u, y) = unsafe { (k.grid_sums)(&w, t, max) };
+            prop_assert_eq!(u.to_bits(), want_u.to_bits(), "{} yu", k.target.name());
+            prop_assert_eq!(y.to_bits(), want_y.to_bits(), "{} yy", k.target.name());
+        }
+    }
+}
+
 /// Codes `z` (`bits` bits each) and query bytes `q` as bit planes.
 fn pack_planes(z: &[u8], bits: usize, q: &[i8], words: usize) -> (Vec<u64>, Vec<u64>) {
     let mut code = vec![0u64; bits * words];

@@ -204,3 +204,10 @@ pub unsafe fn sq8_l2(a: &[u8], b: &[u8]) -> u32 {
 pub unsafe fn sq8_dot(a: &[u8], b: &[u8]) -> u32 {
     sq8_sum(a, b, |x, y| _mm512_madd_epi16(x, y), super::scalar::sq8_dot)
 }
+
+/// [`super::scalar::grid_sums`] compiled for AVX-512F's registers: the same
+/// lanes and sums, so the same bits. Needs AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn grid_sums(w: &[f32], t: f32, max: i32) -> (f32, f32) {
+    super::scalar::grid_sums(w, t, max)
+}
