@@ -275,10 +275,11 @@ impl RaBitQ {
         let t_hi = (1 << (self.bits - 1)) as f32 / m * 1.3;
         let steps = 32;
         let (mut best_t, mut best_cos) = (0f32, -1f64);
+        let grid_sums = crate::simd::kernels().grid_sums;
         for step in 1..=steps {
             let t = t_hi * step as f32 / steps as f32;
             // SAFETY: the chosen table's CPU features were detected.
-            let (yu, yy) = unsafe { (crate::simd::kernels().grid_sums)(&abs, t, max) };
+            let (yu, yy) = unsafe { grid_sums(&abs, t, max) };
             let cos = yu as f64 / (yy as f64).sqrt();
             if cos > best_cos {
                 best_cos = cos;

@@ -178,7 +178,7 @@ pub unsafe fn sq8_dot(a: &[u8], b: &[u8]) -> u32 {
 
 /// [`super::scalar::grid_sums`] compiled for AVX2's registers: the same
 /// lanes and sums, so the same bits. Needs AVX2.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2")]
 pub unsafe fn grid_sums(w: &[f32], t: f32, max: i32) -> (f32, f32) {
     super::scalar::grid_sums(w, t, max)
 }
