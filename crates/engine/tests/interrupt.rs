@@ -55,6 +55,16 @@ fn builds_end_when_asked_to_stop() {
     let after = asked() - per_build / 4;
     assert!(after <= 20_000 + 64, "asked {after} times after the stop");
 
+    // Stopped while the codes are encoded (each row asks once, on the
+    // worker threads, as the node pages are written): interrupted too,
+    // not a build with some codes missing.
+    ASKED.store(0, Ordering::Relaxed);
+    STOP_AT.store(per_build - n / 2, Ordering::Relaxed);
+    let mut index = Index::create(MemStore::new(), Options::new(dim, Metric::L2)).unwrap();
+    index.set_stop(stop_after_some);
+    let e = index.build(&data, &ids, usize::MAX).unwrap_err();
+    assert!(matches!(e, Error::Interrupted), "{e}");
+
     // By clusters (the budget is too small for the in-memory build):
     // stopped while the rows go to the node pages (asked every 1,024
     // rows), and later, in the first cluster's graph build.

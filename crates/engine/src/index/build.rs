@@ -1,7 +1,8 @@
 //! The bulk build: the whole graph in memory (`vamana::build`, on all
 //! cores), its nodes ordered so that linked ones share pages
-//! (`page_pack.rs`), codes encoded in parallel, then every page written
-//! once, in order.
+//! (`page_pack.rs`), then every page written once, in order: the node
+//! pages while the codes are encoded on the other cores, then the code
+//! pages.
 
 use super::bulk_load::Spill;
 use super::node_stream::ChainWriter;
@@ -12,6 +13,8 @@ use crate::rabitq::{self, Factors, RaBitQ};
 use crate::vamana;
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 
 impl<S: PageStore> Index<S> {
     /// Bulk build from `ids.len()` vectors stored flat in `vectors`, on an
@@ -115,8 +118,18 @@ impl<S: PageStore> Index<S> {
         graph.renumber(dim, &order);
         // Nodes are stored in the graph's numbering.
         let ids: Vec<u64> = graph.order.iter().map(|&old| ids[old as usize]).collect();
-        let locations = self.write_nodes(&graph.vectors, &graph.adj, &ids)?;
-        self.write_codes(&graph.vectors, ids, &locations)?;
+        // The codes are encoded on the worker threads while this thread
+        // writes the node pages (page writes stay on the caller's thread):
+        // the node pages keep one core busy, the encoding both.
+        let vectors = Arc::new(std::mem::take(&mut graph.vectors));
+        let encoded = self.encode_codes_apart(Arc::clone(&vectors));
+        let locations = self.write_nodes(&vectors, &graph.adj, &ids)?;
+        let (codes, factors) = encoded.recv().ok().flatten().ok_or(Error::Interrupted)?;
+        drop(vectors);
+        let mut chain = ChainWriter::new(Kind::Codes);
+        self.push_encoded(&mut chain, &codes, &factors, &ids, &locations)?;
+        drop(codes);
+        self.finish_codes(chain, ids.len())?;
         if self.attrs.any() {
             let mut ordered = Vec::with_capacity(n * cols);
             for &old in &graph.order {
@@ -235,17 +248,27 @@ impl<S: PageStore> Index<S> {
         Ok(locations)
     }
 
-    /// Codes (encoded in parallel) onto the code pages, each entry naming
-    /// its node's location.
-    fn write_codes(
-        &mut self,
-        vectors: &[f32],
-        ids: Vec<u64>,
-        locations: &[(BlockNo, u16)],
-    ) -> Result<()> {
-        let mut chain = ChainWriter::new(Kind::Codes);
-        self.push_code_pages(&mut chain, vectors, &ids, locations)?;
-        self.finish_codes(chain, ids.len())
+    /// Every row of `vectors` encoded, on the worker threads, without
+    /// waiting: the receiver gets the codes (`code_words()` a row) and
+    /// factors, or `None` if the stop check ended the encoding.
+    fn encode_codes_apart(
+        &self,
+        vectors: Arc<Vec<f32>>,
+    ) -> Receiver<Option<(Vec<u64>, Vec<Factors>)>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (quant, stop, dim) = (self.quant.clone(), self.stop, self.meta.dim as usize);
+        rayon::spawn(move || {
+            let words = quant.code_words();
+            let mut codes = vec![0u64; vectors.len() / dim * words];
+            let factors: Option<Vec<Factors>> = codes
+                .par_chunks_mut(words)
+                .zip(vectors.par_chunks_exact(dim))
+                .map(|(code, v)| (!stop()).then(|| quant.encode(v, code)))
+                .collect();
+            // The receiver is gone if the build failed meanwhile.
+            let _ = tx.send(factors.map(|f| (codes, f)));
+        });
+        rx
     }
 
     /// Append the code pages of `ids` (vectors and locations alike, in
@@ -273,19 +296,39 @@ impl<S: PageStore> Index<S> {
                 .zip(vectors[at * dim..(at + group_ids.len()) * dim].par_chunks_exact(dim))
                 .map(|(code, v)| self.quant.encode(v, code))
                 .collect();
-            for (pi, page_ids) in group_ids.chunks(per).enumerate() {
-                let from = pi * per;
-                let mut p = chain.page();
-                fill_code_page(
-                    &mut p,
-                    words,
-                    &code_data[from * words..(from + page_ids.len()) * words],
-                    &factors[from..from + page_ids.len()],
-                    page_ids,
-                    &locations[at + from..at + from + page_ids.len()],
-                );
-                chain.push(&self.store, p)?;
+            let locations = &locations[at..at + group_ids.len()];
+            self.push_encoded(chain, code_data, &factors, group_ids, locations)?;
+        }
+        Ok(())
+    }
+
+    /// Append the code pages of `ids`, already encoded (`codes` and
+    /// `factors` in the same order), to `chain`.
+    fn push_encoded(
+        &self,
+        chain: &mut ChainWriter,
+        codes: &[u64],
+        factors: &[Factors],
+        ids: &[u64],
+        locations: &[(BlockNo, u16)],
+    ) -> Result<()> {
+        let words = self.quant.code_words();
+        let per = format::codes_per_page(words);
+        for (pi, page_ids) in ids.chunks(per).enumerate() {
+            if pi % 256 == 255 {
+                self.check_stop()?;
             }
+            let from = pi * per;
+            let mut p = chain.page();
+            fill_code_page(
+                &mut p,
+                words,
+                &codes[from * words..(from + page_ids.len()) * words],
+                &factors[from..from + page_ids.len()],
+                page_ids,
+                &locations[from..from + page_ids.len()],
+            );
+            chain.push(&self.store, p)?;
         }
         Ok(())
     }
