@@ -258,13 +258,8 @@ impl<S: PageStore> Index<S> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (quant, stop, dim) = (self.quant.clone(), self.stop, self.meta.dim as usize);
         rayon::spawn(move || {
-            let words = quant.code_words();
-            let mut codes = vec![0u64; vectors.len() / dim * words];
-            let factors: Option<Vec<Factors>> = codes
-                .par_chunks_mut(words)
-                .zip(vectors.par_chunks_exact(dim))
-                .map(|(code, v)| (!stop()).then(|| quant.encode(v, code)))
-                .collect();
+            let mut codes = vec![0u64; vectors.len() / dim * quant.code_words()];
+            let factors = encode_rows(&quant, &vectors, dim, &mut codes, stop);
             // The receiver is gone if the build failed meanwhile.
             let _ = tx.send(factors.map(|f| (codes, f)));
         });
@@ -291,11 +286,10 @@ impl<S: PageStore> Index<S> {
             self.check_stop()?;
             let at = gi * group;
             let code_data = &mut code_data[..group_ids.len() * words];
-            let factors: Vec<Factors> = code_data
-                .par_chunks_mut(words)
-                .zip(vectors[at * dim..(at + group_ids.len()) * dim].par_chunks_exact(dim))
-                .map(|(code, v)| self.quant.encode(v, code))
-                .collect();
+            let rows = &vectors[at * dim..(at + group_ids.len()) * dim];
+            // Asked once a group, above: each row need not ask again.
+            let factors = encode_rows(&self.quant, rows, dim, code_data, vamana::never)
+                .ok_or(Error::Interrupted)?;
             let locations = &locations[at..at + group_ids.len()];
             self.push_encoded(chain, code_data, &factors, group_ids, locations)?;
         }
@@ -369,6 +363,23 @@ impl<S: PageStore> Index<S> {
         // The old centroid is unreachable once the meta page names the new.
         format::free_blob(&self.store, old)
     }
+}
+
+/// The codes of the `dim`-float rows of `vectors` into `codes` (one
+/// `code_words()` slot a row), on all cores, and their factors; `None` if
+/// `stop`, asked once a row, said so.
+fn encode_rows(
+    quant: &RaBitQ,
+    vectors: &[f32],
+    dim: usize,
+    codes: &mut [u64],
+    stop: fn() -> bool,
+) -> Option<Vec<Factors>> {
+    codes
+        .par_chunks_mut(quant.code_words())
+        .zip(vectors.par_chunks_exact(dim))
+        .map(|(code, v)| (!stop()).then(|| quant.encode(v, code)))
+        .collect()
 }
 
 /// Code pages whose entries are encoded in one parallel step.
