@@ -131,7 +131,7 @@ fn ns(kernel: impl Fn() -> f32) -> f64 {
 /// (so they stay in cache: this measures arithmetic, not memory).
 fn bit_planes(targets: &[&'static Kernels]) {
     // (dimension padded to D, bits): what `rabitq::default_bits` picks.
-    let sizes = [(64usize, 4usize), (128, 4), (256, 2), (512, 1), (1024, 1)];
+    let sizes = [(64usize, 4usize), (128, 4), (256, 4), (512, 4), (1024, 3)];
     print!("\n{:<8} {:>5} {:>5}", "planes", "D", "bits");
     for k in targets {
         print!(" {:>12}", format!("{} M/s", k.target.name()));
