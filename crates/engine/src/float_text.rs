@@ -85,12 +85,9 @@ fn shortest(v: f32) -> Decimal {
         };
     }
     let d = ryu_shortest(v);
-    let (m2, e2) = decompose(v);
-    let mm_shift = if lower_gap_is_half(v) { 1 } else { 0 };
-    // The interval's ends, in units of 2^(e2-2) (as in `exact_shortest`).
-    let (lo, hi) = (4 * m2 - 1 - mm_shift, 4 * m2 + 2);
+    let Interval { lo, hi, e, .. } = interval(v);
     let at = Factored::of_decimal(&d);
-    if at == Factored::of_dyadic(lo, e2 - 2) || at == Factored::of_dyadic(hi, e2 - 2) {
+    if at == Factored::of_dyadic(lo, e) || at == Factored::of_dyadic(hi, e) {
         return exact_shortest(v);
     }
     d
@@ -168,34 +165,46 @@ fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &str {
     std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
-/// `v = m2 * 2^e2` with the hidden bit made explicit.
-fn decompose(v: f32) -> (u64, i32) {
+/// The values that round to a float: the open interval `(lo, hi)` around
+/// `value`, all three in units of `2^e`.
+struct Interval {
+    lo: u64,
+    value: u64,
+    hi: u64,
+    e: i32,
+}
+
+/// `v = m2 * 2^e2` with the hidden bit made explicit, and the half-gaps to
+/// its neighbours; at a power of two the float below is closer, so the
+/// lower half-gap is half as wide (Ryu's `mmShift`).
+fn interval(v: f32) -> Interval {
     let bits = v.to_bits();
     let mantissa = (bits & 0x7f_ffff) as u64;
     let exponent = ((bits >> 23) & 0xff) as i32;
-    if exponent == 0 {
+    let (m2, e2) = if exponent == 0 {
         (mantissa, 1 - 127 - 23)
     } else {
         (mantissa | (1 << 23), exponent - 127 - 23)
+    };
+    let mm_shift = (mantissa != 0 || exponent <= 1) as u64;
+    Interval {
+        lo: 4 * m2 - 1 - mm_shift,
+        value: 4 * m2,
+        hi: 4 * m2 + 2,
+        e: e2 - 2,
     }
-}
-
-/// At a power of two the float below is closer, so the lower half-gap is
-/// half as wide (Ryu's `mmShift`).
-fn lower_gap_is_half(v: f32) -> bool {
-    let bits = v.to_bits();
-    (bits & 0x7f_ffff) != 0 || ((bits >> 23) & 0xff) <= 1
 }
 
 /// Exact search: the largest power of ten `10^k` with a multiple strictly
 /// inside the rounding interval, then the multiple closest to `v` (ties to
 /// even). Big integers keep every comparison exact.
 fn exact_shortest(v: f32) -> Decimal {
-    let (m2, e2) = decompose(v);
-    let mm_shift = if lower_gap_is_half(v) { 1 } else { 0 };
-    // Everything in units of 2^(e2-2): value, lower and upper bound.
-    let (mv, mp, mm) = (4 * m2, 4 * m2 + 2, 4 * m2 - 1 - mm_shift);
-    let e = e2 - 2;
+    let Interval {
+        lo: mm,
+        value: mv,
+        hi: mp,
+        e,
+    } = interval(v);
     let lead = (v as f64).log10().floor() as i32;
     for k in (lead - 10..=lead + 1).rev() {
         // Compare X * 2^e with d * 10^k after clearing negative exponents:
