@@ -128,11 +128,12 @@ fn ns(kernel: impl Fn() -> f32) -> f64 {
 }
 
 /// Million `<code, query>` products per second per target, over 4096 codes
-/// (so they stay in cache: this measures arithmetic, not memory).
+/// (so they stay in cache: this measures arithmetic, not memory): the bit
+/// planes, and for 4-bit codes the nibble layout the search reads them in.
 fn bit_planes(targets: &[&'static Kernels]) {
     // (dimension padded to D, bits): what `rabitq::default_bits` picks.
     let sizes = [(64usize, 4usize), (128, 4), (256, 4), (512, 4), (1024, 3)];
-    print!("\n{:<8} {:>5} {:>5}", "planes", "D", "bits");
+    print!("\n{:<8} {:>5} {:>5}", "layout", "D", "bits");
     for k in targets {
         print!(" {:>12}", format!("{} M/s", k.target.name()));
     }
@@ -148,26 +149,41 @@ fn bit_planes(targets: &[&'static Kernels]) {
         };
         let codes: Vec<u64> = (0..4096 * bits * words).map(|_| next()).collect();
         let query: Vec<u64> = (0..QUERY_PLANES * words).map(|_| next()).collect();
-        print!("{:<8} {d:>5} {bits:>5}", "rabitq");
-        for k in targets {
-            let kernel = k.planes(words);
-            let start = Instant::now();
-            let (mut calls, mut sink) = (0u64, 0i64);
-            while start.elapsed() < WINDOW {
-                for c in codes.chunks_exact(bits * words) {
-                    // SAFETY: `targets` lists only kernels this CPU runs;
-                    // the slices have the sizes the kernel reads.
-                    sink += unsafe { kernel(black_box(c), bits, black_box(&query), words) };
+        let bytes: Vec<i8> = (0..d).map(|_| next() as i8).collect();
+        let layouts: &[&str] = if bits == 4 {
+            &["planes", "nibbles"]
+        } else {
+            &["planes"]
+        };
+        for &layout in layouts {
+            print!("{layout:<8} {d:>5} {bits:>5}");
+            for k in targets {
+                let kernel = k.planes(words);
+                let start = Instant::now();
+                let (mut calls, mut sink) = (0u64, 0i64);
+                while start.elapsed() < WINDOW {
+                    for c in codes.chunks_exact(bits * words) {
+                        // SAFETY: `targets` lists only kernels this CPU
+                        // runs; the slices have the sizes the kernel reads
+                        // (a 4-bit code: 16 query bytes a word).
+                        sink += unsafe {
+                            if layout == "nibbles" {
+                                (k.nibbles)(black_box(c), black_box(&bytes))
+                            } else {
+                                kernel(black_box(c), bits, black_box(&query), words)
+                            }
+                        };
+                    }
+                    calls += 4096;
                 }
-                calls += 4096;
+                black_box(sink);
+                print!(
+                    " {:>12.0}",
+                    calls as f64 / start.elapsed().as_secs_f64() / 1e6
+                );
             }
-            black_box(sink);
-            print!(
-                " {:>12.0}",
-                calls as f64 / start.elapsed().as_secs_f64() / 1e6
-            );
+            println!();
         }
-        println!();
     }
 }
 

@@ -5,8 +5,13 @@
 //! random orthogonal `P`: `r = P(o - c)`, of norm `n`. Its direction `u = r/n`
 //! is snapped to the nearest point `y/|y|` of a grid of odd integers
 //! `y_i in {-(2^B-1), ..., -1, 1, ..., 2^B-1}` (with `B = 1`, `y = sign(u)`).
-//! The code is `z = (y + 2^B - 1) / 2`, `B` bits per dimension, kept as bit
-//! planes so that estimates need only AND + POPCNT (see `popcount.rs`).
+//! The code is `z = (y + 2^B - 1) / 2`, `B` bits per dimension, stored as
+//! bit planes so that estimates need only AND + POPCNT (see
+//! `simd::scalar::planes`). Searches read codes in their *search layout*
+//! ([`RaBitQ::search_layout`]): the bit planes, except 4-bit codes (the
+//! default below 1,024 dimensions), which hold a dimension per nibble so
+//! that the estimate multiplies bytes (`simd::NibbleKernel`) instead of
+//! counting 32 plane pairs.
 //!
 //! For a query residual `s = P(q - c)` the estimator is
 //! `<r, s> ~ n <y, s> / <y, u>`: unbiased, and because `P` is random the part
@@ -25,7 +30,7 @@
 //! random sign flips and a normalized FHT) over the vector zero-padded to a
 //! power of two `D >= 64`: `O(D log D)` per vector and only `3D` signs stored.
 
-use crate::simd::{self, PlaneKernel, QUERY_PLANES};
+use crate::simd::{self, NibbleKernel, PlaneKernel, QUERY_PLANES};
 
 /// Number of standard deviations in the error bound. The estimator's error is
 /// close to normal, so 3.0 covers ~99.7% of cases.
@@ -65,12 +70,17 @@ pub struct RaBitQ {
     rotated_centroid: Vec<f32>,
     /// The bit-plane kernel for this code size, chosen once.
     planes: PlaneKernel,
+    /// The nibble kernel, for 4-bit codes (whose search layout it reads).
+    nibbles: Option<NibbleKernel>,
 }
 
 /// A query prepared once, then compared with many codes.
 #[derive(Clone, Debug, Default)]
 pub struct QueryCode {
     planes: Vec<u64>,
+    /// The same signed bytes, one per (padded) dimension, for the nibble
+    /// kernel; empty for other code sizes.
+    bytes: Vec<i8>,
     /// `est = add + base + scale * (mul * <z,q> + offset)`
     base: f32,
     mul: f32,
@@ -170,6 +180,7 @@ impl RaBitQ {
             centroid,
             rotated_centroid: Vec::new(),
             planes: simd::kernels().planes(padded / 64),
+            nibbles: (bits == 4).then_some(simd::kernels().nibbles),
         };
         let c = q.centroid.clone();
         q.rotated_centroid = q.rotate(&c);
@@ -195,6 +206,27 @@ impl RaBitQ {
     /// u64 words per code (all planes).
     pub fn code_words(&self) -> usize {
         self.bits * self.plane_words()
+    }
+
+    /// Turn a code as [`RaBitQ::encode`] writes it (and pages store it: bit
+    /// planes) into the layout [`RaBitQ::estimate`] reads: 4-bit codes a
+    /// dimension per nibble (`simd::nibble_index`), the same size; other
+    /// sizes unchanged.
+    pub fn search_layout(&self, code: &mut [u64]) {
+        if self.nibbles.is_none() {
+            return;
+        }
+        let words = self.plane_words();
+        let planes = code[..self.code_words()].to_vec();
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut code[..self.code_words()]);
+        bytes.fill(0);
+        for i in 0..self.padded {
+            let z = (0..self.bits)
+                .map(|j| (((planes[j * words + i / 64] >> (i % 64)) & 1) as u8) << j)
+                .sum::<u8>();
+            let (at, high) = simd::nibble_index(i);
+            bytes[at] |= if high { z << 4 } else { z };
+        }
     }
 
     /// `P x` with `x` zero-padded to `D`.
@@ -311,11 +343,15 @@ impl RaBitQ {
         let delta = if m > 0.0 { m / 127.0 } else { 1.0 };
         out.planes.clear();
         out.planes.resize(QUERY_PLANES * words, 0);
+        out.bytes.clear();
         let (mut sum_q, mut e_sq) = (0i64, 0f64);
         for (i, v) in s.iter().enumerate() {
             let qi = (v / delta).round().clamp(-127.0, 127.0) as i32;
             sum_q += qi as i64;
             e_sq += (*v as f64 - qi as f64 * delta as f64).powi(2);
+            if self.nibbles.is_some() {
+                out.bytes.push(qi as i8);
+            }
             let byte = qi as i8 as u8;
             for k in 0..QUERY_PLANES {
                 out.planes[k * words + i / 64] |= (((byte >> k) & 1) as u64) << (i % 64);
@@ -340,16 +376,26 @@ impl RaBitQ {
         out.qerr_mul = coef.abs() * e_sq.sqrt() as f32;
     }
 
-    /// Estimated distance and its error bound for one code.
+    /// Estimated distance and its error bound for one code, in its search
+    /// layout ([`RaBitQ::search_layout`]).
     #[inline]
     pub fn estimate(&self, q: &QueryCode, code: &[u64], f: &Factors) -> (f32, f32) {
         let words = self.plane_words();
         // Kernels read unchecked: a code or query of another geometry must
         // not reach them.
         assert!(code.len() >= self.bits * words && q.planes.len() >= QUERY_PLANES * words);
-        // SAFETY: `planes` came from the dispatch table of a target this
-        // CPU supports, and the slices are as long as the kernel reads.
-        let ip = unsafe { (self.planes)(code, self.bits, &q.planes, words) };
+        let ip = match self.nibbles {
+            Some(nibbles) => {
+                assert!(q.bytes.len() >= self.padded);
+                // SAFETY: from the dispatch table of a target this CPU
+                // supports; 4 bits a dimension make 16 query bytes a code
+                // word, as the kernel reads.
+                unsafe { nibbles(&code[..self.code_words()], &q.bytes) }
+            }
+            // SAFETY: `planes` came from the dispatch table of a target this
+            // CPU supports, and the slices are as long as the kernel reads.
+            None => unsafe { (self.planes)(code, self.bits, &q.planes, words) },
+        };
         let est = f.add + q.base + f.scale * (q.mul * ip as f32 + q.offset);
         let bound = f.err * q.err_mul + f.qerr * q.qerr_mul;
         (est, bound)
@@ -409,7 +455,14 @@ mod tests {
     /// both spaces. (The bound is probabilistic: EPSILON0 = 3 standard errors.)
     #[test]
     fn estimator_within_bound_random() {
-        for &(dim, bits) in &[(50usize, 4usize), (50, 2), (100, 1), (300, 1), (300, 3)] {
+        for &(dim, bits) in &[
+            (50usize, 4usize),
+            (50, 2),
+            (100, 1),
+            (300, 1),
+            (300, 3),
+            (300, 4),
+        ] {
             for space in [Space::L2, Space::InnerProduct] {
                 let mut st = dim as u64 * 31 + bits as u64;
                 let data: Vec<Vec<f32>> = (0..300).map(|_| rand_vec(&mut st, dim)).collect();
@@ -425,6 +478,7 @@ mod tests {
                     .map(|v| {
                         let mut code = vec![0; q.code_words()];
                         let f = q.encode(v, &mut code);
+                        q.search_layout(&mut code);
                         (code, f)
                     })
                     .collect();

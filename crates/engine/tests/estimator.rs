@@ -25,6 +25,7 @@ fn violation_rate(
         .map(|v| {
             let mut code = vec![0u64; q.code_words()];
             let f = q.encode(v, &mut code);
+            q.search_layout(&mut code);
             (code, f)
         })
         .collect();

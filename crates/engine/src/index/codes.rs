@@ -16,6 +16,7 @@ use super::pool::{AreaKey, CodePool, Found, LOADING, READY, RETIRED};
 use super::{corrupt, read_centroid, read_meta, Index, META_BLKNO};
 use crate::format::{self, CodeEntryHead, Kind, MetaBody, CODE_HEAD, NONE};
 use crate::page::{BlockNo, Error, Page, PageStore, Result};
+use crate::rabitq::RaBitQ;
 use std::sync::atomic::Ordering::*;
 
 /// What a code area loaded from a meta page is only valid for: the same
@@ -30,17 +31,25 @@ fn identity(m: &MetaBody) -> [u64; 4] {
     ]
 }
 
-/// Entry `i` of code page `p` (block `blk`), checked.
-fn parse(codes: &Codes, p: &Page, blk: BlockNo, i: usize) -> Result<(CodeEntryHead, Vec<u64>)> {
+/// Entry `i` of code page `p` (block `blk`), checked, its code in the
+/// search layout the code area holds ([`RaBitQ::search_layout`]).
+fn parse(
+    codes: &Codes,
+    quant: &RaBitQ,
+    p: &Page,
+    blk: BlockNo,
+    i: usize,
+) -> Result<(CodeEntryHead, Vec<u64>)> {
     let off = codes.entry_offset(i as u32);
     let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
     if head.flags as u32 > format::FLAG_DELETED {
         return Err(corrupt(blk, format!("code entry flags {}", head.flags)));
     }
-    let words = p.bytes[off + CODE_HEAD..off + codes.entry_size()]
+    let mut words: Vec<u64> = p.bytes[off + CODE_HEAD..off + codes.entry_size()]
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
         .collect();
+    quant.search_layout(&mut words);
     Ok((head, words))
 }
 
@@ -160,7 +169,7 @@ impl<S: PageStore> Index<S> {
             }
             let take = (h.count as usize).min(n - node);
             let entries = (0..take)
-                .map(|i| parse(&self.codes, &p, blk, i))
+                .map(|i| parse(&self.codes, &self.quant, &p, blk, i))
                 .collect::<Result<Vec<_>>>()?;
             drop(p);
             for (head, words) in entries {
@@ -353,7 +362,13 @@ impl<S: PageStore> Index<S> {
         let (head, words) = {
             let p = self.store.read(blk)?;
             format::check(&p, blk, Kind::Codes)?;
-            parse(&self.codes, &p, blk, n as usize % self.codes.per_page())?
+            parse(
+                &self.codes,
+                &self.quant,
+                &p,
+                blk,
+                n as usize % self.codes.per_page(),
+            )?
         };
         if append {
             debug_assert_eq!(n as usize, self.codes.len());

@@ -18,7 +18,8 @@
 //! * `l2_f64`, `dot_f64`, `l1_f64`: each `f32` widened to `f64` before the
 //!   arithmetic, for distances returned to SQL.
 //! * bit-plane inner products (`planes_*`), the RaBitQ estimate: see
-//!   [`PlaneKernel`] and [`Kernels::planes`].
+//!   [`PlaneKernel`] and [`Kernels::planes`]; `nibbles`, the same product
+//!   for 4-bit codes held a dimension per nibble ([`NibbleKernel`]).
 //! * `half_*`: `halfvec` (binary16) distances summed in `f32` with pgvector's
 //!   F16C operation order, so every target returns pgvector's bits.
 //! * `sq8_*`: the build's 8-bit scalar codes ([`crate::sq8`]), summed
@@ -47,6 +48,22 @@ pub type F64Kernel = unsafe fn(&[f32], &[f32]) -> f64;
 /// `<z, q>` between a code of `bits` bit planes and a query of
 /// [`QUERY_PLANES`] planes, `words` u64 per plane (see [`Kernels::planes`]).
 pub type PlaneKernel = unsafe fn(code: &[u64], bits: usize, query: &[u64], words: usize) -> i64;
+
+/// `<z, q>` between a 4-bit code held a dimension per nibble and the
+/// query's signed bytes, exactly (see [`nibble_index`] for which nibble
+/// holds which dimension). `query` has 16 bytes per code word.
+pub type NibbleKernel = unsafe fn(code: &[u64], query: &[i8]) -> i64;
+
+/// Where dimension `i` of a 4-bit code sits in the nibble layout: its byte
+/// and whether it is the high nibble. Each 64 dimensions take 32 bytes, the
+/// first 32 dimensions in the low nibbles and the next 32 in the high
+/// ones, so a kernel splits a 32-byte load into two vectors of 32 values
+/// with one mask and one shift, in the order of the query's bytes.
+#[inline]
+pub fn nibble_index(i: usize) -> (usize, bool) {
+    let (block, r) = (i / 64, i % 64);
+    (block * 32 + r % 32, r >= 32)
+}
 
 /// A kernel over two 8-bit code rows (the build's scalar codes,
 /// [`crate::sq8`]), exact in integers for rows up to [`SQ8_MAX_LEN`] bytes.
@@ -135,6 +152,8 @@ pub struct Kernels {
     pub planes_short: PlaneKernel,
     /// Codes of 8 words or a multiple of 8 per plane.
     pub planes_wide: PlaneKernel,
+    /// 4-bit codes in the nibble layout.
+    pub nibbles: NibbleKernel,
     pub half_l2: HalfKernel,
     pub half_dot: HalfKernel,
     pub half_l1: HalfKernel,
@@ -183,6 +202,7 @@ static SCALAR: Kernels = Kernels {
     planes_one: scalar::planes,
     planes_short: scalar::planes,
     planes_wide: scalar::planes,
+    nibbles: scalar::nibbles,
     half_l2: scalar_half::half_l2,
     half_dot: scalar_half::half_dot,
     half_l1: scalar_half::half_l1,
@@ -205,6 +225,7 @@ static AVX2: Kernels = Kernels {
     planes_one: x86_avx2::planes,
     planes_short: x86_avx2::planes_wide,
     planes_wide: x86_avx2::planes_wide,
+    nibbles: x86_avx2::nibbles,
     half_l2: x86_f16c::half_l2,
     half_dot: x86_f16c::half_dot,
     half_l1: x86_f16c::half_l1,
@@ -227,6 +248,7 @@ static AVX512: Kernels = Kernels {
     planes_one: x86_avx2::planes,
     planes_short: x86_avx512::planes_short,
     planes_wide: x86_avx512::planes_wide,
+    nibbles: x86_avx2::nibbles,
     // F16C's eight lanes are pgvector's order; wider lanes would change
     // the bits.
     half_l2: x86_f16c::half_l2,

@@ -58,6 +58,23 @@ pub fn planes(code: &[u64], bits: usize, query: &[u64], words: usize) -> i64 {
     total
 }
 
+/// `<z, q>` for a 4-bit code in the nibble layout (see
+/// [`super::nibble_index`]): per 64 dimensions, byte `k` holds dimension
+/// `k` in its low nibble and `32 + k` in its high one.
+pub fn nibbles(code: &[u64], query: &[i8]) -> i64 {
+    let bytes: &[u8] = bytemuck::cast_slice(code);
+    bytes
+        .chunks_exact(32)
+        .zip(query.chunks_exact(64))
+        .map(|(c, q)| {
+            c.iter()
+                .enumerate()
+                .map(|(k, &b)| (b & 15) as i64 * q[k] as i64 + (b >> 4) as i64 * q[32 + k] as i64)
+                .sum::<i64>()
+        })
+        .sum()
+}
+
 /// Weight of query plane `k`: `2^k`, and `-2^7` for the sign plane.
 #[inline(always)]
 pub fn plane_weight(k: usize) -> i64 {

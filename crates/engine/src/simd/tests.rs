@@ -144,6 +144,30 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn nibble_kernels_match_the_integer_product(
+        blocks in 1usize..=40,
+        seed in any::<u64>(),
+    ) {
+        let d = blocks * 64;
+        let mut s = seed | 1;
+        let mut next = || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+        let z: Vec<u8> = (0..d).map(|_| (next() % 16) as u8).collect();
+        // The extremes, -128 included, must not saturate.
+        let q: Vec<i8> = (0..d).map(|i| match i % 17 { 0 => -128, 1 => 127, _ => next() as u8 as i8 }).collect();
+        let mut code = vec![0u64; d / 16];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut code);
+        for (i, &v) in z.iter().enumerate() {
+            let (at, high) = super::nibble_index(i);
+            bytes[at] |= if high { v << 4 } else { v };
+        }
+        let want: i64 = z.iter().zip(&q).map(|(&a, &b)| a as i64 * b as i64).sum();
+        for k in targets() {
+            // SAFETY: the target is supported; 16 query bytes per code word.
+            prop_assert_eq!(unsafe { (k.nibbles)(&code, &q) }, want, "{}", k.target.name());
+        }
+    }
 }
 
 proptest! {
