@@ -216,16 +216,38 @@ impl RaBitQ {
         if self.nibbles.is_none() {
             return;
         }
+        // Every code of an index goes through here as its pages load, so
+        // 64 dimensions at a time: each plane byte spreads to 8 bytes of
+        // 0/1 (a table), shifted to its bit of the 4-bit values.
+        const SPREAD: [u64; 256] = {
+            let mut t = [0u64; 256];
+            let mut b = 0;
+            while b < 256 {
+                let mut i = 0;
+                while i < 8 {
+                    t[b] |= (((b >> i) & 1) as u64) << (8 * i);
+                    i += 1;
+                }
+                b += 1;
+            }
+            t
+        };
         let words = self.plane_words();
         let planes = code[..self.code_words()].to_vec();
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut code[..self.code_words()]);
-        bytes.fill(0);
-        for i in 0..self.padded {
-            let z = (0..self.bits)
-                .map(|j| (((planes[j * words + i / 64] >> (i % 64)) & 1) as u8) << j)
-                .sum::<u8>();
-            let (at, high) = simd::nibble_index(i);
-            bytes[at] |= if high { z << 4 } else { z };
+        for w in 0..words {
+            // Byte i of `vals[t]` is dimension 64 w + 8 t + i's value.
+            let mut vals = [0u64; 8];
+            for j in 0..self.bits {
+                let p = planes[j * words + w];
+                for (t, v) in vals.iter_mut().enumerate() {
+                    *v |= SPREAD[((p >> (8 * t)) & 0xff) as usize] << j;
+                }
+            }
+            // Low nibbles: dimensions 0..32 of the block, high: 32..64
+            // (`simd::nibble_index`), bytes in memory order.
+            for m in 0..4 {
+                code[w * 4 + m] = (vals[m] | vals[m + 4] << 4).to_le();
+            }
         }
     }
 
@@ -449,6 +471,33 @@ mod tests {
         let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f32>();
         assert!((dot(&a, &b) - dot(&ra, &rb)).abs() < 1e-4);
         assert!((dot(&a, &a) - dot(&ra, &ra)).abs() < 1e-4);
+    }
+
+    /// The search layout puts each dimension's 4-bit value where
+    /// `simd::nibble_index` says, for every padded size.
+    #[test]
+    fn search_layout_holds_each_value_at_its_nibble() {
+        for dim in [50usize, 128, 300, 700] {
+            let q = RaBitQ::new(dim, 4, Space::L2, vec![0.0; dim], 7);
+            let mut st = dim as u64;
+            let z: Vec<u8> = (0..q.padded_dim())
+                .map(|_| (splitmix64(&mut st) % 16) as u8)
+                .collect();
+            let words = q.plane_words();
+            let mut code = vec![0u64; q.code_words()];
+            for (i, &v) in z.iter().enumerate() {
+                for j in 0..4 {
+                    code[j * words + i / 64] |= (((v >> j) & 1) as u64) << (i % 64);
+                }
+            }
+            q.search_layout(&mut code);
+            let bytes: &[u8] = bytemuck::cast_slice(&code);
+            for (i, &v) in z.iter().enumerate() {
+                let (at, high) = simd::nibble_index(i);
+                let got = if high { bytes[at] >> 4 } else { bytes[at] & 15 };
+                assert_eq!(got, v, "dim {dim}, coordinate {i}");
+            }
+        }
     }
 
     /// The estimate is within its bound for nearly all pairs, every code size,
