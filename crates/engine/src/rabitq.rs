@@ -363,16 +363,21 @@ impl RaBitQ {
         let s_norm_sq: f64 = s.iter().map(|v| (*v as f64).powi(2)).sum();
         let m = s.iter().fold(0f32, |a, v| a.max(v.abs()));
         let delta = if m > 0.0 { m / 127.0 } else { 1.0 };
+        // One form of the query: the bytes for the nibble kernel, or the
+        // planes for the bit-plane one.
+        let nibbles = self.nibbles.is_some();
         out.planes.clear();
-        out.planes.resize(QUERY_PLANES * words, 0);
+        out.planes
+            .resize(if nibbles { 0 } else { QUERY_PLANES * words }, 0);
         out.bytes.clear();
         let (mut sum_q, mut e_sq) = (0i64, 0f64);
         for (i, v) in s.iter().enumerate() {
             let qi = (v / delta).round().clamp(-127.0, 127.0) as i32;
             sum_q += qi as i64;
             e_sq += (*v as f64 - qi as f64 * delta as f64).powi(2);
-            if self.nibbles.is_some() {
+            if nibbles {
                 out.bytes.push(qi as i8);
+                continue;
             }
             let byte = qi as i8 as u8;
             for k in 0..QUERY_PLANES {
@@ -405,7 +410,7 @@ impl RaBitQ {
         let words = self.plane_words();
         // Kernels read unchecked: a code or query of another geometry must
         // not reach them.
-        assert!(code.len() >= self.bits * words && q.planes.len() >= QUERY_PLANES * words);
+        assert!(code.len() >= self.bits * words);
         let ip = match self.nibbles {
             Some(nibbles) => {
                 assert!(q.bytes.len() >= self.padded);
@@ -414,9 +419,13 @@ impl RaBitQ {
                 // word, as the kernel reads.
                 unsafe { nibbles(&code[..self.code_words()], &q.bytes) }
             }
-            // SAFETY: `planes` came from the dispatch table of a target this
-            // CPU supports, and the slices are as long as the kernel reads.
-            None => unsafe { (self.planes)(code, self.bits, &q.planes, words) },
+            None => {
+                assert!(q.planes.len() >= QUERY_PLANES * words);
+                // SAFETY: `planes` came from the dispatch table of a target
+                // this CPU supports, and the slices are as long as the
+                // kernel reads.
+                unsafe { (self.planes)(code, self.bits, &q.planes, words) }
+            }
         };
         let est = f.add + q.base + f.scale * (q.mul * ip as f32 + q.offset);
         let bound = f.err * q.err_mul + f.qerr * q.qerr_mul;
