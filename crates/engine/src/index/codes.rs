@@ -16,7 +16,6 @@ use super::pool::{AreaKey, CodePool, Found, LOADING, READY, RETIRED};
 use super::{corrupt, read_centroid, read_meta, Index, META_BLKNO};
 use crate::format::{self, CodeEntryHead, Kind, MetaBody, CODE_HEAD, NONE};
 use crate::page::{BlockNo, Error, Page, PageStore, Result};
-use crate::rabitq::RaBitQ;
 use std::sync::atomic::Ordering::*;
 
 /// What a code area loaded from a meta page is only valid for: the same
@@ -29,28 +28,6 @@ fn identity(m: &MetaBody) -> [u64; 4] {
         m.seed,
         m.centroid as u64,
     ]
-}
-
-/// Entry `i` of code page `p` (block `blk`), checked, its code in the
-/// search layout the code area holds ([`RaBitQ::search_layout`]).
-fn parse(
-    codes: &Codes,
-    quant: &RaBitQ,
-    p: &Page,
-    blk: BlockNo,
-    i: usize,
-) -> Result<(CodeEntryHead, Vec<u64>)> {
-    let off = codes.entry_offset(i as u32);
-    let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
-    if head.flags as u32 > format::FLAG_DELETED {
-        return Err(corrupt(blk, format!("code entry flags {}", head.flags)));
-    }
-    let mut words: Vec<u64> = p.bytes[off + CODE_HEAD..off + codes.entry_size()]
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    quant.search_layout(&mut words);
-    Ok((head, words))
 }
 
 const NO_ROOM: &str = "no memory left for the code area";
@@ -141,6 +118,24 @@ impl<S: PageStore> Index<S> {
         Ok(())
     }
 
+    /// Entry `i` of code page `p` (block `blk`), checked, its code in the
+    /// search layout the code area holds
+    /// ([`crate::rabitq::RaBitQ::search_layout`]).
+    fn parse(&self, p: &Page, blk: BlockNo, i: usize) -> Result<(CodeEntryHead, Vec<u64>)> {
+        let codes = &self.codes;
+        let off = codes.entry_offset(i as u32);
+        let head: CodeEntryHead = bytemuck::pod_read_unaligned(&p.bytes[off..off + CODE_HEAD]);
+        if head.flags as u32 > format::FLAG_DELETED {
+            return Err(corrupt(blk, format!("code entry flags {}", head.flags)));
+        }
+        let mut words: Vec<u64> = p.bytes[off + CODE_HEAD..off + codes.entry_size()]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        self.quant.search_layout(&mut words);
+        Ok((head, words))
+    }
+
     /// Reload entries `0..len()` in place and append the rest of the `m`'s
     /// area, reading each code page once. Pages may hold entries past
     /// `m.n_nodes` (a writer that has not yet written the meta page); those
@@ -169,7 +164,7 @@ impl<S: PageStore> Index<S> {
             }
             let take = (h.count as usize).min(n - node);
             let entries = (0..take)
-                .map(|i| parse(&self.codes, &self.quant, &p, blk, i))
+                .map(|i| self.parse(&p, blk, i))
                 .collect::<Result<Vec<_>>>()?;
             drop(p);
             for (head, words) in entries {
@@ -362,13 +357,7 @@ impl<S: PageStore> Index<S> {
         let (head, words) = {
             let p = self.store.read(blk)?;
             format::check(&p, blk, Kind::Codes)?;
-            parse(
-                &self.codes,
-                &self.quant,
-                &p,
-                blk,
-                n as usize % self.codes.per_page(),
-            )?
+            self.parse(&p, blk, n as usize % self.codes.per_page())?
         };
         if append {
             debug_assert_eq!(n as usize, self.codes.len());

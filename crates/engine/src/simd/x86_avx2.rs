@@ -198,8 +198,9 @@ pub unsafe fn planes_wide(code: &[u64], bits: usize, query: &[u64], words: usize
 /// pairs (`vpmaddubsw`: at most 2 * 15 * 128 a lane, no saturation), the
 /// halves' sums added in 16 bits (at most 7,680) and widened to 32 bits
 /// (`vpmaddwd` by ones): a 32-bit lane gains at most 8 * 15 * 128 a step,
-/// exact far past the longest vector. Against the bit planes' 8 x 4 lookups per 256 bits, a few
-/// instructions per 64 dimensions. `query` holds 16 bytes per code word.
+/// exact far past the longest vector. Against the bit planes' 8 x 4
+/// lookups per 256 bits, a few instructions per 64 dimensions. `query`
+/// holds 16 bytes per code word.
 #[target_feature(enable = "avx2")]
 pub unsafe fn nibbles(code: &[u64], query: &[i8]) -> i64 {
     debug_assert!(code.len().is_multiple_of(4) && query.len() >= code.len() * 16);
