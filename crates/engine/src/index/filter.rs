@@ -179,11 +179,12 @@ fn most_selective(attrs: &Attrs, f: &Filter, live: usize) -> Option<(usize, usiz
 }
 
 /// How many times its list a filtered walk's first search may grow to.
-/// It binds a short list's walk through a filter few nodes match: at list
-/// 16 a uniform 10% wants about 106 nodes, and four times 16 left
-/// WordNet's recall@10 at 0.950, five times at 0.962 for a fifth more
-/// pages (benches/notes/50-filters.md). The default list's walks stay
-/// below it; filters rarer still take the flat plan.
+/// It binds a short list's walk through a filter few nodes match, where
+/// the nodes the walk expects to pass on the way can be several times the
+/// list: four times left such a walk short of the rows it needed, five
+/// finds them for a few more pages (benches/notes/50-filters.md has the
+/// figures). The default list's walks stay below it; filters rarer still
+/// take the flat plan.
 const LONGEST_LIST: usize = 5;
 
 /// The list a filtered walk's first search goes on with, after a search
