@@ -36,7 +36,8 @@
 //! `DISKVEC_BENCH_ROUNDS` (2), `DISKVEC_BENCH_N` (a subset of the base),
 //! `DISKVEC_BENCH_FILTERS` (the attributes filtered on, default
 //! `u10,u100,u1000,pos`), `DISKVEC_BENCH_LIST` (diskvec's search list
-//! for the filtered rows; default the GUC's).
+//! for the filtered rows; default the GUC's), `DISKVEC_BENCH_PARTS` (which
+//! sections run, default `filters,thresholds,unfiltered,plans`).
 //! Tables and indexes are kept between runs (databases `filters_diskvec`,
 //! `filters_pgvector`); `DISKVEC_BENCH_REBUILD=1` builds the indexes anew.
 
@@ -598,6 +599,7 @@ fn main() {
     let nq: usize = env("DISKVEC_BENCH_QUERIES", "200").parse().unwrap();
     let nexact: usize = env("DISKVEC_BENCH_EXACT", "20").parse().unwrap();
     let rounds: usize = env("DISKVEC_BENCH_ROUNDS", "2").parse().unwrap();
+    let parts = env("DISKVEC_BENCH_PARTS", "filters,thresholds,unfiltered,plans");
     let mut dbs = [
         database("filters_diskvec", "diskvec"),
         database("filters_pgvector", "vector"),
@@ -671,9 +673,18 @@ fn main() {
             },
             queries,
         };
-        filtered(&set_name, &sets, &mut dbs, rounds);
-        if si == 0 {
+        let part = |name: &str| parts.split(',').any(|p| p == name);
+        if part("filters") {
+            filtered(&set_name, &sets, &mut dbs, rounds);
+        }
+        if si == 0 && part("thresholds") {
             thresholds(&set_name, &sets, &mut dbs[0]);
+        }
+        if !part("unfiltered") {
+            if part("plans") {
+                plans(&set_name, &mut dbs[0], &sets.queries[..dim]);
+            }
+            continue;
         }
         // Unfiltered, for reference.
         println!("\n### {set_name}: unfiltered `ORDER BY embedding <=> $1 LIMIT 10`\n");
@@ -700,6 +711,8 @@ fn main() {
             );
             println!("| {name} | {:.4} | {qps:.0} |", score(&got, &truth).0);
         }
-        plans(&set_name, &mut dbs[0], &sets.queries[..dim]);
+        if part("plans") {
+            plans(&set_name, &mut dbs[0], &sets.queries[..dim]);
+        }
     }
 }

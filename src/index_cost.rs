@@ -6,7 +6,12 @@
 //! That is the startup cost. With conditions on attribute columns, the
 //! engine either walks the graph until it meets enough matching nodes, or
 //! estimates every matching node from the posting lists (`filter.rs`); the
-//! estimate is the cheaper of the two, as the engine chooses. Each further
+//! estimate is the cheaper of the two, both priced with the engine's own
+//! weights (`diskvec_engine::filtered_cost`), so that the planner expects
+//! the plan the scan will take. (Priced apart, with a code estimate at
+//! Postgres's operator cost, a flat scan looked cheap to the planner where
+//! the engine walks, and a prepared statement filtering on an attribute was
+//! planned afresh on every execution: benches/notes/50-filters.md.) Each further
 //! row costs about one more page read. The scan returns only rows meeting
 //! its index conditions, so the heap is visited for those alone.
 //!
@@ -24,8 +29,6 @@ use pgrx::PgList;
 
 /// Rows a distance bound is assumed to match.
 const ASSUMED_BOUND_ROWS: f64 = 1000.0;
-/// Rows a LIMIT is assumed to take.
-const ASSUMED_LIMIT: f64 = 10.0;
 
 /// What a search of the index will do: its list size (the scan's own
 /// settings) and the graph degree `R` (from the meta page; 0 if it cannot
@@ -103,17 +106,17 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         // shared buffers, so charged like a sequential page; its neighbours'
         // estimates like operators.
         let read = pg_sys::seq_page_cost + r as f64 * pg_sys::cpu_operator_cost;
-        // The walk: the list, then until the LIMIT's rows match.
-        let walk = (list + ASSUMED_LIMIT / matching) * read;
-        // The flat scan of the matching nodes: an estimate each, then the
-        // best read.
-        let flat = matching * tuples * pg_sys::cpu_operator_cost
-            + 2.0 * ASSUMED_LIMIT * pg_sys::seq_page_cost;
-        let first = if attribute_quals.is_empty() {
-            walk
-        } else {
-            walk.min(flat)
-        };
+        // The walk (the list, then until the LIMIT's rows match) and the
+        // flat scan of the matching nodes, in node reads as the engine
+        // weighs them when it picks one.
+        let (walk, flat) =
+            diskvec_engine::filtered_cost(matching * tuples, tuples, list as usize, r);
+        let first = read
+            * if attribute_quals.is_empty() {
+                walk
+            } else {
+                walk.min(flat)
+            };
         let reads = (list * 1.2).min(info.pages.max(1) as f64);
         let rows = *selectivity * tuples;
         *startup = first;

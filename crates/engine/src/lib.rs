@@ -94,9 +94,10 @@ pub mod heap_pool;
 pub use beam::MAX_AHEAD as MAX_READ_AHEAD;
 pub use file_store::{FileStore, Verify};
 pub use index::{
-    check_pages, read_options, text_hash, AreaKey, AttrKind, AttrValue, BulkLoad, CodePool, Cond,
-    Consolidation, Element, Filter, Index, Metric, Options, Placement, PoolHost, PoolStats,
-    ScanOrder, ScanParams, SearchIter, SearchParams, SearchStats, SlotInfo, MAX_ATTRS, MAX_LABELS,
+    check_pages, filtered_cost, read_options, text_hash, AreaKey, AttrKind, AttrValue, BulkLoad,
+    CodePool, Cond, Consolidation, Element, Filter, Index, Metric, Options, Placement, PoolHost,
+    PoolStats, ScanOrder, ScanParams, SearchIter, SearchParams, SearchStats, SlotInfo, MAX_ATTRS,
+    MAX_LABELS,
 };
 pub use mem_store::MemStore;
 pub use page::{BlockNo, Error, Page, PageStore, Result, PAGE_SIZE};

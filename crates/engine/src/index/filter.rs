@@ -217,19 +217,28 @@ pub(super) fn longer_list(
     (longer >= list + list.div_ceil(8)).then_some(longer)
 }
 
+/// The two ways of a filtered search priced in node expansions (a page
+/// read and `r` code estimates each), for a filter that lists `count` of
+/// `live` nodes, with list size `ef` and graph degree `r`: the walk and
+/// the flat scan. [`plan`] takes the cheaper, and the SQL planner's
+/// estimate prices the same two, so that it expects what the scan will do.
+pub fn filtered_cost(count: f64, live: f64, ef: usize, r: usize) -> (f64, f64) {
+    let selectivity = (count.max(1.0) / live.max(1.0)).min(1.0);
+    // A walk expands about `ef` nodes, then as many as it takes to meet
+    // the rows wanted among nodes matching with probability count / live.
+    let walk = ef as f64 + ROWS_WANTED as f64 / selectivity;
+    // A flat scan estimates every listed node and reads the best few.
+    let flat = (count + (2 * ROWS_WANTED * PAGE_COST) as f64) / (PAGE_COST + r) as f64;
+    (walk, flat)
+}
+
 /// The cheaper plan for `f` over `live` nodes, with list size `ef` and
 /// graph degree `r`.
 pub(super) fn plan(attrs: &Attrs, f: &Filter, live: usize, ef: usize, r: usize) -> Plan {
-    let Some((driver, count, selectivity)) = most_selective(attrs, f, live) else {
+    let Some((driver, count, _)) = most_selective(attrs, f, live) else {
         return Plan::Walk;
     };
-    // A walk expands about `ef` nodes, then as many as it takes to meet
-    // the rows wanted among nodes matching with probability count / live;
-    // each expansion is a page read and `r` estimates.
-    let expansions = ef as f64 + ROWS_WANTED as f64 / selectivity;
-    let walk = expansions * (PAGE_COST + r) as f64;
-    // A flat scan estimates every listed node and reads the best few.
-    let flat = count as f64 + (2 * ROWS_WANTED * PAGE_COST) as f64;
+    let (walk, flat) = filtered_cost(count as f64, live as f64, ef, r);
     if flat <= walk {
         Plan::Flat { driver, count }
     } else {

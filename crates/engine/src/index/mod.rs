@@ -62,7 +62,7 @@ pub use area::Placement;
 pub use attrs::{text_hash, AttrKind, AttrValue, MAX_ATTRS, MAX_LABELS};
 pub use bulk_load::BulkLoad;
 pub use consolidate::Consolidation;
-pub use filter::{Cond, Filter};
+pub use filter::{filtered_cost, Cond, Filter};
 pub use options::{Element, Metric, Options, SearchParams, MAX_DIM};
 pub use pool::{AreaKey, CodePool, PoolHost, PoolStats, SlotInfo};
 pub use search::SearchStats;
