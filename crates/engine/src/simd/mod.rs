@@ -92,8 +92,9 @@ const HALF_LANES: usize = 8;
 /// Number of query bit planes (signed 8-bit query coordinates).
 pub const QUERY_PLANES: usize = 8;
 
-/// An instruction-set level, with the CPU features it needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An instruction-set level, with the CPU features it needs; ordered from
+/// the plainest to the widest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
     /// Plain Rust: the reference, and the fallback on any CPU.
     Scalar,
@@ -111,6 +112,13 @@ impl Target {
             Target::Avx2 => "avx2",
             Target::Avx512 => "avx512",
         }
+    }
+
+    /// The target called `name` (as [`Target::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Target> {
+        [Target::Scalar, Target::Avx2, Target::Avx512]
+            .into_iter()
+            .find(|t| t.name() == name.trim().to_ascii_lowercase())
     }
 
     /// Whether the running CPU can execute this target's kernels.
@@ -273,11 +281,31 @@ fn all() -> Vec<&'static Kernels> {
     }
 }
 
-/// The kernels this process uses: the best supported target, chosen once.
+/// The environment variable that caps the target this process chooses:
+/// `scalar`, `avx2` or `avx512`. It runs the narrower kernels on a CPU
+/// that has wider ones, so that tests exercise them through the whole
+/// extension and benchmarks measure what an older CPU gets, on one
+/// machine and in one run. Unset, or a name it does not know: the best
+/// target the CPU supports.
+pub const TARGET_VAR: &str = "DISKVEC_SIMD";
+
+/// The kernels this process uses: the best supported target, at most the
+/// one [`TARGET_VAR`] names, chosen once.
 #[inline]
 pub fn kernels() -> &'static Kernels {
     static CHOSEN: OnceLock<&'static Kernels> = OnceLock::new();
-    CHOSEN.get_or_init(|| targets()[0])
+    CHOSEN.get_or_init(|| choose(&targets(), std::env::var(TARGET_VAR).ok().as_deref()))
+}
+
+/// The first of `supported` (best first) at or below the target `cap`
+/// names; the best when `cap` is unset or names no target.
+fn choose(supported: &[&'static Kernels], cap: Option<&str>) -> &'static Kernels {
+    let cap = cap.and_then(Target::from_name);
+    supported
+        .iter()
+        .copied()
+        .find(|k| cap.is_none_or(|c| k.target <= c))
+        .unwrap_or(&SCALAR)
 }
 
 /// Every target the running CPU can execute, best first (the scalar one

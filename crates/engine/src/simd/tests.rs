@@ -50,10 +50,37 @@ fn close_f32(got: f32, want: f64, scale: f64, n: usize) -> bool {
 #[test]
 fn the_chosen_target_is_the_best_supported_and_scalar_is_always_there() {
     let all = targets();
-    assert_eq!(kernels().target, all[0].target);
+    let cap = std::env::var(TARGET_VAR).ok();
+    match cap.as_deref().and_then(Target::from_name) {
+        None => assert_eq!(kernels().target, all[0].target),
+        Some(c) => assert!(kernels().target <= c),
+    }
     assert_eq!(all.last().unwrap().target, Target::Scalar);
     for k in &all {
         assert!(k.target.supported(), "{:?}", k.target);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_environment_caps_the_target_and_nothing_else() {
+    let (wide, mid, plain): (&'static Kernels, &'static Kernels, &'static Kernels) =
+        (&AVX512, &AVX2, &SCALAR);
+    let every = [wide, mid, plain];
+    let pick = |supported: &[&'static Kernels], cap| choose(supported, cap).target;
+    assert_eq!(pick(&every, None), Target::Avx512);
+    assert_eq!(pick(&every, Some("avx2")), Target::Avx2);
+    assert_eq!(pick(&every, Some(" AVX2 ")), Target::Avx2);
+    assert_eq!(pick(&every, Some("scalar")), Target::Scalar);
+    assert_eq!(pick(&every, Some("avx512")), Target::Avx512);
+    // A name it does not know is no cap.
+    assert_eq!(pick(&every, Some("sse4")), Target::Avx512);
+    assert_eq!(pick(&every, Some("")), Target::Avx512);
+    // A cap never picks a target the CPU lacks.
+    assert_eq!(pick(&[mid, plain], Some("avx512")), Target::Avx2);
+    assert_eq!(pick(&[plain], Some("avx2")), Target::Scalar);
+    for t in [Target::Scalar, Target::Avx2, Target::Avx512] {
+        assert_eq!(Target::from_name(t.name()), Some(t));
     }
 }
 
