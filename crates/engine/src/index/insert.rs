@@ -121,6 +121,15 @@ impl<S: PageStore> Index<S> {
     /// too. After a few lost races the edge is left out; `n` keeps its
     /// other in-edges, and a missing back edge costs recall, never
     /// correctness.
+    ///
+    /// A full list that still links to a tombstone (deleted, not yet
+    /// consolidated) gives that link to `n` instead of pruning: pruned with
+    /// the tombstone among the candidates, `n` often lost its place to it
+    /// (a close pair keeps one link), and once consolidation removed the
+    /// tombstone the link was gone from both. Beside a running
+    /// consolidation that left dozens of new nodes with no in-link at all
+    /// (tests/consolidate_concurrent.rs); the tombstone's own neighbours
+    /// are still inherited through its other in-links.
     fn add_back_edge(&mut self, m: u32, n: u32, v: &[f32]) -> Result<()> {
         const TRIES: usize = 8;
         let r = self.meta.max_degree as usize;
@@ -146,10 +155,24 @@ impl<S: PageStore> Index<S> {
             } else {
                 let mut vecs: HashMap<u32, Vec<f32>> = HashMap::new();
                 vecs.insert(n, v.to_vec());
+                // Reading stops at the first tombstone: it is replaced.
+                let mut tombstone = None;
                 for &x in &node.neighbors {
-                    vecs.insert(x, self.read_node(x)?.vector);
+                    let nb = self.read_node(x)?;
+                    if nb.flags == format::FLAG_DELETED {
+                        tombstone = Some(x);
+                        break;
+                    }
+                    vecs.insert(x, nb.vector);
                 }
-                self.prune_with_vectors(m, &node.vector, &vecs)
+                match tombstone {
+                    Some(t) => node
+                        .neighbors
+                        .iter()
+                        .map(|&x| if x == t { n } else { x })
+                        .collect(),
+                    None => self.prune_with_vectors(m, &node.vector, &vecs),
+                }
             };
             if self.replace_neighbors(m, &node.neighbors, &new)? {
                 return Ok(());
