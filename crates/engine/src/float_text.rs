@@ -247,6 +247,8 @@ mod tests {
     }
 
     #[test]
+    // Exact binary values written out in full: the digits are the test.
+    #[allow(clippy::excessive_precision)]
     fn matches_float4out() {
         assert_eq!(fmt(1.0), "1");
         assert_eq!(fmt(-0.0), "-0");

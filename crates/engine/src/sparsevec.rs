@@ -345,6 +345,9 @@ pub fn encode_sparsevec_binary(v: SparseRef<'_>, out: &mut Vec<u8>) {
 /// Walks both vectors' elements in index order (pgvector's loop order),
 /// calling `diff` with `x - y` for a shared index and with the lone value
 /// for an index one side has alone (its sign does not matter to L1 or L2).
+// `bpos` is where the next element of `a` starts its scan of `b`; the
+// running scan's range is meant to stay as it is (pgvector's loop).
+#[allow(clippy::mut_range_bound)]
 fn merge_diffs(a: SparseRef<'_>, b: SparseRef<'_>, mut diff: impl FnMut(f32)) {
     let mut bpos = 0;
     for (i, &ai) in a.indices.iter().enumerate() {
@@ -380,6 +383,8 @@ pub fn l2_squared(a: SparseRef<'_>, b: SparseRef<'_>) -> f32 {
 }
 
 /// Inner product over the shared indices.
+// `bpos` as in `merge_diffs`.
+#[allow(clippy::mut_range_bound)]
 pub fn dot(a: SparseRef<'_>, b: SparseRef<'_>) -> f32 {
     let mut sum = 0f32;
     let mut bpos = 0;

@@ -343,6 +343,8 @@ fn verify_first_read_still_catches_corruption() {
 /// that are caught when they are read again, and a full read still catches
 /// a change anywhere in the page.
 #[test]
+// `&[a..b]`: one byte range of a page, not a list of its offsets.
+#[allow(clippy::single_range_in_vec_init)]
 fn partial_reads_verify_the_bytes_they_use() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("idx");

@@ -160,8 +160,13 @@ fn labelled(n: usize) -> Labelled {
     let ids = std::fs::read_to_string(dataset::data_dir().join("wordnet384/base_ids.txt"))
         .expect("wordnet384/base_ids.txt: run ../shared/data/get.sh");
     let pos: Vec<u8> = ids.lines().take(n).map(|l| l.as_bytes()[0]).collect();
+    assert_eq!(
+        pos.len(),
+        n,
+        "wordnet384/base_ids.txt holds fewer than {n} rows"
+    );
     let mut values = Vec::new();
-    for i in 0..n {
+    for (i, &part) in pos.iter().enumerate() {
         let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
         values.push(AttrValue::Int((h % 10) as i64));
         values.push(AttrValue::Int((h % 100) as i64));
@@ -171,7 +176,7 @@ fn labelled(n: usize) -> Labelled {
         } else {
             AttrValue::Labels(vec![(h % 50) as u32, (h / 50 % 50) as u32])
         });
-        values.push(AttrValue::text(&[pos[i]]));
+        values.push(AttrValue::text(&[part]));
     }
     Labelled {
         base: ds.base.data[..n * dim].to_vec(),
@@ -230,7 +235,7 @@ fn filters_keep_their_recall_with(l: &Labelled, n: usize, bits: Option<usize>) {
                 column: 0,
                 keys: vec![3],
             },
-            Box::new(|i| value(&l, i, 0) == &AttrValue::Int(3)),
+            Box::new(|i| value(l, i, 0) == &AttrValue::Int(3)),
             true,
         ),
         (
@@ -239,7 +244,7 @@ fn filters_keep_their_recall_with(l: &Labelled, n: usize, bits: Option<usize>) {
                 column: 1,
                 keys: vec![5, 6],
             },
-            Box::new(|i| matches!(value(&l, i, 1), AttrValue::Int(5 | 6))),
+            Box::new(|i| matches!(value(l, i, 1), AttrValue::Int(5 | 6))),
             true,
         ),
         (
@@ -248,7 +253,7 @@ fn filters_keep_their_recall_with(l: &Labelled, n: usize, bits: Option<usize>) {
                 column: 2,
                 keys: vec![42],
             },
-            Box::new(|i| value(&l, i, 2) == &AttrValue::Int(42)),
+            Box::new(|i| value(l, i, 2) == &AttrValue::Int(42)),
             true,
         ),
         (
@@ -257,7 +262,7 @@ fn filters_keep_their_recall_with(l: &Labelled, n: usize, bits: Option<usize>) {
                 column: 3,
                 labels: vec![7, 8],
             },
-            Box::new(|i| match value(&l, i, 3) {
+            Box::new(|i| match value(l, i, 3) {
                 AttrValue::Labels(x) => x.iter().any(|&y| y == 7 || y == 8),
                 _ => false,
             }),

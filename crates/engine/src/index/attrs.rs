@@ -143,11 +143,7 @@ impl Attrs {
             kinds: kinds.to_vec(),
             max_labels,
             entry_size,
-            per_page: if entry_size == 0 {
-                0
-            } else {
-                format::PAYLOAD / entry_size
-            },
+            per_page: format::PAYLOAD.checked_div(entry_size).unwrap_or(0),
             ..Default::default()
         }
     }

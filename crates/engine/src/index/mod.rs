@@ -103,7 +103,10 @@ pub struct Index<S: PageStore> {
     /// Attribute columns' values, per node (none without such columns):
     /// this handle's own copy, current as of its last refresh.
     attrs: Attrs,
-    /// Search scratch, reused across searches (and threads).
+    /// Search scratch, reused across searches (and threads). Boxed: a
+    /// search takes one out and gives it back, moving a pointer rather
+    /// than the whole state.
+    #[allow(clippy::vec_box)]
     pool: Mutex<Vec<Box<Scratch>>>,
     /// Asked during long operations (the bulk build); true ends them with
     /// [`Error::Interrupted`]. See [`Index::set_stop`].

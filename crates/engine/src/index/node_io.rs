@@ -238,6 +238,8 @@ impl<S: PageStore> Index<S> {
                 return Err(corrupt(first, "node stream ends inside a node"));
             }
             let take = (rest.len() - done).min(format::PAYLOAD);
+            // One byte range of the page (not a list of its offsets).
+            #[allow(clippy::single_range_in_vec_init)]
             let p = self.store.read_parts(next, &[0..HEADER_SIZE + take])?;
             format::check(&p, next, Kind::Nodes)?;
             rest[done..done + take].copy_from_slice(&p.bytes[HEADER_SIZE..HEADER_SIZE + take]);

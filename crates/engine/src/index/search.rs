@@ -298,16 +298,16 @@ impl<S: PageStore> Index<S> {
             .collect();
         todo.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         let mut buf = std::mem::take(&mut s.buf);
-        let mut done = 0;
+        // Every candidate before the `i`-th was read: `i` counts the reads.
         for (i, &(lb, n)) in todo.iter().enumerate() {
-            if lb >= threshold || done >= budget {
+            if lb >= threshold || i >= budget {
                 s.stats.rerank_skipped += (todo.len() - i) as u64;
                 break;
             }
             if s.read_ahead > 0 {
                 let ahead = todo[i..]
                     .iter()
-                    .take(s.read_ahead.min(budget - done))
+                    .take(s.read_ahead.min(budget - i))
                     .take_while(|(lb, _)| *lb < threshold)
                     .map(|&(_, m)| m);
                 self.prefetch_nodes(s, ahead);
@@ -327,7 +327,6 @@ impl<S: PageStore> Index<S> {
                 }
             };
             s.stats.reranked += 1;
-            done += 1;
             if live && s.done.set(n) {
                 let pos = s.exact.partition_point(|e| e.0 <= d);
                 s.exact.insert(pos, (d, n, id));
