@@ -680,39 +680,40 @@ fn main() {
         if si == 0 && part("thresholds") {
             thresholds(&set_name, &sets, &mut dbs[0]);
         }
-        if !part("unfiltered") {
-            if part("plans") {
-                plans(&set_name, &mut dbs[0], &sets.queries[..dim]);
-            }
-            continue;
-        }
-        // Unfiltered, for reference.
-        println!("\n### {set_name}: unfiltered `ORDER BY embedding <=> $1 LIMIT 10`\n");
-        println!("| system | recall@10 | QPS |");
-        println!("|---|---:|---:|");
-        let vecs: Vec<Vector> = sets.queries.chunks_exact(dim).map(Vector).collect();
-        let params: Vec<Vec<&(dyn ToSql + Sync)>> = vecs
-            .iter()
-            .map(|v| vec![v as &(dyn ToSql + Sync)])
-            .collect();
-        let truth: Vec<Vec<u64>> = sets
-            .rank
-            .iter()
-            .map(|r| r.0[..10].iter().map(|&i| i as u64).collect())
-            .collect();
-        for (name, db, table) in [
-            ("diskvec", 0, format!("{t}_plain")),
-            ("pgvector HNSW", 1, t.clone()),
-        ] {
-            let (got, qps) = run(
-                &mut dbs[db],
-                &format!("SELECT id FROM {table} ORDER BY embedding <=> $1 LIMIT 10"),
-                &params,
-            );
-            println!("| {name} | {:.4} | {qps:.0} |", score(&got, &truth).0);
+        if part("unfiltered") {
+            unfiltered(&set_name, &t, &sets, &mut dbs);
         }
         if part("plans") {
             plans(&set_name, &mut dbs[0], &sets.queries[..dim]);
         }
+    }
+}
+
+/// Unfiltered top 10 on both systems, for reference.
+fn unfiltered(set_name: &str, t: &str, sets: &Sets, dbs: &mut [Client; 2]) {
+    let dim = sets.dim;
+    println!("\n### {set_name}: unfiltered `ORDER BY embedding <=> $1 LIMIT 10`\n");
+    println!("| system | recall@10 | QPS |");
+    println!("|---|---:|---:|");
+    let vecs: Vec<Vector> = sets.queries.chunks_exact(dim).map(Vector).collect();
+    let params: Vec<Vec<&(dyn ToSql + Sync)>> = vecs
+        .iter()
+        .map(|v| vec![v as &(dyn ToSql + Sync)])
+        .collect();
+    let truth: Vec<Vec<u64>> = sets
+        .rank
+        .iter()
+        .map(|r| r.0[..10].iter().map(|&i| i as u64).collect())
+        .collect();
+    for (name, db, table) in [
+        ("diskvec", 0, format!("{t}_plain")),
+        ("pgvector HNSW", 1, t.to_string()),
+    ] {
+        let (got, qps) = run(
+            &mut dbs[db],
+            &format!("SELECT id FROM {table} ORDER BY embedding <=> $1 LIMIT 10"),
+            &params,
+        );
+        println!("| {name} | {:.4} | {qps:.0} |", score(&got, &truth).0);
     }
 }
